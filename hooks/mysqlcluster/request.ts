@@ -1,0 +1,69 @@
+/**
+ * Parsing of Metacontroller requests for MySQLCluster hooks: malformed bodies and parents that
+ * are not MySQLClusters are BadRequestErrors (400).
+ */
+import { MySQLClusterObjectSchema, type MySQLClusterObject } from "../../src/api/cluster.js";
+import { type KubeObject, PodSchema, SecretSchema, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
+import { CustomizeRequestSchema, SyncRequestSchema, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
+import { issuesOf } from "../../src/api/parse.js";
+import { BadRequestError } from "../context.js";
+
+/** A parsed sync/finalize request. */
+export interface ParsedSync {
+  request: SyncRequest;
+  parent: MySQLClusterObject;
+  /** Children, namespaced to the parent. */
+  children: KubeObject[];
+  /** Related pods of this cluster's StatefulSet, by ordinal. */
+  pods: Array<{ ordinal: number; pod: Pod }>;
+  /** Related Secrets (the user's credentials Secret). */
+  secrets: Secret[];
+}
+
+function parseParent(parent: unknown): MySQLClusterObject {
+  const parsed = MySQLClusterObjectSchema.safeParse(parent);
+  if (!parsed.success) {
+    throw new BadRequestError("parent is not a metamysql.dev/v1alpha1 MySQLCluster", issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** Parses a sync or finalize body. */
+export function parseSyncRequest(body: unknown): ParsedSync {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequestError("request body must be a JSON object");
+  const parsed = SyncRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new BadRequestError("malformed Metacontroller sync request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+  }
+  const parent = parseParent(parsed.data.parent);
+  const pods: ParsedSync["pods"] = [];
+  const secrets: Secret[] = [];
+  for (const obj of parsed.data.related) {
+    if (obj.kind === "Pod") {
+      const pod = PodSchema.safeParse(obj);
+      if (!pod.success) throw new BadRequestError(`related Pod ${obj.metadata.name} is malformed`);
+      const ordinal = ordinalOf(parent.metadata.name, pod.data.metadata.name);
+      if (ordinal !== undefined) pods.push({ ordinal, pod: pod.data });
+    } else if (obj.kind === "Secret") {
+      const secret = SecretSchema.safeParse(obj);
+      if (secret.success) secrets.push(secret.data);
+    }
+  }
+  pods.sort((a, b) => a.ordinal - b.ordinal);
+  return { request: parsed.data, parent, children: parsed.data.children, pods, secrets };
+}
+
+/** Parses a customize body. */
+export function parseCustomizeRequest(body: unknown): { request: CustomizeRequest; parent: MySQLClusterObject } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequestError("request body must be a JSON object");
+  const parsed = CustomizeRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new BadRequestError("malformed Metacontroller customize request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+  }
+  return { request: parsed.data, parent: parseParent(parsed.data.parent) };
+}
+
+/** Secret by name among related objects. */
+export function findSecret(secrets: readonly Secret[], name: string): Secret | undefined {
+  return secrets.find((s) => s.metadata.name === name);
+}

@@ -1,0 +1,81 @@
+/**
+ * Status documents that do not come from the topology decider: an invalid spec, and the
+ * parts every status shares (endpoints, per-instance data taken from the observed pods).
+ */
+import type { Cluster, InstanceStatus, MySQLClusterStatus } from "../../src/api/cluster.js";
+import { weightOf } from "../../src/api/cluster.js";
+import { mergeConditions } from "../../src/api/conditions.js";
+import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_SPEC_VALID, MYSQL_PORT, REASON } from "../../src/api/constants.js";
+import { isPodReady, type Pod } from "../../src/api/k8s.js";
+import type { SpecIssue } from "../../src/api/parse.js";
+import { childNames, podName } from "../../src/render/labels.js";
+
+/** `host:port` of the read-write and read-only Services. */
+export function endpointsOf(name: string, namespace: string): { readWrite: string; readOnly: string } {
+  const names = childNames(name);
+  return {
+    readWrite: `${names.readWrite}.${namespace}.svc:${MYSQL_PORT}`,
+    readOnly: `${names.readOnly}.${namespace}.svc:${MYSQL_PORT}`,
+  };
+}
+
+/**
+ * The status for an invalid spec: the previous status kept (nothing was acted on), state
+ * Invalid, and SpecValid=False naming every offending field.
+ */
+export function invalidStatus(previous: unknown, issues: readonly SpecIssue[], previousConditions: MySQLClusterStatus["conditions"], now: Date): Record<string, unknown> {
+  const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  const base = typeof previous === "object" && previous !== null && !Array.isArray(previous) ? { ...(previous as Record<string, unknown>) } : {};
+  const others = (previousConditions ?? []).filter((c) => c.type !== CONDITION_SPEC_VALID);
+  const conditions = mergeConditions(previousConditions, [
+    ...others.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+    { type: CONDITION_SPEC_VALID, status: "False", reason: REASON.InvalidSpec, message },
+  ], now);
+  return { ...base, state: "Invalid", message: `invalid spec: ${message}`, conditions };
+}
+
+/**
+ * Per-instance status before the database layer has a say: one entry per desired ordinal,
+ * `pending` until the pod is ready.
+ */
+export function instancesFromPods(cluster: Cluster, pods: ReadonlyArray<{ ordinal: number; pod: Pod }>): InstanceStatus[] {
+  const out: InstanceStatus[] = [];
+  const ordinals = new Set<number>([...Array.from({ length: cluster.spec.instances }, (_, i) => i), ...pods.map((p) => p.ordinal)]);
+  for (const ordinal of [...ordinals].sort((a, b) => a - b)) {
+    const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
+    const ready = pod ? isPodReady(pod) : false;
+    out.push({
+      name: podName(cluster.name, ordinal),
+      ordinal,
+      role: "pending",
+      ready,
+      weight: weightOf(cluster.spec, ordinal),
+      ...(pod ? {} : { message: "pod not created yet" }),
+    });
+  }
+  return out;
+}
+
+/** The status while no orchestration decision exists yet (state Initializing). */
+export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordinal: number; pod: Pod }>, now: Date, note?: string): MySQLClusterStatus {
+  const instances = instancesFromPods(cluster, pods);
+  const ready = instances.filter((i) => i.ready).length;
+  const conditions = mergeConditions(cluster.status.conditions, [
+    { type: CONDITION_AVAILABLE, status: "False", reason: REASON.NoPrimary, message: "no writable primary yet" },
+    {
+      type: CONDITION_READY,
+      status: "False",
+      reason: ready === cluster.spec.instances ? REASON.Initializing : REASON.InstancesNotReady,
+      message: `${ready}/${cluster.spec.instances} instances ready`,
+    },
+    { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
+  ], now);
+  return {
+    state: "Initializing",
+    message: note ?? `${ready}/${cluster.spec.instances} instances ready`,
+    readyInstances: ready,
+    instances,
+    endpoints: endpointsOf(cluster.name, cluster.namespace),
+    conditions,
+  };
+}

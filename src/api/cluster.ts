@@ -1,0 +1,289 @@
+/**
+ * MySQLCluster: spec and status schemas, the single source of truth for the CRD
+ * (scripts/gen-crds.ts), the hooks and the docs. ARCHITECTURE.md section 2.
+ */
+import { z } from "zod";
+import { API_VERSION, KIND } from "./constants.js";
+import { ObjectMetaSchema } from "./k8s.js";
+
+/** Kubernetes resource.Quantity, as a string ("10Gi", "500m", "1.5"). */
+export const QUANTITY_PATTERN =
+  "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$";
+export const QuantitySchema = z
+  .string()
+  .regex(new RegExp(QUANTITY_PATTERN), "must be a Kubernetes quantity such as 10Gi or 500m");
+
+/** int-or-string, rendered in the CRD as `x-kubernetes-int-or-string`. */
+export const IntOrStringSchema = z.union([z.number().int(), z.string()]).meta({ "x-kubernetes-int-or-string": true });
+
+export const FlavorSchema = z.enum(["mysql", "mariadb"]);
+export type Flavor = z.infer<typeof FlavorSchema>;
+
+const ResourceListSchema = z.record(z.string(), IntOrStringSchema);
+
+export const ResourceRequirementsSchema = z
+  .object({
+    limits: ResourceListSchema.optional(),
+    requests: ResourceListSchema.optional(),
+  })
+  .meta({ description: "Kubernetes ResourceRequirements for the database container." });
+
+export const StorageSchema = z
+  .object({
+    size: QuantitySchema.default("10Gi").meta({ description: "Volume size of each instance; may grow, never shrink." }),
+    storageClassName: z
+      .string()
+      .optional()
+      .meta({ description: "StorageClass of the data volumes; immutable." }),
+  })
+  .meta({
+    description: "Per-instance data volume (a retained PersistentVolumeClaim named data-<cluster>-<ordinal>).",
+    "x-kubernetes-validations": [
+      {
+        rule: "!has(oldSelf.storageClassName) || (has(self.storageClassName) && self.storageClassName == oldSelf.storageClassName)",
+        message: "storage.storageClassName is immutable",
+      },
+      {
+        rule: "!has(self.size) || !has(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+        message: "storage.size may grow but never shrink",
+      },
+    ],
+  });
+
+export const FailoverSchema = z.object({
+  enabled: z.boolean().default(true).meta({ description: "Promote a replica automatically when the primary is lost." }),
+  delaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(5)
+    .meta({ description: "How long the primary must be unavailable before failover." }),
+});
+
+export const ServiceSpecSchema = z.object({
+  type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+export const JsonPatchOperationSchema = z.object({
+  op: z.enum(["add", "remove", "replace", "move", "copy", "test"]),
+  path: z.string(),
+  from: z.string().optional(),
+  value: z.unknown().optional().meta({ "x-kubernetes-preserve-unknown-fields": true }),
+});
+export type JsonPatchOperation = z.infer<typeof JsonPatchOperationSchema>;
+
+export const ChildPatchSchema = z.object({
+  target: z.object({
+    kind: z.string().min(1).meta({ description: "Kind of the rendered child to patch (StatefulSet, Service, ...)." }),
+    name: z.string().optional().meta({ description: "Name of the child; all children of the kind when omitted." }),
+  }),
+  patch: z.array(JsonPatchOperationSchema).min(1).meta({ description: "RFC 6902 operations." }),
+});
+export type ChildPatch = z.infer<typeof ChildPatchSchema>;
+
+/** Options the operator owns; `spec.mysqlConfig` may not set them. Compared after `-` -> `_`. */
+export const OPERATOR_OWNED_OPTIONS: readonly RegExp[] = [
+  /^server_id$/,
+  /^log_bin(_.*)?$/,
+  /^gtid_.*/,
+  /^enforce_gtid_consistency$/,
+  /^read_only$/,
+  /^super_read_only$/,
+  /^rpl_semi_sync_.*/,
+  /^(loose_)?rpl_semi_sync_.*/,
+  /^relay_log.*/,
+  /^log_(slave|replica)_updates$/,
+  /^skip_(slave|replica)_start$/,
+  /^binlog_format$/,
+  /^report_host$/,
+  /^datadir$/,
+  /^socket$/,
+  /^port$/,
+  /^bind_address$/,
+  /^pid_file$/,
+  /^skip_networking$/,
+  /^user$/,
+  /^plugin_load(_add)?$/,
+  /^init_file$/,
+];
+
+/** The user's name for an option, normalized the way the server reads it. */
+export function normalizeOptionName(name: string): string {
+  return name.trim().replace(/-/g, "_").toLowerCase();
+}
+
+const MysqlConfigSchema = z
+  .record(z.string(), IntOrStringSchema)
+  .superRefine((config, ctx) => {
+    for (const key of Object.keys(config).sort()) {
+      const normalized = normalizeOptionName(key);
+      if (!/^[a-z0-9_.]+$/.test(normalized)) {
+        ctx.addIssue({ code: "custom", path: [key], message: `"${key}" is not a valid option name` });
+      } else if (OPERATOR_OWNED_OPTIONS.some((re) => re.test(normalized))) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `"${key}" is managed by the operator and cannot be set in mysqlConfig`,
+        });
+      }
+      const value = String(config[key]);
+      if (/[\n\r]/.test(value)) {
+        ctx.addIssue({ code: "custom", path: [key], message: "values may not contain line breaks" });
+      }
+    }
+  })
+  .meta({ description: "Extra [mysqld] options; options the operator owns are rejected." });
+
+export const MySQLClusterSpecSchema = z
+  .object({
+    flavor: FlavorSchema.default("mysql").meta({
+      description: "Database server: mysql or mariadb; immutable.",
+      "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "flavor is immutable" }],
+    }),
+    version: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, "must be an image tag")
+      .optional()
+      .meta({ description: "Image tag; defaults to 8.4 (mysql) or 11.4 (mariadb)." }),
+    image: z.string().min(1).optional().meta({ description: "Full image reference, overriding flavor and version." }),
+    instances: z.number().int().min(1).max(9).default(3).meta({ description: "Number of database instances." }),
+    memberWeights: z
+      .record(z.string().regex(/^[0-8]$/, "keys are instance ordinals 0..8"), z.number().int().min(0).max(100))
+      .default({})
+      .meta({
+        description:
+          "Weight per instance ordinal (0..100, default 50). The primary is kept on the healthy instance with the highest weight; 0 means never primary.",
+      }),
+    storage: StorageSchema.default({ size: "10Gi" }),
+    resources: ResourceRequirementsSchema.optional(),
+    mysqlConfig: MysqlConfigSchema.default({}),
+    durability: z
+      .enum(["lossless", "async"])
+      .default("lossless")
+      .meta({ description: "lossless: semi-sync AFTER_SYNC, never degrading to async; async: plain replication." }),
+    failover: FailoverSchema.default({ enabled: true, delaySeconds: 5 }),
+    service: ServiceSpecSchema.default({ type: "ClusterIP" }),
+    credentialsSecretName: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Secret name")
+      .optional()
+      .meta({
+        description:
+          "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
+      }),
+    patches: z
+      .array(ChildPatchSchema)
+      .default([])
+      .meta({ description: "RFC 6902 patches applied to the rendered children, last." }),
+  })
+  .superRefine((spec, ctx) => {
+    for (const key of Object.keys(spec.memberWeights)) {
+      if (Number(key) >= spec.instances) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["memberWeights", key],
+          message: `ordinal ${key} does not exist with ${spec.instances} instances`,
+        });
+      }
+    }
+    const weights = Array.from({ length: spec.instances }, (_, i) => spec.memberWeights[String(i)] ?? 50);
+    if (weights.every((w) => w === 0)) {
+      ctx.addIssue({ code: "custom", path: ["memberWeights"], message: "at least one instance needs a weight above 0" });
+    }
+  });
+
+export type MySQLClusterSpecInput = z.input<typeof MySQLClusterSpecSchema>;
+export type MySQLClusterSpec = z.infer<typeof MySQLClusterSpecSchema>;
+
+/** Resolved image and version for a spec. */
+export function imageFor(spec: MySQLClusterSpec): string {
+  if (spec.image) return spec.image;
+  const img = spec.flavor === "mariadb" ? { repository: "docker.io/library/mariadb" } : { repository: "docker.io/library/mysql" };
+  return `${img.repository}:${versionFor(spec)}`;
+}
+
+export function versionFor(spec: MySQLClusterSpec): string {
+  return spec.version ?? (spec.flavor === "mariadb" ? "11.4" : "8.4");
+}
+
+/** Weight of instance `ordinal` (default 50). */
+export function weightOf(spec: MySQLClusterSpec, ordinal: number): number {
+  return spec.memberWeights[String(ordinal)] ?? 50;
+}
+
+export const InstanceRoleSchema = z.enum(["primary", "replica", "errant", "unavailable", "pending"]);
+export type InstanceRole = z.infer<typeof InstanceRoleSchema>;
+
+export const ClusterStateSchema = z.enum(["Initializing", "Healthy", "Degraded", "Failed", "Lost", "Invalid"]);
+export type ClusterState = z.infer<typeof ClusterStateSchema>;
+
+export const ConditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.number().int().optional(),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const InstanceStatusSchema = z.object({
+  name: z.string(),
+  ordinal: z.number().int(),
+  role: InstanceRoleSchema,
+  ready: z.boolean(),
+  weight: z.number().int(),
+  message: z.string().optional().meta({ description: "Why the instance is errant, unavailable or pending." }),
+  errantTransactions: z.string().optional().meta({ description: "GTIDs the instance holds that the primary lacks." }),
+});
+export type InstanceStatus = z.infer<typeof InstanceStatusSchema>;
+
+export const OperationTypeSchema = z.enum(["Bootstrap", "Switchover", "Failover", "Rejoin"]);
+export const LastOperationSchema = z.object({
+  type: OperationTypeSchema,
+  from: z.string().optional(),
+  to: z.string().optional(),
+  reason: z.string(),
+  time: z.string(),
+});
+export type LastOperation = z.infer<typeof LastOperationSchema>;
+
+export const MySQLClusterStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  state: ClusterStateSchema.optional(),
+  message: z.string().optional(),
+  currentPrimary: z.string().optional(),
+  readyInstances: z.number().int().optional(),
+  instances: z.array(InstanceStatusSchema).optional(),
+  failingSince: z.string().optional(),
+  lastOperation: LastOperationSchema.optional(),
+  endpoints: z.object({ readWrite: z.string(), readOnly: z.string() }).optional(),
+  conditions: z.array(ConditionSchema).optional(),
+});
+export type MySQLClusterStatus = z.infer<typeof MySQLClusterStatusSchema>;
+
+/**
+ * The parent object as Metacontroller sends it. The spec is kept as unknown here and parsed
+ * separately, so that an invalid spec is a 200 with `state: Invalid`, not a 400.
+ */
+export const MySQLClusterObjectSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: ObjectMetaSchema.extend({ name: z.string().min(1), namespace: z.string().min(1).default("default") }),
+  spec: z.unknown().optional(),
+  status: z.unknown().optional(),
+});
+export type MySQLClusterObject = z.infer<typeof MySQLClusterObjectSchema>;
+
+/** A parent whose spec parsed: what render/ and topology/ work from. */
+export interface Cluster {
+  name: string;
+  namespace: string;
+  uid: string | undefined;
+  generation: number | undefined;
+  creationTimestamp: string | undefined;
+  spec: MySQLClusterSpec;
+  status: MySQLClusterStatus;
+}

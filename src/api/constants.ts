@@ -1,0 +1,83 @@
+/**
+ * Every name the operator shares with Kubernetes, Metacontroller and its users, declared once.
+ * See ARCHITECTURE.md sections 2-4.
+ */
+
+export const GROUP = "metamysql.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "MySQLCluster";
+export const PLURAL = "mysqlclusters";
+export const SHORT_NAME = "myc";
+
+/** Standard labels carried by every child (ARCHITECTURE.md section 3). */
+export const LABEL_NAME = "app.kubernetes.io/name";
+export const LABEL_INSTANCE = "app.kubernetes.io/instance";
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const LABEL_COMPONENT = "app.kubernetes.io/component";
+export const MANAGED_BY = "metamysql";
+export const COMPONENT_DATABASE = "database";
+
+/** Label the StatefulSet controller puts on every pod; the read-write Service selects on it. */
+export const LABEL_POD_NAME = "statefulset.kubernetes.io/pod-name";
+/** Labels that tie an EndpointSlice to its Service and keep the EndpointSlice controller away. */
+export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
+export const LABEL_ENDPOINTSLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
+export const ENDPOINTSLICE_MANAGER = "metamysql.dev";
+
+/** Pod template annotation: hash of the rendered configuration, so a config change rolls pods. */
+export const ANNOTATION_CONFIG_HASH = "metamysql.dev/config-hash";
+
+/** Container, port and volume names used by the rendered pods. */
+export const CONTAINER_NAME = "mysql";
+export const PORT_NAME = "mysql";
+export const MYSQL_PORT = 3306;
+export const DATA_VOLUME = "data";
+export const CONFIG_VOLUME = "config";
+export const DATA_DIR = "/var/lib/mysql";
+export const CONFIG_DIR = "/etc/metamysql";
+export const RUN_DIR = "/run/mysqld";
+export const TMP_DIR = "/tmp";
+
+/** Keys of the credentials Secret (generated or user-supplied). */
+export const SECRET_ROOT_PASSWORD = "root-password";
+export const SECRET_OPERATOR_PASSWORD = "operator-password";
+export const SECRET_REPLICATION_PASSWORD = "replication-password";
+export const SECRET_KEYS = [SECRET_ROOT_PASSWORD, SECRET_OPERATOR_PASSWORD, SECRET_REPLICATION_PASSWORD] as const;
+
+/** Database accounts created by the init script. */
+export const OPERATOR_USER = "metamysql";
+export const REPLICATION_USER = "repl";
+export const ROOT_USER = "root";
+
+/** server_id = SERVER_ID_BASE + ordinal (never 0, which disables replication). */
+export const SERVER_ID_BASE = 100;
+
+/** Condition types (Kubernetes conventions) and their reasons. */
+export const CONDITION_READY = "Ready";
+export const CONDITION_AVAILABLE = "Available";
+export const CONDITION_SPEC_VALID = "SpecValid";
+
+export const REASON = {
+  SpecValid: "SpecValid",
+  InvalidSpec: "InvalidSpec",
+  ForbiddenChange: "ForbiddenChange",
+  PatchFailed: "PatchFailed",
+  Initializing: "Initializing",
+  InstancesNotReady: "InstancesNotReady",
+  AllInstancesReady: "AllInstancesReady",
+  NoPrimary: "NoPrimary",
+  PrimaryWritable: "PrimaryWritable",
+  PrimaryUnavailable: "PrimaryUnavailable",
+  Finalizing: "Finalizing",
+} as const;
+
+/** Default image repositories per flavor. */
+export const IMAGES = {
+  mysql: { repository: "docker.io/library/mysql", defaultVersion: "8.4" },
+  mariadb: { repository: "docker.io/library/mariadb", defaultVersion: "11.4" },
+} as const;
+
+/** Pod termination grace and the part of it the preStop hook may spend waiting for a switchover. */
+export const TERMINATION_GRACE_SECONDS = 90;
+export const PRESTOP_WAIT_SECONDS = 60;

@@ -1,0 +1,29 @@
+/**
+ * Reading MySQLCluster manifests from YAML files (one or several documents).
+ */
+import { readFile } from "node:fs/promises";
+import { parseAllDocuments } from "yaml";
+import { API_VERSION, KIND } from "../api/constants.js";
+
+/** The first MySQLCluster document of a YAML file, as plain JSON. */
+export async function readClusterManifest(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const docs = parseAllDocuments(text);
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`${file}: invalid YAML: ${doc.errors[0]?.message ?? "parse error"}`);
+    const value: unknown = doc.toJSON();
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const obj = value as Record<string, unknown>;
+      if (obj["kind"] === KIND) {
+        if (obj["apiVersion"] !== API_VERSION) throw new Error(`${file}: MySQLCluster must have apiVersion ${API_VERSION}, not ${String(obj["apiVersion"])}`);
+        return obj;
+      }
+    }
+  }
+  throw new Error(`${file}: no ${KIND} document found`);
+}

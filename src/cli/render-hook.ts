@@ -1,0 +1,36 @@
+/**
+ * Calls the sync hook in-process with the request Metacontroller sends for a new cluster.
+ */
+import type { Logger } from "pino";
+import { syncMySQLCluster } from "../../hooks/mysqlcluster/sync.js";
+import { EnvConfigSchema } from "../api/env.js";
+import type { SyncResponse } from "../api/metacontroller.js";
+import { createHookMetrics } from "../metrics.js";
+import { generatePassword } from "../render/credentials.js";
+
+/** The sync response for `manifest` as a cluster with no children yet. */
+export async function syncMySQLClusterForRender(manifest: Record<string, unknown>, logger: Logger): Promise<SyncResponse> {
+  const metadata = typeof manifest["metadata"] === "object" && manifest["metadata"] !== null ? manifest["metadata"] : {};
+  const parent = { ...manifest, metadata: { namespace: "default", ...metadata } };
+  const body = {
+    controller: { metadata: { name: "metamysql-mysqlcluster" } },
+    parent,
+    children: {
+      "Secret.v1": {},
+      "ConfigMap.v1": {},
+      "Service.v1": {},
+      "StatefulSet.apps/v1": {},
+      "EndpointSlice.discovery.k8s.io/v1": {},
+      "PodDisruptionBudget.policy/v1": {},
+    },
+    related: { "Pod.v1": {} },
+    finalizing: false,
+  };
+  return syncMySQLCluster(body, {
+    config: EnvConfigSchema.parse({}),
+    logger,
+    metrics: createHookMetrics(),
+    now: () => new Date(),
+    generatePassword,
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * A small Prometheus registry (text exposition format 0.0.4): counters, gauges and histograms
+ * with labels. Per-process; GET /metrics renders it.
+ */
+
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`)
+    .join(",");
+}
+
+interface Metric {
+  render(): string[];
+}
+
+/** A monotonically increasing counter. */
+export class Counter implements Metric {
+  private readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = labelKey(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [k, v] of [...this.values.entries()].sort()) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
+    return lines;
+  }
+}
+
+/** A value that goes up and down; `reset` drops series of clusters that went away. */
+export class Gauge implements Metric {
+  private readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  set(labels: Labels, value: number): void {
+    this.values.set(labelKey(labels), value);
+  }
+  /** Removes every series whose labels include all of `match`. */
+  deleteMatching(match: Labels): void {
+    const parts = Object.keys(match).map((k) => labelKey({ [k]: match[k] ?? "" }));
+    for (const key of [...this.values.keys()]) {
+      const series = key.split(",");
+      if (parts.every((p) => series.includes(p))) this.values.delete(key);
+    }
+  }
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [k, v] of [...this.values.entries()].sort()) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
+    return lines;
+  }
+}
+
+/** A histogram with fixed buckets (seconds). */
+export class Histogram implements Metric {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  ) {}
+  observe(labels: Labels, value: number): void {
+    const k = labelKey(labels);
+    let s = this.series.get(k);
+    if (!s) {
+      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(k, s);
+    }
+    this.buckets.forEach((b, i) => {
+      if (value <= b && s) s.counts[i] = (s.counts[i] ?? 0) + 1;
+    });
+    s.sum += value;
+    s.count += 1;
+  }
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [k, s] of [...this.series.entries()].sort()) {
+      const sep = k ? `${k},` : "";
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i] ?? 0}`));
+      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
+      lines.push(`${this.name}_sum${k ? `{${k}}` : ""} ${s.sum}`);
+      lines.push(`${this.name}_count${k ? `{${k}}` : ""} ${s.count}`);
+    }
+    return lines;
+  }
+}
+
+/** A set of metrics rendered together. */
+export class Registry {
+  private readonly metrics: Metric[] = [];
+  counter(name: string, help: string): Counter {
+    const m = new Counter(name, help);
+    this.metrics.push(m);
+    return m;
+  }
+  gauge(name: string, help: string): Gauge {
+    const m = new Gauge(name, help);
+    this.metrics.push(m);
+    return m;
+  }
+  histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
+    const m = new Histogram(name, help, buckets);
+    this.metrics.push(m);
+    return m;
+  }
+  render(): string {
+    return `${this.metrics.flatMap((m) => m.render()).join("\n")}\n`;
+  }
+}
+
+/** The hook server's metrics. */
+export interface HookMetrics {
+  registry: Registry;
+  hookRequests: Counter;
+  hookDuration: Histogram;
+  clusterState: Gauge;
+  clusterInstances: Gauge;
+  instanceReady: Gauge;
+}
+
+/** Creates the hook server's metric set. */
+export function createHookMetrics(): HookMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    hookRequests: registry.counter("metamysql_hook_requests_total", "Hook requests by hook and HTTP code."),
+    hookDuration: registry.histogram("metamysql_hook_duration_seconds", "Hook handling time by hook."),
+    clusterState: registry.gauge("metamysql_cluster_state", "1 for the cluster's current state, by namespace, cluster and state."),
+    clusterInstances: registry.gauge("metamysql_cluster_instances", "Desired instances by namespace and cluster."),
+    instanceReady: registry.gauge("metamysql_instance_ready", "1 when the instance's pod is ready, by namespace, cluster and instance."),
+  };
+}

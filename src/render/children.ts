@@ -1,0 +1,71 @@
+/**
+ * All desired children of a cluster, in a fixed order, with `spec.patches` applied last.
+ * Pure and deterministic: the same input gives byte-identical output.
+ */
+import type { Cluster } from "../api/cluster.js";
+import type { Child, KubeObject } from "../api/k8s.js";
+import { buildConfigMap, configData, configHash } from "./configmap.js";
+import { buildCredentialsSecret, type Credentials } from "./credentials.js";
+import { childNames } from "./labels.js";
+import { applyChildPatches, type PatchFailure } from "./patches.js";
+import {
+  buildHeadlessService,
+  buildPodDisruptionBudget,
+  buildReadOnlyEndpointSlice,
+  buildReadOnlyService,
+  buildReadWriteService,
+  type ReadOnlyEndpoint,
+} from "./services.js";
+import { buildStatefulSet } from "./statefulset.js";
+
+export interface RenderInput {
+  cluster: Cluster;
+  /** Children observed by Metacontroller (any kinds; looked up by kind and name). */
+  observed: readonly KubeObject[];
+  /** Credentials for the generated Secret; ignored when `credentialsSecretName` is set. */
+  credentials: Credentials;
+  /** Pod name of the current primary, if any. */
+  primary: string | undefined;
+  /** Pods served by `<c>-ro`. */
+  readOnlyEndpoints: readonly ReadOnlyEndpoint[];
+  /** StatefulSet replicas; defaults to spec.instances. */
+  replicas?: number;
+}
+
+export type RenderResult = { ok: true; children: Child[] } | { ok: false; failure: PatchFailure };
+
+/** Finds an observed child by kind and name. */
+export function findObserved(observed: readonly KubeObject[], kind: string, name: string): KubeObject | undefined {
+  return observed.find((o) => o.kind === kind && o.metadata.name === name);
+}
+
+function observedVolumeClaimTemplates(sts: KubeObject | undefined): unknown[] | undefined {
+  const spec = sts?.["spec"];
+  if (typeof spec !== "object" || spec === null || !("volumeClaimTemplates" in spec)) return undefined;
+  const templates = spec.volumeClaimTemplates;
+  return Array.isArray(templates) && templates.length > 0 ? templates : undefined;
+}
+
+/** Renders every child of the cluster. */
+export function renderChildren(input: RenderInput): RenderResult {
+  const { cluster } = input;
+  const names = childNames(cluster.name);
+  const data = configData(cluster);
+  const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
+  const children: Child[] = [];
+  if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
+  children.push(
+    buildConfigMap(cluster, data),
+    buildHeadlessService(cluster),
+    buildReadWriteService(cluster, input.primary),
+    buildReadOnlyService(cluster),
+    buildReadOnlyEndpointSlice(cluster, input.readOnlyEndpoints),
+    buildStatefulSet(cluster, {
+      replicas: input.replicas ?? cluster.spec.instances,
+      configHash: configHash(data),
+      observedVolumeClaimTemplates: observedVolumeClaimTemplates(sts),
+    }),
+    buildPodDisruptionBudget(cluster),
+  );
+  return applyChildPatches(children, cluster.spec.patches);
+}

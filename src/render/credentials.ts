@@ -1,0 +1,69 @@
+/**
+ * Credentials: generated once from a CSPRNG, then carried over from the observed Secret on
+ * every later sync (a regenerated password would lock the operator out of its own servers).
+ */
+import { randomInt } from "node:crypto";
+import type { Cluster } from "../api/cluster.js";
+import { SECRET_KEYS } from "../api/constants.js";
+import type { Child, Secret } from "../api/k8s.js";
+import { childNames, standardLabels } from "./labels.js";
+
+export type SecretKey = (typeof SECRET_KEYS)[number];
+export type Credentials = Record<SecretKey, string>;
+
+const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+const PASSWORD_LENGTH = 32;
+
+/** A password of 32 characters from a 57-symbol alphabet (~186 bits), from node:crypto. */
+export function generatePassword(): string {
+  let out = "";
+  for (let i = 0; i < PASSWORD_LENGTH; i++) out += ALPHABET[randomInt(ALPHABET.length)];
+  return out;
+}
+
+/** Decodes the password keys of a Secret; missing or empty keys are absent from the result. */
+export function readSecretPasswords(secret: Secret | undefined): Partial<Credentials> {
+  const out: Partial<Credentials> = {};
+  if (!secret) return out;
+  for (const key of SECRET_KEYS) {
+    const encoded = secret.data?.[key];
+    const plain = secret.stringData?.[key];
+    const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : plain;
+    if (value) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The credentials the cluster uses: kept from the observed Secret, generated only for keys that
+ * were never there. `generate` is injectable so tests can be deterministic.
+ */
+export function resolveGeneratedCredentials(
+  observed: Secret | undefined,
+  generate: () => string = generatePassword,
+): Credentials {
+  const existing = readSecretPasswords(observed);
+  return {
+    "root-password": existing["root-password"] ?? generate(),
+    "operator-password": existing["operator-password"] ?? generate(),
+    "replication-password": existing["replication-password"] ?? generate(),
+  };
+}
+
+/** The Secret `<c>-credentials` (rendered only when `credentialsSecretName` is not set). */
+export function buildCredentialsSecret(cluster: Cluster, credentials: Credentials): Child {
+  const data: Record<string, string> = {};
+  for (const key of SECRET_KEYS) data[key] = Buffer.from(credentials[key], "utf8").toString("base64");
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: childNames(cluster.name).secret, labels: standardLabels(cluster) },
+    type: "Opaque",
+    data,
+  };
+}
+
+/** Name of the Secret the pods read their passwords from. */
+export function credentialsSecretName(cluster: Cluster): string {
+  return cluster.spec.credentialsSecretName ?? childNames(cluster.name).secret;
+}

@@ -1,0 +1,172 @@
+/**
+ * StatefulSet `<c>`: ordered pods, one retained PVC each, the entrypoint and probes from the
+ * ConfigMap, non-root and read-only root filesystem (ARCHITECTURE.md section 3).
+ */
+import { imageFor, type Cluster } from "../api/cluster.js";
+import {
+  ANNOTATION_CONFIG_HASH,
+  CONFIG_DIR,
+  CONFIG_VOLUME,
+  CONTAINER_NAME,
+  DATA_DIR,
+  DATA_VOLUME,
+  MYSQL_PORT,
+  PORT_NAME,
+  RUN_DIR,
+  SECRET_OPERATOR_PASSWORD,
+  SECRET_REPLICATION_PASSWORD,
+  SECRET_ROOT_PASSWORD,
+  TERMINATION_GRACE_SECONDS,
+  TMP_DIR,
+} from "../api/constants.js";
+import type { Child } from "../api/k8s.js";
+import { credentialsSecretName } from "./credentials.js";
+import { childNames, podSelector, standardLabels } from "./labels.js";
+import { canonicalQuantity, canonicalResourceList } from "./quantity.js";
+
+/** The database container's user and group in the official mysql and mariadb images. */
+export const DATABASE_UID = 999;
+
+export interface StatefulSetOptions {
+  /** Desired replicas (spec.instances, or more while a switchover precedes a scale-down). */
+  replicas: number;
+  /** Hash of the ConfigMap data, so a configuration change rolls the pods. */
+  configHash: string;
+  /**
+   * `spec.volumeClaimTemplates` of the observed StatefulSet. It is immutable, so once the
+   * StatefulSet exists we send back exactly what the API server holds.
+   */
+  observedVolumeClaimTemplates: unknown[] | undefined;
+}
+
+function probeScript(mode: string): string[] {
+  return ["bash", `${CONFIG_DIR}/probe.sh`, mode];
+}
+
+function env(cluster: Cluster): unknown[] {
+  const secret = credentialsSecretName(cluster);
+  const fromSecret = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+  const fromField = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
+  return [
+    fromField("POD_NAME", "metadata.name"),
+    fromField("POD_NAMESPACE", "metadata.namespace"),
+    fromField("POD_IP", "status.podIP"),
+    { name: "METAMYSQL_DATA_DIR", value: DATA_DIR },
+    { name: "METAMYSQL_CONFIG_DIR", value: CONFIG_DIR },
+    { name: "METAMYSQL_RUN_DIR", value: RUN_DIR },
+    { name: "METAMYSQL_TMP_DIR", value: TMP_DIR },
+    { name: "METAMYSQL_PORT", value: String(MYSQL_PORT) },
+    fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
+    fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
+    fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),
+  ];
+}
+
+function container(cluster: Cluster): Record<string, unknown> {
+  const resources = cluster.spec.resources;
+  const canonicalResources: Record<string, unknown> = {};
+  const limits = canonicalResourceList(resources?.limits);
+  const requests = canonicalResourceList(resources?.requests);
+  if (limits) canonicalResources["limits"] = limits;
+  if (requests) canonicalResources["requests"] = requests;
+  const probe = (mode: string, periodSeconds: number, failureThreshold: number, timeoutSeconds: number) => ({
+    exec: { command: probeScript(mode) },
+    failureThreshold,
+    initialDelaySeconds: 0,
+    periodSeconds,
+    successThreshold: 1,
+    timeoutSeconds,
+  });
+  return {
+    name: CONTAINER_NAME,
+    image: imageFor(cluster.spec),
+    imagePullPolicy: "IfNotPresent",
+    command: ["bash", `${CONFIG_DIR}/entrypoint.sh`],
+    env: env(cluster),
+    ports: [{ name: PORT_NAME, containerPort: MYSQL_PORT, protocol: "TCP" }],
+    // Startup: initialization of a new data dir and crash recovery may take minutes.
+    startupProbe: probe("readiness", 5, 120, 5),
+    readinessProbe: probe("readiness", 2, 3, 5),
+    livenessProbe: probe("liveness", 10, 6, 5),
+    lifecycle: { preStop: { exec: { command: probeScript("prestop") } } },
+    resources: canonicalResources,
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    },
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_DIR },
+      { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
+      { name: "run", mountPath: RUN_DIR },
+      { name: "tmp", mountPath: TMP_DIR },
+    ],
+  };
+}
+
+function volumeClaimTemplate(cluster: Cluster): Record<string, unknown> {
+  const spec: Record<string, unknown> = {
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: canonicalQuantity(cluster.spec.storage.size) } },
+    volumeMode: "Filesystem",
+  };
+  if (cluster.spec.storage.storageClassName) spec["storageClassName"] = cluster.spec.storage.storageClassName;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: DATA_VOLUME, labels: standardLabels(cluster) },
+    spec,
+  };
+}
+
+/** The StatefulSet child. */
+export function buildStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child {
+  const names = childNames(cluster.name);
+  const selector = podSelector(cluster);
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: names.statefulSet, labels: standardLabels(cluster) },
+    spec: {
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+      podManagementPolicy: "OrderedReady",
+      replicas: opts.replicas,
+      selector: { matchLabels: selector },
+      serviceName: names.headless,
+      template: {
+        metadata: { annotations: { [ANNOTATION_CONFIG_HASH]: opts.configHash }, labels: standardLabels(cluster) },
+        spec: {
+          affinity: {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  podAffinityTerm: { labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" },
+                  weight: 100,
+                },
+              ],
+            },
+          },
+          containers: [container(cluster)],
+          enableServiceLinks: false,
+          securityContext: {
+            fsGroup: DATABASE_UID,
+            fsGroupChangePolicy: "OnRootMismatch",
+            runAsGroup: DATABASE_UID,
+            runAsNonRoot: true,
+            runAsUser: DATABASE_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+          volumes: [
+            { name: CONFIG_VOLUME, configMap: { name: names.config, defaultMode: 0o555 } },
+            { name: "run", emptyDir: {} },
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      volumeClaimTemplates: opts.observedVolumeClaimTemplates ?? [volumeClaimTemplate(cluster)],
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Changes the spec may not make to a running cluster, checked against what was observed (the
+ * CRD's CEL rules reject them at admission; this is the second line, e.g. for objects admitted
+ * before a rule existed). ARCHITECTURE.md section 4.
+ */
+import { z } from "zod";
+import type { Cluster } from "../api/cluster.js";
+import { LABEL_NAME } from "../api/constants.js";
+import type { KubeObject } from "../api/k8s.js";
+import type { SpecIssue } from "../api/parse.js";
+import { compareQuantities } from "./quantity.js";
+
+const DataTemplateSchema = z.object({
+  spec: z.looseObject({
+    volumeClaimTemplates: z
+      .array(
+        z.looseObject({
+          metadata: z.looseObject({ name: z.string().optional() }).optional(),
+          spec: z
+            .looseObject({
+              storageClassName: z.string().nullable().optional(),
+              resources: z.looseObject({ requests: z.record(z.string(), z.union([z.string(), z.number()])).optional() }).optional(),
+            })
+            .optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
+interface ObservedTemplate {
+  storage: string | undefined;
+  storageClassName: string | undefined;
+}
+
+/** Storage request and class of the observed `data` volume claim template. */
+export function observedDataTemplate(sts: KubeObject): ObservedTemplate | undefined {
+  const parsed = DataTemplateSchema.safeParse(sts);
+  if (!parsed.success) return undefined;
+  const tpl = (parsed.data.spec.volumeClaimTemplates ?? []).find((t) => t.metadata?.name === "data");
+  if (!tpl) return undefined;
+  const storage = tpl.spec?.resources?.requests?.["storage"];
+  return {
+    storage: storage === undefined ? undefined : String(storage),
+    storageClassName: tpl.spec?.storageClassName ?? undefined,
+  };
+}
+
+/** Issues for forbidden changes relative to the observed StatefulSet (none when it is absent). */
+export function forbiddenChanges(cluster: Cluster, observedStatefulSet: KubeObject | undefined): SpecIssue[] {
+  if (!observedStatefulSet) return [];
+  const issues: SpecIssue[] = [];
+  const flavor = observedStatefulSet.metadata.labels?.[LABEL_NAME];
+  if (flavor && flavor !== cluster.spec.flavor) {
+    issues.push({ path: "spec.flavor", message: `flavor is immutable (the cluster runs ${flavor})` });
+  }
+  const tpl = observedDataTemplate(observedStatefulSet);
+  if (tpl) {
+    const wanted = cluster.spec.storage.storageClassName;
+    if (wanted !== undefined && tpl.storageClassName !== undefined && wanted !== tpl.storageClassName) {
+      issues.push({
+        path: "spec.storage.storageClassName",
+        message: `storageClassName is immutable (the volumes use ${tpl.storageClassName})`,
+      });
+    }
+    if (tpl.storage && compareQuantities(cluster.spec.storage.size, tpl.storage) < 0) {
+      issues.push({
+        path: "spec.storage.size",
+        message: `storage may grow but never shrink (the volumes have ${tpl.storage}, spec asks ${cluster.spec.storage.size})`,
+      });
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,152 @@
+/**
+ * The hook server: express wiring only (routes, body parsing, error mapping, metrics, logs).
+ * The hooks hold the logic. ARCHITECTURE.md section 4.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import express, { type Request, type Response } from "express";
+import { pino, type Logger } from "pino";
+import { BadRequestError, type HookContext } from "../hooks/context.js";
+import { customizeMySQLCluster } from "../hooks/mysqlcluster/customize.js";
+import { finalizeMySQLCluster } from "../hooks/mysqlcluster/finalize.js";
+import { syncMySQLCluster } from "../hooks/mysqlcluster/sync.js";
+import { KeyedSerializer } from "../hooks/serialize.js";
+import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "./api/env.js";
+import { createHookMetrics, type HookMetrics } from "./metrics.js";
+import { generatePassword } from "./render/credentials.js";
+
+export interface AppOptions {
+  config?: EnvConfig;
+  logger?: Logger;
+  metrics?: HookMetrics;
+  now?: () => Date;
+  generatePassword?: () => string;
+}
+
+type Handler = (body: unknown, ctx: HookContext) => Promise<unknown>;
+
+/** Key used to serialize calls for one parent: namespace/name from the body, if present. */
+function parentKey(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const parent = (body as { parent?: { metadata?: { namespace?: unknown; name?: unknown } } }).parent;
+  const name = parent?.metadata?.name;
+  if (typeof name !== "string") return undefined;
+  const ns = typeof parent?.metadata?.namespace === "string" ? parent.metadata.namespace : "default";
+  return `${ns}/${name}`;
+}
+
+/** Builds the express app (used by `serve`, the local runtime and the contract tests). */
+export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: HookContext; state: { ready: boolean } } {
+  const config = opts.config ?? EnvConfigSchema.parse({});
+  const logger = opts.logger ?? pino({ level: config.LOG_LEVEL, base: { component: "metamysql-hooks" } });
+  const ctx: HookContext = {
+    config,
+    logger,
+    metrics: opts.metrics ?? createHookMetrics(),
+    now: opts.now ?? (() => new Date()),
+    generatePassword: opts.generatePassword ?? generatePassword,
+  };
+  const state = { ready: true };
+  const serializer = new KeyedSerializer();
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  const jsonBody = express.json({ limit: config.BODY_LIMIT, strict: false });
+
+  const route = (hook: string, handler: Handler) =>
+    app.post(`/hooks/mysqlcluster/${hook}`, jsonBody, async (req: Request, res: Response) => {
+      const started = process.hrtime.bigint();
+      const requestId = randomBytes(6).toString("hex");
+      const key = parentKey(req.body);
+      const log = logger.child({ hook, cluster: key, requestId });
+      let code = 200;
+      try {
+        const run = () => handler(req.body, { ...ctx, logger: log });
+        const out = key ? await serializer.run(key, run) : await run();
+        res.status(200).json(out);
+      } catch (err) {
+        if (err instanceof BadRequestError) {
+          code = 400;
+          log.warn({ issues: err.issues }, `bad request: ${err.message}`);
+          res.status(400).json({ error: err.message, issues: err.issues });
+        } else {
+          code = 500;
+          const reason = err instanceof Error ? err.message : String(err);
+          log.error({ err }, `hook failed: ${reason}`);
+          res.status(500).type("text/plain").send(`metamysql ${hook} failed: ${reason}`);
+        }
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        ctx.metrics.hookRequests.inc({ hook, code: String(code) });
+        ctx.metrics.hookDuration.observe({ hook }, seconds);
+        log.debug({ code, ms: Math.round(seconds * 1000) }, "hook answered");
+      }
+    });
+
+  route("sync", syncMySQLCluster);
+  route("finalize", finalizeMySQLCluster);
+  route("customize", customizeMySQLCluster);
+
+  app.get("/healthz", (_req, res) => {
+    res.status(200).json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    res.status(state.ready ? 200 : 503).json({ status: state.ready ? "ready" : "shutting down" });
+  });
+  app.get("/metrics", (_req, res) => {
+    res.status(200).type("text/plain; version=0.0.4").send(ctx.metrics.registry.render());
+  });
+  // Body-parser errors (bad JSON, too large) and unknown routes, as JSON.
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: "not found" });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
+    const status = typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : 500;
+    const message = err instanceof Error ? err.message : String(err);
+    if (status >= 400 && status < 500) res.status(status).json({ error: `malformed request: ${message}` });
+    else res.status(500).type("text/plain").send(`metamysql: ${message}`);
+  });
+  return { app, ctx, state };
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** Starts the hook server; port 0 picks an ephemeral port. */
+export async function startHookServer(
+  opts: { port?: number; host?: string; logLevel?: string } & AppOptions = {},
+): Promise<RunningServer> {
+  const base = opts.config ?? loadEnvConfig();
+  const config: EnvConfig = {
+    ...base,
+    ...(opts.port !== undefined ? { PORT: opts.port } : {}),
+    ...(opts.host !== undefined ? { HOST: opts.host } : {}),
+    ...(opts.logLevel !== undefined ? { LOG_LEVEL: EnvConfigSchema.shape.LOG_LEVEL.parse(opts.logLevel) } : {}),
+  };
+  const { app, state } = createApp({ ...opts, config });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  // Above Go's idle timeout (Metacontroller's client), or reused connections fail with EOF.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        state.ready = false;
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
