@@ -40,7 +40,7 @@ export const StorageSchema = z
     description: "Per-instance data volume (a retained PersistentVolumeClaim named data-<cluster>-<ordinal>).",
     "x-kubernetes-validations": [
       {
-        rule: "!has(oldSelf.storageClassName) || (has(self.storageClassName) && self.storageClassName == oldSelf.storageClassName)",
+        rule: "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
         message: "storage.storageClassName is immutable",
       },
       {

@@ -57,10 +57,10 @@ export function forbiddenChanges(cluster: Cluster, observedStatefulSet: KubeObje
   const tpl = observedDataTemplate(observedStatefulSet);
   if (tpl) {
     const wanted = cluster.spec.storage.storageClassName;
-    if (wanted !== undefined && tpl.storageClassName !== undefined && wanted !== tpl.storageClassName) {
+    if (wanted !== tpl.storageClassName) {
       issues.push({
         path: "spec.storage.storageClassName",
-        message: `storageClassName is immutable (the volumes use ${tpl.storageClassName})`,
+        message: `storageClassName is immutable (the volumes use ${tpl.storageClassName ?? "the default class"})`,
       });
     }
     if (tpl.storage && compareQuantities(cluster.spec.storage.size, tpl.storage) < 0) {

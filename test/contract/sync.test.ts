@@ -1,0 +1,303 @@
+/**
+ * Contract tests: Metacontroller-shaped requests posted over real HTTP (supertest) to the hook
+ * server. No Kubernetes API server runs here; requests are built like Metacontroller's.
+ */
+import request from "supertest";
+import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { createApp } from "../../src/server.js";
+import { asObserved, clusterObject, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
+import { validateKubeObject } from "../helpers/kube-schema.js";
+
+const silent = pino({ level: "silent" });
+const NOW = new Date("2026-11-02T12:00:00Z");
+let counter = 0;
+const app = createApp({ logger: silent, now: () => NOW, generatePassword: () => `pw${++counter}` }).app;
+const realApp = createApp({ logger: silent }).app;
+
+const SPEC = { flavor: "mariadb", instances: 3, storage: { size: "1Gi" } };
+
+async function sync(body: unknown, target = app) {
+  return request(target).post("/hooks/mysqlcluster/sync").send(body as object).set("content-type", "application/json");
+}
+
+/** A cluster that has been synced once: its children as observed and its status. */
+async function existingCluster(spec: unknown = SPEC): Promise<{ parent: Obj; children: Obj[] }> {
+  const first = await sync(syncRequest({ parent: clusterObject("shop", spec) }));
+  expect(first.status).toBe(200);
+  const parent = clusterObject("shop", spec, { status: first.body.status });
+  const children = (first.body.children as Obj[]).map((c, i) => asObserved(c, parent, i));
+  return { parent, children };
+}
+
+describe("sync: new cluster", () => {
+  it("renders every child with the contract's names and reports Initializing", async () => {
+    const res = await sync(syncRequest({ parent: clusterObject("shop", SPEC) }));
+    expect(res.status).toBe(200);
+    const names = (res.body.children as Obj[]).map((c) => `${c.kind}/${c.metadata.name}`);
+    expect(names).toEqual([
+      "Secret/shop-credentials",
+      "ConfigMap/shop-config",
+      "Service/shop-instances",
+      "Service/shop",
+      "Service/shop-ro",
+      "EndpointSlice/shop-ro",
+      "StatefulSet/shop",
+      "PodDisruptionBudget/shop",
+    ]);
+    expect(res.body.status.state).toBe("Initializing");
+    expect(res.body.status.currentPrimary).toBeUndefined();
+    expect(res.body.status.endpoints).toEqual({ readWrite: "shop.shop-ns.svc:3306", readOnly: "shop-ro.shop-ns.svc:3306" });
+    const specValid = res.body.status.conditions.find((c: { type: string }) => c.type === "SpecValid");
+    expect(specValid.status).toBe("True");
+    expect(Object.keys(res.body).sort()).toEqual(["children", "status"]);
+  });
+
+  it("returns only objects that validate against the Kubernetes OpenAPI schemas", async () => {
+    for (const spec of [SPEC, { flavor: "mysql" }, { flavor: "mysql", resources: { requests: { cpu: "1000m", memory: "1Gi" } }, service: { type: "LoadBalancer", annotations: { a: "b" } } }]) {
+      const res = await sync(syncRequest({ parent: clusterObject("shop", spec) }));
+      expect(res.status).toBe(200);
+      for (const child of res.body.children as Obj[]) validateKubeObject(child);
+    }
+  });
+
+  it("generates passwords from the injected generator once, for each key", async () => {
+    const res = await sync(syncRequest({ parent: clusterObject("shop", SPEC) }), realApp);
+    const secret = (res.body.children as Obj[]).find((c) => c.kind === "Secret") as Obj & { data: Record<string, string> };
+    const values = Object.values(secret.data).map((v) => Buffer.from(v, "base64").toString());
+    expect(Object.keys(secret.data).sort()).toEqual(["operator-password", "replication-password", "root-password"]);
+    expect(new Set(values).size).toBe(3);
+    for (const v of values) expect(v).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+
+  it("reports instances from the observed pods", async () => {
+    const { parent, children } = await existingCluster();
+    const res = await sync(syncRequest({ parent, children, related: [pod("shop", 0), pod("shop", 1, { ready: false })] }));
+    expect(res.body.status.instances.map((i: { name: string; ready: boolean; role: string; weight: number }) => [i.name, i.ready, i.role, i.weight])).toEqual([
+      ["shop-0", true, "pending", 50],
+      ["shop-1", false, "pending", 50],
+      ["shop-2", false, "pending", 50],
+    ]);
+    expect(res.body.status.readyInstances).toBe(1);
+  });
+});
+
+describe("sync: existing cluster", () => {
+  it("keeps the observed Secret's passwords", async () => {
+    const { parent, children } = await existingCluster();
+    const observedSecret = children.find((c) => c.kind === "Secret") as Obj & { data: Record<string, string> };
+    const res = await sync(syncRequest({ parent, children }), realApp);
+    const secret = (res.body.children as Obj[]).find((c) => c.kind === "Secret") as Obj & { data: Record<string, string> };
+    expect(secret.data).toEqual(observedSecret.data);
+  });
+
+  it("answers the same request twice with byte-identical bodies (real clock, real generator)", async () => {
+    const { parent, children } = await existingCluster();
+    const body = syncRequest({ parent, children, related: [pod("shop", 0), pod("shop", 1), pod("shop", 2)] });
+    const a = await sync(body, realApp);
+    const b = await sync(body, realApp);
+    expect(a.status).toBe(200);
+    expect(a.text).toBe(b.text);
+  });
+
+  it("gives the same answer for hook v1 (name) and v2 (namespace/name) keys", async () => {
+    const { parent, children } = await existingCluster();
+    const related = [pod("shop", 0), pod("shop", 1)];
+    const v1 = await sync(syncRequest({ parent, children, related, version: "v1" }));
+    const v2 = await sync(syncRequest({ parent, children, related, version: "v2" }));
+    expect(v1.status).toBe(200);
+    expect(v1.text).toBe(v2.text);
+  });
+
+  it("never changes the StatefulSet's immutable fields (claim templates are sent back as observed)", async () => {
+    const { parent, children } = await existingCluster();
+    const grown = clusterObject("shop", { ...SPEC, storage: { size: "2Gi" } }, { status: parent["status"] });
+    const res = await sync(syncRequest({ parent: grown, children }));
+    const sts = (res.body.children as Obj[]).find((c) => c.kind === "StatefulSet") as Obj & { spec: Record<string, unknown> };
+    const observed = children.find((c) => c.kind === "StatefulSet") as Obj & { spec: Record<string, unknown> };
+    expect(sts.spec["volumeClaimTemplates"]).toEqual(observed.spec["volumeClaimTemplates"]);
+    expect(sts.spec["selector"]).toEqual(observed.spec["selector"]);
+    expect(sts.spec["serviceName"]).toEqual(observed.spec["serviceName"]);
+  });
+});
+
+describe("sync: invalid spec or forbidden change -> 200, Invalid, children unchanged", () => {
+  const cases: Array<{ name: string; spec: unknown; path: string }> = [
+    { name: "instances below range", spec: { ...SPEC, instances: 0 }, path: "spec.instances" },
+    { name: "instances above range", spec: { ...SPEC, instances: 10 }, path: "spec.instances" },
+    { name: "unknown flavor", spec: { ...SPEC, flavor: "postgres" }, path: "spec.flavor" },
+    { name: "flavor changed", spec: { ...SPEC, flavor: "mysql" }, path: "spec.flavor" },
+    { name: "storage class changed", spec: { ...SPEC, storage: { size: "1Gi", storageClassName: "fast" } }, path: "spec.storage.storageClassName" },
+    { name: "storage shrunk", spec: { ...SPEC, storage: { size: "512Mi" } }, path: "spec.storage.size" },
+    { name: "bad quantity", spec: { ...SPEC, storage: { size: "lots" } }, path: "spec.storage.size" },
+    { name: "operator-owned server_id", spec: { ...SPEC, mysqlConfig: { server_id: 7 } }, path: "spec.mysqlConfig.server_id" },
+    { name: "operator-owned log-bin (dashes)", spec: { ...SPEC, mysqlConfig: { "log-bin": "x" } }, path: "spec.mysqlConfig.log-bin" },
+    { name: "operator-owned gtid option", spec: { ...SPEC, mysqlConfig: { gtid_strict_mode: "OFF" } }, path: "spec.mysqlConfig.gtid_strict_mode" },
+    { name: "operator-owned read_only", spec: { ...SPEC, mysqlConfig: { read_only: "OFF" } }, path: "spec.mysqlConfig.read_only" },
+    { name: "operator-owned semi-sync", spec: { ...SPEC, mysqlConfig: { rpl_semi_sync_master_timeout: 1 } }, path: "spec.mysqlConfig.rpl_semi_sync_master_timeout" },
+    { name: "weight for a missing ordinal", spec: { ...SPEC, memberWeights: { "5": 10 } }, path: "spec.memberWeights.5" },
+    { name: "all weights zero", spec: { ...SPEC, instances: 1, memberWeights: { "0": 0 } }, path: "spec.memberWeights" },
+    { name: "weight out of range", spec: { ...SPEC, memberWeights: { "0": 101 } }, path: "spec.memberWeights.0" },
+    {
+      name: "patch that does not apply",
+      spec: { ...SPEC, patches: [{ target: { kind: "StatefulSet" }, patch: [{ op: "remove", path: "/spec/nope" }] }] },
+      path: "spec.patches[0]",
+    },
+    {
+      name: "patch for a kind that is not rendered",
+      spec: { ...SPEC, patches: [{ target: { kind: "Deployment" }, patch: [{ op: "add", path: "/x", value: 1 }] }] },
+      path: "spec.patches[0]",
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, async () => {
+      const { parent, children } = await existingCluster();
+      const bad = clusterObject("shop", tc.spec, { status: parent["status"], generation: 2 });
+      const res = await sync(syncRequest({ parent: bad, children, related: [pod("shop", 0)] }));
+      expect(res.status).toBe(200);
+      expect(res.body.status.state).toBe("Invalid");
+      const cond = res.body.status.conditions.find((c: { type: string }) => c.type === "SpecValid");
+      expect(cond.status).toBe("False");
+      expect(cond.message).toContain(tc.path);
+      // Every observed child is returned exactly as last applied: nothing deleted or modified.
+      const lastApplied = children.map((c) => JSON.parse((c.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"] ?? "{}"));
+      const byKey = (a: Obj, b: Obj) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+      expect([...(res.body.children as Obj[])].sort(byKey)).toEqual([...(lastApplied as Obj[])].sort(byKey));
+      // The previous status (the decision about the primary, instances) is kept.
+      expect(res.body.status.endpoints).toEqual((parent["status"] as Record<string, unknown>)["endpoints"]);
+    });
+  }
+
+  it("an invalid spec on a new cluster creates nothing", async () => {
+    const res = await sync(syncRequest({ parent: clusterObject("shop", { instances: 0 }) }));
+    expect(res.status).toBe(200);
+    expect(res.body.status.state).toBe("Invalid");
+    expect(res.body.children).toEqual([]);
+  });
+
+  it("observed children without a last-applied annotation come back without server-owned fields", async () => {
+    const { parent, children } = await existingCluster();
+    const bare = children.map((c) => {
+      const copy = structuredClone(c);
+      delete (copy.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"];
+      return copy;
+    });
+    const res = await sync(syncRequest({ parent: clusterObject("shop", { instances: 0 }), children: bare }));
+    expect(res.body.children).toHaveLength(bare.length);
+    for (const c of res.body.children as Obj[]) {
+      expect(c.metadata["uid"]).toBeUndefined();
+      expect(c.metadata["resourceVersion"]).toBeUndefined();
+      expect(c["status"]).toBeUndefined();
+    }
+  });
+});
+
+describe("malformed requests -> 400 with a JSON error", () => {
+  const cases: Array<{ name: string; body: string }> = [
+    { name: "not JSON", body: "{nope" },
+    { name: "a JSON array", body: "[]" },
+    { name: "no parent", body: JSON.stringify({ children: {} }) },
+    { name: "parent of another kind", body: JSON.stringify({ parent: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } } }) },
+    { name: "children not an object", body: JSON.stringify({ parent: clusterObject("shop", SPEC), children: "x" }) },
+    { name: "a child without metadata.name", body: JSON.stringify({ parent: clusterObject("shop", SPEC), children: { "Secret.v1": { a: { apiVersion: "v1", kind: "Secret", metadata: {} } } } }) },
+  ];
+  for (const tc of cases) {
+    it(tc.name, async () => {
+      const res = await request(app).post("/hooks/mysqlcluster/sync").set("content-type", "application/json").send(tc.body);
+      expect(res.status).toBe(400);
+      expect(res.headers["content-type"]).toMatch(/json/);
+      expect(typeof res.body.error).toBe("string");
+    });
+  }
+});
+
+describe("internal errors -> 500 with a reason, never a partial list", () => {
+  it("a failing password generator gives a text 500", async () => {
+    const failing = createApp({
+      logger: silent,
+      generatePassword: () => {
+        throw new Error("entropy source unavailable");
+      },
+    }).app;
+    const res = await sync(syncRequest({ parent: clusterObject("shop", SPEC) }), failing);
+    expect(res.status).toBe(500);
+    expect(res.text).toContain("entropy source unavailable");
+  });
+});
+
+describe("finalize", () => {
+  it("removes the StatefulSet first and keeps the rest while pods stop", async () => {
+    const { parent, children } = await existingCluster();
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/finalize")
+      .send(syncRequest({ parent, children, related: [pod("shop", 0, { terminating: true })], finalizing: true }));
+    expect(res.status).toBe(200);
+    expect(res.body.finalized).toBe(false);
+    expect((res.body.children as Obj[]).map((c) => c.kind)).not.toContain("StatefulSet");
+    expect((res.body.children as Obj[]).length).toBe(children.length - 1);
+    expect(res.body.resyncAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it("reports finalized once no StatefulSet and no pod is left", async () => {
+    const { parent, children } = await existingCluster();
+    const rest = children.filter((c) => c.kind !== "StatefulSet");
+    const res = await request(app).post("/hooks/mysqlcluster/finalize").send(syncRequest({ parent, children: rest, finalizing: true }));
+    expect(res.body.finalized).toBe(true);
+    expect(res.body.children).toEqual([]);
+  });
+
+  it("finalizes even when the spec is invalid", async () => {
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/finalize")
+      .send(syncRequest({ parent: clusterObject("shop", { instances: 99 }), finalizing: true }));
+    expect(res.status).toBe(200);
+    expect(res.body.finalized).toBe(true);
+  });
+});
+
+describe("customize", () => {
+  it("asks for the cluster's pods by label", async () => {
+    const res = await request(app).post("/hooks/mysqlcluster/customize").send({ controller: {}, parent: clusterObject("shop", SPEC) });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      relatedResources: [
+        {
+          apiVersion: "v1",
+          resource: "pods",
+          namespace: "shop-ns",
+          labelSelector: {
+            matchLabels: {
+              "app.kubernetes.io/component": "database",
+              "app.kubernetes.io/instance": "shop",
+              "app.kubernetes.io/managed-by": "metamysql",
+            },
+          },
+        },
+      ],
+    });
+  });
+
+  it("adds the user's credentials Secret by name", async () => {
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/customize")
+      .send({ parent: clusterObject("shop", { ...SPEC, credentialsSecretName: "shop-secrets" }) });
+    expect(res.body.relatedResources[1]).toEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["shop-secrets"] });
+  });
+
+  it("rejects a malformed body with 400", async () => {
+    const res = await request(app).post("/hooks/mysqlcluster/customize").send({ nope: true });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe("operational endpoints", () => {
+  it("serves healthz, readyz and Prometheus metrics", async () => {
+    expect((await request(app).get("/healthz")).status).toBe(200);
+    expect((await request(app).get("/readyz")).status).toBe(200);
+    await sync(syncRequest({ parent: clusterObject("shop", SPEC) }));
+    const metrics = await request(app).get("/metrics");
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('metamysql_hook_requests_total{code="200",hook="sync"}');
+    expect(metrics.text).toContain("# TYPE metamysql_hook_duration_seconds histogram");
+  });
+});
