@@ -1,0 +1,411 @@
+/**
+ * The install manifests and examples: every kustomization builds with `kubectl kustomize`, every
+ * core Kubernetes object validates against the official OpenAPI schemas (kubernetes-models), the
+ * pieces reference each other consistently (hook URLs, Service, probes, NetworkPolicy), and every
+ * example parses with the MySQLCluster spec schema. Requires kubectl (with kustomize) on PATH or
+ * in $KUBECTL: without it these tests fail, they never skip.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { z } from "zod";
+import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Secret } from "kubernetes-models/v1/Secret";
+import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
+import { API_VERSION, KIND, SECRET_KEYS } from "../../src/api/constants.js";
+import { buildCrd, isRecord, validateValue } from "../../src/api/crd.js";
+import { CLUSTER_NAME_PATTERN, MAX_CLUSTER_NAME_LENGTH, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const KUBECTL = process.env.KUBECTL ?? "kubectl";
+const NAMESPACE = "metamysql-system";
+const METACONTROLLER_NAMESPACE = "metacontroller";
+
+/** Every kustomization in the repository. */
+const KUSTOMIZATIONS = ["deploy", "deploy/operator", "deploy/crds", "metacontroller"];
+
+const ObjectSchema = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: z.looseObject({
+    name: z.string().min(1),
+    namespace: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+});
+type KubeObject = z.infer<typeof ObjectSchema>;
+
+/** Parses a multi-document YAML stream into objects (empty documents skipped). */
+function parseObjects(text: string, source: string): KubeObject[] {
+  return parseAllDocuments(text)
+    .map((doc, i) => {
+      if (doc.errors.length > 0) throw new Error(`${source} document ${i}: ${doc.errors.map((e) => e.message).join("; ")}`);
+      return doc.toJS({ maxAliasCount: -1 });
+    })
+    .filter((value: unknown) => value !== null && value !== undefined)
+    .map((value: unknown, i) => {
+      const parsed = ObjectSchema.safeParse(value);
+      if (!parsed.success) throw new Error(`${source} object ${i}: ${parsed.error.message}`);
+      return parsed.data;
+    });
+}
+
+/** `kubectl kustomize <dir>`; throws (never skips) when kubectl is missing or the build fails. */
+function kustomize(dir: string, kubectl = KUBECTL): KubeObject[] {
+  const result = spawnSync(kubectl, ["kustomize", join(ROOT, dir)], { encoding: "utf8" });
+  if (result.error) {
+    throw new Error(`these tests need kubectl with kustomize (set $KUBECTL or put kubectl on PATH): ${result.error.message}`);
+  }
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
+  return parseObjects(result.stdout, `kustomize ${dir}`);
+}
+
+/** A kubernetes-models class: a type guard on apiVersion/kind and a validating model. */
+interface ModelClass<T> {
+  apiVersion: string;
+  kind: string;
+  is(value: unknown): value is T;
+  new (data: T): { validate(): void };
+}
+
+type Validator = (obj: unknown) => void;
+
+function modelValidator<T>(model: ModelClass<T>): [string, Validator] {
+  return [
+    `${model.apiVersion}/${model.kind}`,
+    (obj) => {
+      if (!model.is(obj)) throw new Error(`not a ${model.kind}`);
+      new model(obj).validate();
+    },
+  ];
+}
+
+/** Official OpenAPI validation for every core kind the manifests may contain. */
+const CORE_VALIDATORS = new Map<string, Validator>([
+  modelValidator(Namespace),
+  modelValidator(ServiceAccount),
+  modelValidator(Service),
+  modelValidator(Secret),
+  modelValidator(ConfigMap),
+  modelValidator(Deployment),
+  modelValidator(PodDisruptionBudget),
+  modelValidator(NetworkPolicy),
+  modelValidator(CustomResourceDefinition),
+]);
+
+/** The CompositeController fields we use, strictly (typos fail), per Metacontroller v4.17 types.go. */
+const HookSchema = z.strictObject({
+  version: z.enum(["v1", "v2"]),
+  webhook: z.strictObject({ url: z.url(), timeout: z.string().regex(/^[0-9]+(ms|s|m)$/) }),
+});
+const CompositeControllerSchema = z.strictObject({
+  apiVersion: z.literal("metacontroller.k8s.io/v1alpha1"),
+  kind: z.literal("CompositeController"),
+  metadata: z.strictObject({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }),
+  spec: z.strictObject({
+    parentResource: z.strictObject({ apiVersion: z.string(), resource: z.string() }),
+    childResources: z.array(
+      z.strictObject({
+        apiVersion: z.string(),
+        resource: z.string(),
+        updateStrategy: z.strictObject({ method: z.enum(["OnDelete", "Recreate", "InPlace", "RollingRecreate", "RollingInPlace"]) }),
+      }),
+    ),
+    generateSelector: z.boolean(),
+    resyncPeriodSeconds: z.number().int().positive(),
+    hooks: z.strictObject({ customize: HookSchema, sync: HookSchema, finalize: HookSchema }),
+  }),
+});
+
+/** Validates one object of any kind we ship; throws with the object's identity on failure. */
+function validateObject(obj: KubeObject): void {
+  const id = `${obj.kind}/${obj.metadata.name}`;
+  if (obj.kind === "CompositeController") {
+    const parsed = CompositeControllerSchema.safeParse(obj);
+    if (!parsed.success) throw new Error(`${id}: ${parsed.error.message}`);
+    return;
+  }
+  if (obj.apiVersion === API_VERSION && obj.kind === KIND) {
+    validateCluster(obj);
+    return;
+  }
+  const validate = CORE_VALIDATORS.get(`${obj.apiVersion}/${obj.kind}`);
+  if (!validate) throw new Error(`${id}: no validator for ${obj.apiVersion} ${obj.kind}; add its kubernetes-models class to CORE_VALIDATORS`);
+  try {
+    validate(obj);
+  } catch (err) {
+    throw new Error(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A MySQLCluster: the zod spec schema (what the hooks accept) and the CRD schema (what the API server accepts). */
+function validateCluster(obj: KubeObject): void {
+  const spec = MySQLClusterSpecSchema.safeParse(obj.spec ?? {});
+  if (!spec.success) throw new Error(`MySQLCluster/${obj.metadata.name}: ${spec.error.message}`);
+  const version = buildCrd(MYSQLCLUSTER_CRD).spec.versions[0];
+  if (!version) throw new Error("CRD has no version");
+  const { status: _status, ...withoutStatus } = obj;
+  const errors = validateValue(withoutStatus, version.schema.openAPIV3Schema, obj.metadata.name);
+  if (errors.length > 0) throw new Error(`MySQLCluster/${obj.metadata.name}: the API server would reject it: ${errors.join("; ")}`);
+}
+
+function find(objects: KubeObject[], kind: string, name: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} missing; have ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+  return found;
+}
+
+/** Reads a nested field with zod, so tests never cast. */
+function field<T extends z.ZodType>(obj: unknown, path: string, schema: T): z.infer<T> {
+  let value: unknown = obj;
+  for (const part of path.split(".")) value = isRecord(value) ? value[part] : undefined;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new Error(`${path}: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+const Labels = z.record(z.string(), z.string());
+
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+describe("kustomizations", () => {
+  it("fails loudly without kubectl", () => {
+    expect(() => kustomize("deploy", "/nonexistent/kubectl")).toThrow(/need kubectl/);
+  });
+
+  for (const dir of KUSTOMIZATIONS) {
+    it(`${dir} builds and every object validates`, () => {
+      const objects = kustomize(dir);
+      expect(objects.length).toBeGreaterThan(0);
+      for (const obj of objects) validateObject(obj);
+    });
+  }
+
+  it("deploy/crds lists every generated CRD file", () => {
+    const listed = new Set(kustomize("deploy/crds").map((o) => o.metadata.name));
+    const files = readdirSync(join(ROOT, "deploy/crds")).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      for (const obj of parseObjects(readFileSync(join(ROOT, "deploy/crds", file), "utf8"), file)) {
+        expect(listed.has(obj.metadata.name), `${file} is not listed in deploy/crds/kustomization.yaml`).toBe(true);
+      }
+    }
+  });
+
+  it("deploy installs the same objects as deploy/operator", () => {
+    const ids = (objects: KubeObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`).sort();
+    expect(ids(kustomize("deploy"))).toEqual(ids(kustomize("deploy/operator")));
+  });
+});
+
+describe("deploy/operator", () => {
+  const objects = kustomizeOnce("deploy/operator");
+
+  it("contains the namespace, CRD, CompositeController and hook server", () => {
+    const ids = objects().map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(ids.sort()).toEqual(
+      [
+        "Namespace/metamysql-system",
+        "CustomResourceDefinition/mysqlclusters.metamysql.dev",
+        "CompositeController/metamysql-mysqlcluster",
+        "ServiceAccount/metamysql-hooks",
+        "Deployment/metamysql-hooks",
+        "Service/metamysql-hooks",
+        "PodDisruptionBudget/metamysql-hooks",
+        "NetworkPolicy/metamysql-hooks",
+      ].sort(),
+    );
+    for (const obj of objects()) {
+      const clusterScoped = ["Namespace", "CustomResourceDefinition", "CompositeController"].includes(obj.kind);
+      expect(obj.metadata.namespace, `${obj.kind}/${obj.metadata.name}`).toBe(clusterScoped ? undefined : NAMESPACE);
+      expect(obj.metadata.labels?.["app.kubernetes.io/part-of"], `${obj.kind} label`).toBe("metamysql");
+    }
+  });
+
+  it("ships the generated CRD unchanged", () => {
+    const crd = find(objects(), "CustomResourceDefinition", "mysqlclusters.metamysql.dev");
+    expect(crd.spec).toEqual(buildCrd(MYSQLCLUSTER_CRD).spec);
+  });
+
+  it("the CompositeController manages every child with a safe update strategy and v2 hooks", () => {
+    const cc = CompositeControllerSchema.parse(find(objects(), "CompositeController", "metamysql-mysqlcluster"));
+    expect(cc.spec.parentResource).toEqual({ apiVersion: API_VERSION, resource: "mysqlclusters" });
+    expect(cc.spec.generateSelector).toBe(true);
+    expect(cc.spec.childResources.map((c) => [c.apiVersion, c.resource, c.updateStrategy.method])).toEqual([
+      ["v1", "secrets", "OnDelete"],
+      ["v1", "configmaps", "InPlace"],
+      ["v1", "services", "InPlace"],
+      ["apps/v1", "statefulsets", "InPlace"],
+      ["discovery.k8s.io/v1", "endpointslices", "InPlace"],
+      ["policy/v1", "poddisruptionbudgets", "InPlace"],
+    ]);
+    for (const [name, hook] of Object.entries(cc.spec.hooks)) {
+      expect(hook.version).toBe("v2");
+      expect(hook.webhook.url).toBe(`http://metamysql-hooks.${NAMESPACE}.svc/hooks/mysqlcluster/${name}`);
+      // The hook server's default sync budget (SYNC_BUDGET_MS = 8000) must fit inside the timeout.
+      expect(Number.parseInt(hook.webhook.timeout, 10)).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it("hook URLs, Service, Deployment, PDB and NetworkPolicy fit together", () => {
+    const all = objects();
+    const deployment = find(all, "Deployment", "metamysql-hooks");
+    const podLabels = field(deployment, "spec.template.metadata.labels", Labels);
+    expect(field(deployment, "spec.selector.matchLabels", Labels)).toEqual(podLabels);
+
+    const container = field(
+      deployment,
+      "spec.template.spec.containers",
+      z.array(z.looseObject({ name: z.string(), ports: z.array(z.object({ name: z.string(), containerPort: z.number() }).loose()) })).length(1),
+    )[0];
+    const httpPort = container?.ports.find((p) => p.name === "http");
+    expect(httpPort?.containerPort).toBe(8080);
+
+    const service = find(all, "Service", "metamysql-hooks");
+    expect(selects(field(service, "spec.selector", Labels), podLabels)).toBe(true);
+    expect(field(service, "spec.ports", z.array(z.looseObject({ port: z.number(), targetPort: z.union([z.string(), z.number()]) })))).toEqual([
+      expect.objectContaining({ port: 80, targetPort: "http" }),
+    ]);
+
+    const pdb = find(all, "PodDisruptionBudget", "metamysql-hooks");
+    expect(selects(field(pdb, "spec.selector.matchLabels", Labels), podLabels)).toBe(true);
+    expect(field(pdb, "spec.minAvailable", z.number())).toBe(1);
+
+    const policy = find(all, "NetworkPolicy", "metamysql-hooks");
+    expect(selects(field(policy, "spec.podSelector.matchLabels", Labels), podLabels)).toBe(true);
+    const ingress = field(
+      policy,
+      "spec.ingress",
+      z.array(z.object({ from: z.array(z.looseObject({ namespaceSelector: z.object({ matchLabels: Labels }) })), ports: z.array(z.looseObject({ port: z.number() })) })),
+    );
+    expect(ingress).toEqual([
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": METACONTROLLER_NAMESPACE } } }],
+        ports: [expect.objectContaining({ port: 8080, protocol: "TCP" })],
+      },
+    ]);
+    const egressPorts = field(policy, "spec.egress", z.array(z.object({ ports: z.array(z.looseObject({ port: z.number() })) }).loose())).flatMap((e) => e.ports.map((p) => p.port));
+    expect(egressPorts).toContain(3306);
+    expect(egressPorts).toContain(53);
+  });
+
+  it("runs the hook server as a hardened, tokenless, spread-out Deployment", () => {
+    const all = objects();
+    const deployment = find(all, "Deployment", "metamysql-hooks");
+    expect(field(deployment, "spec.replicas", z.number())).toBe(2);
+    const pod = field(deployment, "spec.template.spec", z.looseObject({}));
+    expect(pod).toMatchObject({
+      serviceAccountName: "metamysql-hooks",
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+    });
+    expect(field(pod, "topologySpreadConstraints", z.array(z.unknown())).length).toBeGreaterThan(0);
+    const container = field(pod, "containers", z.array(z.looseObject({})))[0];
+    expect(container).toMatchObject({
+      image: "ghcr.io/metamysql/metamysql:0.1.0",
+      args: ["serve", "--port", "8080"],
+      readinessProbe: { httpGet: { path: "/readyz", port: "http" } },
+      livenessProbe: { httpGet: { path: "/healthz", port: "http" } },
+      resources: { requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        capabilities: { drop: ["ALL"] },
+      },
+    });
+    const account = find(all, "ServiceAccount", "metamysql-hooks");
+    expect(account.automountServiceAccountToken).toBe(false);
+  });
+});
+
+describe("deploy/examples", () => {
+  const dir = join(ROOT, "deploy/examples");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
+
+  it("has the documented examples", () => {
+    expect(files).toEqual(expect.arrayContaining(["mariadb.yaml", "mysql-minimal.yaml", "production.yaml"]));
+  });
+
+  for (const file of files) {
+    it(`${file} parses with the spec schema and validates`, () => {
+      const objects = parseObjects(readFileSync(join(dir, file), "utf8"), file);
+      const clusters = objects.filter((o) => o.kind === KIND);
+      expect(clusters.length, `${file} has no MySQLCluster`).toBeGreaterThan(0);
+      for (const obj of objects) {
+        expect(obj.metadata.namespace, `${file}: examples go to the current namespace`).toBeUndefined();
+        validateObject(obj);
+      }
+      for (const cluster of clusters) {
+        expect(cluster.metadata.name).toMatch(new RegExp(CLUSTER_NAME_PATTERN));
+        expect(cluster.metadata.name.length).toBeLessThanOrEqual(MAX_CLUSTER_NAME_LENGTH);
+        const spec = MySQLClusterSpecSchema.parse(cluster.spec ?? {});
+        if (spec.credentialsSecretName === undefined) continue;
+        // A referenced Secret shipped with the example carries every key the operator reads.
+        const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === spec.credentialsSecretName);
+        if (!secret) continue;
+        const keys = Object.keys({ ...field(secret, "data", Labels.optional()), ...field(secret, "stringData", Labels.optional()) });
+        expect(keys.sort()).toEqual([...SECRET_KEYS].sort());
+      }
+    });
+  }
+
+  it("the examples exercise flavors, defaults and the production knobs", () => {
+    const spec = (file: string): z.infer<typeof MySQLClusterSpecSchema> => {
+      const cluster = parseObjects(readFileSync(join(dir, file), "utf8"), file).find((o) => o.kind === KIND);
+      return MySQLClusterSpecSchema.parse(cluster?.spec);
+    };
+    expect(spec("mysql-minimal.yaml")).toMatchObject({ flavor: "mysql", instances: 3, durability: "lossless" });
+    expect(spec("mariadb.yaml")).toMatchObject({ flavor: "mariadb", instances: 3 });
+    const production = spec("production.yaml");
+    expect(production).toMatchObject({ flavor: "mysql", instances: 3, durability: "lossless" });
+    expect(production.storage.storageClassName).toBeDefined();
+    expect(production.resources?.requests).toBeDefined();
+    expect(production.resources?.limits).toBeDefined();
+    expect(Object.keys(production.memberWeights).length).toBeGreaterThan(0);
+    expect(production.mysqlConfig).toHaveProperty("max_connections");
+    expect(production.service.annotations).toBeDefined();
+    expect(production.credentialsSecretName).toBeDefined();
+  });
+});
+
+describe("deploy/Dockerfile", () => {
+  const dockerfile = readFileSync(join(ROOT, "deploy/Dockerfile"), "utf8");
+  const ignored = readFileSync(join(ROOT, ".dockerignore"), "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+
+  it("copies only paths that exist and are not docker-ignored", () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] ?? "").split(/\s+/));
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) {
+      expect(existsSync(join(ROOT, source)), `${source} exists`).toBe(true);
+      expect(ignored, `${source} is excluded by .dockerignore`).not.toContain(source);
+    }
+  });
+
+  it("runs bin/metamysql.js as a non-root user", () => {
+    expect(dockerfile).toMatch(/^ENTRYPOINT \[.*"bin\/metamysql\.js"\]$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+  });
+});
+
+/** Runs a kustomize build at most once per describe block (lazily, inside the tests). */
+function kustomizeOnce(dir: string): () => KubeObject[] {
+  let cached: KubeObject[] | undefined;
+  return () => (cached ??= kustomize(dir));
+}
