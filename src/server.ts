@@ -134,6 +134,7 @@ export async function startHookServer(
     const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   // Above Go's idle timeout (Metacontroller's client), or reused connections fail with EOF.
+  server.on("connection", (socket) => socket.setNoDelay(true));
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 125_000;
   const port = (server.address() as AddressInfo).port;

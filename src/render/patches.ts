@@ -21,6 +21,7 @@ function describe(err: unknown): string {
 
 /** Applies every patch in order to clones of the matching children. */
 export function applyChildPatches(children: readonly Child[], patches: readonly ChildPatch[]): PatchResult {
+  if (patches.length === 0) return { ok: true, children: [...children] };
   let out = children.map((c) => structuredClone(c));
   for (const [index, p] of patches.entries()) {
     const path = `spec.patches[${index}]`;
