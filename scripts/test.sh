@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: everything CI checks. Installs the MariaDB server when missing (Debian, root),
+# then type-checks, lints and runs every test tier: unit, contract, integration (real MariaDB
+# servers on loopback addresses) and end-to-end (the local runtime).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-mariadb.sh
+command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is missing; the manifest tests will fail (install google-cloud-cli or kubectl)" >&2
+
+npm run --silent typecheck
+node scripts/lint.mjs
+npx vitest run "$@"
