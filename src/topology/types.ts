@@ -1,0 +1,79 @@
+/**
+ * Input and output of the decider (docs/clustering.md). Names here are the names in the doc.
+ */
+import type {
+  ClusterState,
+  InstanceStatus,
+  LastOperation,
+  MySQLClusterSpec,
+  MySQLClusterStatus,
+} from "../api/cluster.js";
+import type { RankedInstance } from "./candidates.js";
+import type { InstanceObservation } from "./observation.js";
+import type { SemiSyncPlan } from "./rules.js";
+
+/** Everything one decision depends on; identical inputs give identical decisions. */
+export interface DecideInput {
+  clusterName: string;
+  spec: MySQLClusterSpec;
+  /** The status we returned last time (from the parent object). */
+  previous: MySQLClusterStatus;
+  /** One entry per existing pod and per ordinal of the spec (missing pods: podExists false). */
+  instances: readonly InstanceObservation[];
+  now: Date;
+}
+
+/** The single operation to perform in this sync. Every operation is idempotent. */
+export type Operation =
+  | { type: "none"; reason: string }
+  /** Open the first primary (promote) on a cluster that never had one. */
+  | { type: "bootstrap"; target: string; reason: string }
+  /** Make instances read-only that must not be writable (invariant 1). */
+  | { type: "setReadOnly"; targets: string[]; reason: string }
+  /** (Re)open the current primary: reset replication, semi-sync as planned, read_only off. */
+  | { type: "configurePrimary"; target: string; reason: string }
+  /** Point replicas at the primary's pod IP and start replication. */
+  | { type: "configureReplica"; targets: string[]; source: string; reason: string }
+  /** Rejoin an instance that holds data but no replication (e.g. a returning old primary). */
+  | { type: "rejoin"; target: string; source: string; reason: string }
+  /** Planned change of primary: fence `from`, wait for `to`, promote, repoint `others`, demote `from`. */
+  | { type: "switchover"; from: string; to: string; others: string[]; reason: string }
+  /**
+   * Unplanned change: stop receiving on `replicas`, re-check the choice among `candidates`
+   * (constrained by `constraining`), wait for `to` to apply its relay log, promote, repoint.
+   */
+  | {
+      type: "failover";
+      from: string;
+      to: string;
+      replicas: string[];
+      candidates: Omit<RankedInstance, "gtids">[];
+      constraining: string[];
+      reason: string;
+    };
+
+export type OperationType = Operation["type"];
+
+/** A read-only endpoint (goes into the `<c>-ro` EndpointSlice). */
+export interface Endpoint {
+  name: string;
+  ip: string;
+}
+
+/** The decider's answer. `status` assumes `operation` succeeds; if it fails the hook answers
+ * 500 so nothing is written, and the next sync decides again from a fresh observation. */
+export interface Decision {
+  status: {
+    state: ClusterState;
+    message: string;
+    currentPrimary: string;
+    instances: InstanceStatus[];
+    failingSince?: string;
+    lastOperation?: LastOperation;
+  };
+  operation: Operation;
+  /** Semi-sync settings for whichever instance is (made) primary. */
+  semiSync: SemiSyncPlan;
+  readOnlyEndpoints: Endpoint[];
+  resyncAfterSeconds: number;
+}
