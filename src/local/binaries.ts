@@ -1,0 +1,76 @@
+/**
+ * Which database server a container image needs on this machine, and whether it is installed:
+ * images named mariadb need `mariadbd`, images named mysql need a real MySQL `mysqld` (on Debian
+ * `mysqld` is often MariaDB's alias, which does not count). ARCHITECTURE.md section 6.
+ */
+import { execFileSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+
+const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/** Absolute path of an executable in PATH or the sbin dirs, or undefined. */
+export function findExecutable(name: string, pathEnv: string = process.env.PATH ?? ""): string | undefined {
+  for (const dir of [...pathEnv.split(":").filter(Boolean), ...SEARCH_PATH]) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+const versionCache = new Map<string, string>();
+
+function versionOf(binary: string): string {
+  const cached = versionCache.get(binary);
+  if (cached !== undefined) return cached;
+  let out = "";
+  try {
+    out = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+  } catch {
+    out = "";
+  }
+  versionCache.set(binary, out);
+  return out;
+}
+
+/** The flavor an image runs ("mysql" or "mariadb"), from its repository name. */
+export function flavorOfImage(image: string): "mysql" | "mariadb" | undefined {
+  const repo = (image.split("@")[0] ?? "").replace(/:[^/]*$/, "");
+  const base = repo.slice(repo.lastIndexOf("/") + 1);
+  if (/mariadb/.test(base)) return "mariadb";
+  if (/mysql|percona/.test(base)) return "mysql";
+  return undefined;
+}
+
+/**
+ * Undefined when the server for `flavor` is installed; otherwise a message saying which server
+ * is missing and how to get it.
+ */
+export function missingServerMessage(flavor: "mysql" | "mariadb"): string | undefined {
+  if (flavor === "mariadb") {
+    if (findExecutable("mariadbd") && findExecutable("mariadb-install-db")) return undefined;
+    return (
+      "flavor mariadb needs the MariaDB server (mariadbd, mariadb-install-db) on this machine, and it is not installed. " +
+      "Run scripts/setup-mariadb.sh (Debian, as root) or install MariaDB server 10.11+ " +
+      "(packages mariadb-server mariadb-client mariadb-backup)."
+    );
+  }
+  const mysqld = findExecutable("mysqld");
+  if (mysqld) {
+    const version = versionOf(mysqld);
+    if (version && !/mariadb/i.test(version)) return undefined;
+    return (
+      `flavor mysql needs MySQL Server 8.x (mysqld), but ${mysqld} is MariaDB (${version.trim().split("\n")[0] ?? "unknown version"}). ` +
+      'Install MySQL Server 8.4, or set "flavor: mariadb" in the cluster to run MariaDB.'
+    );
+  }
+  return (
+    "flavor mysql needs MySQL Server 8.x (mysqld) on this machine, and it is not installed. " +
+    'Install MySQL Server 8.4, or set "flavor: mariadb" to run MariaDB (scripts/setup-mariadb.sh installs it).'
+  );
+}
