@@ -124,6 +124,12 @@ export interface HookMetrics {
   clusterState: Gauge;
   clusterInstances: Gauge;
   instanceReady: Gauge;
+  instanceUp: Gauge;
+  instanceReadOnly: Gauge;
+  instanceLag: Gauge;
+  instanceGtid: Gauge;
+  operations: Counter;
+  operationDuration: Histogram;
 }
 
 /** Creates the hook server's metric set. */
@@ -136,5 +142,14 @@ export function createHookMetrics(): HookMetrics {
     clusterState: registry.gauge("metamysql_cluster_state", "1 for the cluster's current state, by namespace, cluster and state."),
     clusterInstances: registry.gauge("metamysql_cluster_instances", "Desired instances by namespace and cluster."),
     instanceReady: registry.gauge("metamysql_instance_ready", "1 when the instance's pod is ready, by namespace, cluster and instance."),
+    instanceUp: registry.gauge("metamysql_instance_up", "1 when the operator could probe the instance's server in the last sync."),
+    instanceReadOnly: registry.gauge("metamysql_instance_read_only", "1 when the instance is read-only."),
+    instanceLag: registry.gauge("metamysql_instance_replication_lag_seconds", "Seconds_Behind_Master/Source of a replica."),
+    instanceGtid: registry.gauge(
+      "metamysql_instance_gtid_transactions",
+      "GTID position as a number (MySQL: transactions in the set; MariaDB: sum of per-domain sequence numbers), by set executed|received.",
+    ),
+    operations: registry.counter("metamysql_operations_total", "Database operations by cluster, operation and result."),
+    operationDuration: registry.histogram("metamysql_operation_duration_seconds", "Database operation time by operation."),
   };
 }

@@ -9,6 +9,7 @@ import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_SPEC_VALID, MYSQL_PORT,
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import type { SpecIssue } from "../../src/api/parse.js";
 import { childNames, podName } from "../../src/render/labels.js";
+import type { Decision } from "../../src/topology/index.js";
 
 /** `host:port` of the read-write and read-only Services. */
 export function endpointsOf(name: string, namespace: string): { readWrite: string; readOnly: string } {
@@ -78,4 +79,45 @@ export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordin
     endpoints: endpointsOf(cluster.name, cluster.namespace),
     conditions,
   };
+}
+
+/**
+ * The status of a valid cluster from the decider's answer: its fields, the Service endpoints,
+ * ready count and the standard conditions. Contains nothing that churns (no GTIDs except an
+ * errant list, no lag, no probe times).
+ */
+export function statusFromDecision(cluster: Cluster, decision: Decision, now: Date): MySQLClusterStatus {
+  const d = decision.status;
+  const readyInstances = d.instances.filter((i) => i.ready && i.ordinal < cluster.spec.instances).length;
+  const writable = d.currentPrimary !== "" && (d.state === "Healthy" || d.state === "Degraded");
+  const conditions = mergeConditions(
+    cluster.status.conditions,
+    [
+      writable
+        ? { type: CONDITION_AVAILABLE, status: "True", reason: REASON.PrimaryWritable, message: `${d.currentPrimary} accepts writes` }
+        : {
+            type: CONDITION_AVAILABLE,
+            status: "False",
+            reason: d.currentPrimary ? REASON.PrimaryUnavailable : REASON.NoPrimary,
+            message: d.message,
+          },
+      d.state === "Healthy"
+        ? { type: CONDITION_READY, status: "True", reason: REASON.AllInstancesReady, message: `${readyInstances}/${cluster.spec.instances} instances ready` }
+        : { type: CONDITION_READY, status: "False", reason: d.state, message: d.message },
+      { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
+    ],
+    now,
+  );
+  const status: MySQLClusterStatus = {
+    state: d.state,
+    message: d.message,
+    ...(d.currentPrimary ? { currentPrimary: d.currentPrimary } : {}),
+    readyInstances,
+    instances: d.instances,
+    ...(d.failingSince ? { failingSince: d.failingSince } : {}),
+    ...(d.lastOperation ? { lastOperation: d.lastOperation } : cluster.status.lastOperation ? { lastOperation: cluster.status.lastOperation } : {}),
+    endpoints: endpointsOf(cluster.name, cluster.namespace),
+    conditions,
+  };
+  return status;
 }

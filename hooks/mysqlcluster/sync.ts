@@ -1,23 +1,31 @@
 /**
- * POST /hooks/mysqlcluster/sync: parse -> observe -> decide -> act -> respond.
- * ARCHITECTURE.md section 4. An invalid spec answers 200 with `state: Invalid` and the observed
- * children unchanged; anything unexpected throws and becomes a 500 (never a partial list).
+ * POST /hooks/mysqlcluster/sync: parse -> observe -> decide -> act -> respond
+ * (ARCHITECTURE.md sections 4 and 5, docs/clustering.md).
+ * - An invalid spec answers 200 with `state: Invalid` and the observed children unchanged.
+ * - At most one database operation runs per sync; the next step comes with resyncAfterSeconds.
+ * - A failed operation throws: the answer is a 500 and nothing is applied, because the decided
+ *   status assumed success. The next sync decides again from a fresh observation.
  */
-import { parseCluster } from "../../src/api/parse.js";
-import type { Cluster } from "../../src/api/cluster.js";
-import type { KubeObject } from "../../src/api/k8s.js";
+import { MySQLClusterStatusSchema, type Cluster } from "../../src/api/cluster.js";
+import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { SecretSchema, ordinalOf, type KubeObject } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
-import { resolveGeneratedCredentials } from "../../src/render/credentials.js";
-import { childNames } from "../../src/render/labels.js";
+import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
+import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
+import { readSecretPasswords, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
+import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import { forbiddenChanges } from "../../src/render/validate.js";
-import { SecretSchema } from "../../src/api/k8s.js";
+import { decide, type Decision, type InstanceObservation } from "../../src/topology/index.js";
 import type { HookContext } from "../context.js";
-import { parseSyncRequest, type ParsedSync } from "./request.js";
-import { initializingStatus, invalidStatus } from "./status.js";
-import type { SpecIssue } from "../../src/api/parse.js";
-import { MySQLClusterStatusSchema } from "../../src/api/cluster.js";
+import { recordClusterMetrics, recordOperation } from "./metrics.js";
+import { observeInstances } from "./observe.js";
+import { findSecret, parseSyncRequest, type ParsedSync } from "./request.js";
+import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
+
+/** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
+export const CATCH_UP_TIMEOUT_SECONDS = 4;
 
 /** The response for an invalid spec: every observed child as it was, status Invalid. */
 export function invalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Date): SyncResponse {
@@ -28,33 +36,98 @@ export function invalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Da
   };
 }
 
-function observedSecret(cluster: Cluster, children: readonly KubeObject[]) {
-  const obj = findObserved(children, "Secret", childNames(cluster.name).secret);
-  const parsed = obj ? SecretSchema.safeParse(obj) : undefined;
-  return parsed?.success ? parsed.data : undefined;
+/**
+ * The passwords in use: from the user's Secret (related object) or the generated one
+ * (carried over from the observed child). `ready` is false until the Secret exists in the API
+ * server, i.e. until pods can have been started with it.
+ */
+function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; ready: boolean; problem?: string } {
+  if (cluster.spec.credentialsSecretName) {
+    const name = cluster.spec.credentialsSecretName;
+    const found = readSecretPasswords(findSecret(parsed.secrets, name));
+    const missing = (["root-password", "operator-password", "replication-password"] as const).filter((k) => !found[k]);
+    const credentials: Credentials = {
+      "root-password": found["root-password"] ?? "",
+      "operator-password": found["operator-password"] ?? "",
+      "replication-password": found["replication-password"] ?? "",
+    };
+    if (missing.length > 0) return { credentials, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
+    return { credentials, ready: true };
+  }
+  const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
+  const secret = obj ? SecretSchema.safeParse(obj) : undefined;
+  const observed = secret?.success ? secret.data : undefined;
+  return { credentials: resolveGeneratedCredentials(observed, generate), ready: observed !== undefined };
+}
+
+/** StatefulSet replicas: never below the current primary's ordinal + 1 (switch over first). */
+function desiredReplicas(cluster: Cluster, primary: string): number {
+  const ordinal = primary ? ordinalOf(cluster.name, primary) : undefined;
+  return Math.max(cluster.spec.instances, ordinal === undefined ? 0 : ordinal + 1);
+}
+
+async function act(cluster: Cluster, decision: Decision, observed: readonly InstanceObservation[], credentials: Credentials, ctx: HookContext): Promise<void> {
+  const op = decision.operation;
+  if (op.type === "none") return;
+  const cfg: OperationConfig = {
+    flavor: cluster.spec.flavor,
+    operator: { user: OPERATOR_USER, password: credentials["operator-password"] },
+    replication: { user: REPLICATION_USER, password: credentials["replication-password"] },
+    connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+    catchUpTimeoutSeconds: CATCH_UP_TIMEOUT_SECONDS,
+    semiSync: { enabled: decision.semiSync.enabled, waitCount: decision.semiSync.waitCount, timeoutMs: decision.semiSync.timeoutMs },
+  };
+  const resolve = (name: string) => {
+    const o = observed.find((i) => i.name === name);
+    return o?.podIP ? { name, host: o.podIP } : undefined;
+  };
+  const started = performance.now();
+  try {
+    const result = await runOperation(cfg, op, resolve);
+    const ms = Math.round(performance.now() - started);
+    recordOperation(ctx.metrics, cluster, op.type, "success", ms / 1000);
+    ctx.logger.info({ operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings }, `${op.type}: ${op.reason}`);
+  } catch (err) {
+    const ms = Math.round(performance.now() - started);
+    recordOperation(ctx.metrics, cluster, op.type, "failure", ms / 1000);
+    throw new Error(`${op.type} failed (${op.reason}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 /** Handles a sync request body; returns the Metacontroller response. */
 export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
   const parsed = parseSyncRequest(body);
   const now = ctx.now();
-  const cluster = parseCluster(parsed.parent);
-  if (!cluster.ok) return invalidResponse(parsed, cluster.issues, now);
-  const c = cluster.cluster;
-  const sts = findObserved(parsed.children, "StatefulSet", childNames(c.name).statefulSet);
-  const forbidden = forbiddenChanges(c, sts);
+  const result = parseCluster(parsed.parent);
+  if (!result.ok) return invalidResponse(parsed, result.issues, now);
+  const cluster = result.cluster;
+  const sts = findObserved(parsed.children, "StatefulSet", childNames(cluster.name).statefulSet);
+  const forbidden = forbiddenChanges(cluster, sts);
   if (forbidden.length > 0) return invalidResponse(parsed, forbidden, now);
 
-  const credentials = resolveGeneratedCredentials(observedSecret(c, parsed.children), ctx.generatePassword);
+  const creds = credentialsOf(cluster, parsed, ctx.generatePassword);
+  const observed = await observeInstances(cluster, parsed.pods, {
+    operatorPassword: creds.ready ? creds.credentials["operator-password"] : undefined,
+    connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+  });
+  const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
+  if (decision) await act(cluster, decision, observed, creds.credentials, ctx);
+
+  const primary = decision?.status.currentPrimary ?? "";
   const rendered = renderChildren({
-    cluster: c,
+    cluster,
     observed: parsed.children,
-    credentials,
-    primary: undefined,
-    readOnlyEndpoints: [],
+    credentials: creds.credentials,
+    primary: primary || undefined,
+    readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
+    replicas: desiredReplicas(cluster, primary),
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
 
-  const status = initializingStatus(c, parsed.pods, now);
-  return { status, children: rendered.children };
+  const status = decision ? statusFromDecision(cluster, decision, now) : initializingStatus(cluster, parsed.pods, now, creds.problem);
+  recordClusterMetrics(ctx.metrics, cluster, status, observed);
+  const resync = decision?.resyncAfterSeconds ?? ctx.config.RESYNC_CONVERGING_SECONDS;
+  return { status, children: rendered.children, resyncAfterSeconds: resync };
 }

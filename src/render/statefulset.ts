@@ -85,7 +85,7 @@ function container(cluster: Cluster): Record<string, unknown> {
     env: env(cluster),
     ports: [{ name: PORT_NAME, containerPort: MYSQL_PORT, protocol: "TCP" }],
     // Startup: initialization of a new data dir and crash recovery may take minutes.
-    startupProbe: probe("readiness", 5, 120, 5),
+    startupProbe: probe("readiness", 1, 600, 5),
     readinessProbe: probe("readiness", 2, 3, 5),
     livenessProbe: probe("liveness", 10, 6, 5),
     lifecycle: { preStop: { exec: { command: probeScript("prestop") } } },

@@ -246,3 +246,19 @@ export function gtidMerge(flavor: Flavor, ...parts: readonly string[]): string {
 export function gtidIsEmpty(text: string): boolean {
   return text.replace(/\s+/g, "") === "";
 }
+
+/**
+ * A number for metrics: MySQL, the transactions in the set; MariaDB, the sum over domains of
+ * the highest sequence number of the position (GTID sequence numbers are per domain). Unparsable
+ * text counts as 0: a metric must never fail a sync.
+ */
+export function gtidTransactionCount(flavor: Flavor, text: string): number {
+  try {
+    if (flavor === "mysql") return mysqlGtidCount(parseMysqlGtidSet(text));
+    let n = 0;
+    for (const g of mariaPositionByDomain(parseMariaGtidList(text)).values()) n += g.seq;
+    return n;
+  } catch {
+    return 0;
+  }
+}

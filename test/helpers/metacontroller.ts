@@ -92,7 +92,8 @@ export function pod(cluster: string, ordinal: number, opts: PodOptions = {}): Ob
     spec: { containers: [{ name: "mysql", image: "mariadb:11.4" }] },
     status: {
       phase: "Running",
-      podIP: opts.ip ?? `10.1.0.${10 + ordinal}`,
+      // Loopback addresses where nothing listens: probes are refused at once (no traffic leaves).
+      podIP: opts.ip ?? `127.0.99.${10 + ordinal}`,
       conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
     },
   };

@@ -128,7 +128,7 @@ describe("my.cnf", () => {
       "rpl_semi_sync_master_enabled = OFF",
       "rpl_semi_sync_master_wait_point = AFTER_SYNC",
       "rpl_semi_sync_slave_enabled = ON",
-      "rpl_semi_sync_master_timeout = 4294967295",
+      "rpl_semi_sync_master_timeout = 86400000",
       "skip_slave_start = ON",
       "binlog_format = ROW",
     ]) expect(cnf).toContain(`\n${line}\n`);

@@ -1,0 +1,56 @@
+/**
+ * Observe: one `InstanceObservation` per instance, from the related Pods plus a bounded,
+ * parallel probe of each server at its pod IP (ARCHITECTURE.md section 4). An unreachable or
+ * hung server is data (`probe.ok === false`), never an exception.
+ */
+import type { Cluster } from "../../src/api/cluster.js";
+import { MYSQL_PORT, OPERATOR_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
+import { isPodReady, type Pod } from "../../src/api/k8s.js";
+import { readInstanceStatus } from "../../src/mysql/index.js";
+import { podName } from "../../src/render/labels.js";
+import type { InstanceObservation } from "../../src/topology/index.js";
+
+export interface ObserveOptions {
+  operatorPassword: string | undefined;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+  /** Probe servers at this port (3306, the container port named mysql). */
+  port?: number;
+}
+
+/** Observes every instance of the spec and every existing pod, probing servers in parallel. */
+export async function observeInstances(
+  cluster: Cluster,
+  pods: ReadonlyArray<{ ordinal: number; pod: Pod }>,
+  opts: ObserveOptions,
+): Promise<InstanceObservation[]> {
+  const ordinals = new Set<number>([...Array.from({ length: cluster.spec.instances }, (_, i) => i), ...pods.map((p) => p.ordinal)]);
+  const sorted = [...ordinals].sort((a, b) => a - b);
+  return Promise.all(
+    sorted.map(async (ordinal): Promise<InstanceObservation> => {
+      const name = podName(cluster.name, ordinal);
+      const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
+      const podIP = pod?.status?.podIP || undefined;
+      const base = {
+        name,
+        ordinal,
+        podExists: pod !== undefined,
+        podReady: pod ? isPodReady(pod) : false,
+        terminating: Boolean(pod?.metadata.deletionTimestamp),
+        podIP,
+      };
+      if (!podIP || opts.operatorPassword === undefined) return { ...base, probe: undefined };
+      const probe = await readInstanceStatus({
+        host: podIP,
+        port: opts.port ?? MYSQL_PORT,
+        user: OPERATOR_USER,
+        password: opts.operatorPassword,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        queryTimeoutMs: opts.queryTimeoutMs,
+        flavor: cluster.spec.flavor,
+        expectedServerId: SERVER_ID_BASE + ordinal,
+      });
+      return { ...base, probe };
+    }),
+  );
+}
