@@ -50,7 +50,9 @@ describe("sync: new cluster", () => {
     expect(res.body.status.endpoints).toEqual({ readWrite: "shop.shop-ns.svc:3306", readOnly: "shop-ro.shop-ns.svc:3306" });
     const specValid = res.body.status.conditions.find((c: { type: string }) => c.type === "SpecValid");
     expect(specValid.status).toBe("True");
-    expect(Object.keys(res.body).sort()).toEqual(["children", "status"]);
+    // Only fields a v2 hook may return (Metacontroller parses v2 responses strictly).
+    expect(Object.keys(res.body).sort()).toEqual(["children", "resyncAfterSeconds", "status"]);
+    expect(res.body.resyncAfterSeconds).toBeGreaterThan(0);
   });
 
   it("returns only objects that validate against the Kubernetes OpenAPI schemas", async () => {
@@ -70,15 +72,21 @@ describe("sync: new cluster", () => {
     for (const v of values) expect(v).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
-  it("reports instances from the observed pods", async () => {
+  it("reports instances from the observed pods; a pod whose server cannot be probed is not ready", async () => {
     const { parent, children } = await existingCluster();
+    // Nothing listens on the pods' loopback addresses: the probe is refused, which is data.
     const res = await sync(syncRequest({ parent, children, related: [pod("shop", 0), pod("shop", 1, { ready: false })] }));
-    expect(res.body.status.instances.map((i: { name: string; ready: boolean; role: string; weight: number }) => [i.name, i.ready, i.role, i.weight])).toEqual([
-      ["shop-0", true, "pending", 50],
+    expect(res.status).toBe(200);
+    const instances = res.body.status.instances as Array<{ name: string; ready: boolean; role: string; weight: number; message?: string }>;
+    expect(instances.map((i) => [i.name, i.ready, i.role, i.weight])).toEqual([
+      ["shop-0", false, "pending", 50],
       ["shop-1", false, "pending", 50],
       ["shop-2", false, "pending", 50],
     ]);
-    expect(res.body.status.readyInstances).toBe(1);
+    expect(instances[0]?.message).toMatch(/ECONNREFUSED|refused/i);
+    expect(instances[2]?.message).toMatch(/pod/);
+    expect(res.body.status.state).toBe("Initializing");
+    expect(res.body.status.readyInstances).toBe(0);
   });
 });
 

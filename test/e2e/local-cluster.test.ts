@@ -87,7 +87,9 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
         pod(`${NAME}-${i}`),
         "SELECT @@server_id AS id, @@read_only AS ro, @@log_bin AS lb, @@bind_address AS addr",
       );
-      expect(rows[0]).toMatchObject({ id: 100 + i, ro: 1, lb: 1, addr: pod(`${NAME}-${i}`).host });
+      // Every instance starts read-only; only the operator opens the primary (orchestration).
+      const primary = (t.rt.cluster() as KObject & { status?: { currentPrimary?: string } }).status?.currentPrimary;
+      expect(rows[0]).toMatchObject({ id: 100 + i, ro: primary === `${NAME}-${i}` ? 0 : 1, lb: 1, addr: pod(`${NAME}-${i}`).host });
     }
     const data = readdirSync(join(t.stateDir, "volumes", "default"));
     expect(data.sort()).toEqual([`data-${NAME}-0`, `data-${NAME}-1`, `data-${NAME}-2`]);
