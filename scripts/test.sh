@@ -9,5 +9,6 @@ bash scripts/setup-mariadb.sh
 command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is missing; the manifest tests will fail (install google-cloud-cli or kubectl)" >&2
 
 npm run --silent typecheck
+npm run --silent build   # the CLI tests run bin/metamysql.js, as users do
 node scripts/lint.mjs
 npx vitest run "$@"

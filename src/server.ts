@@ -115,6 +115,8 @@ export interface RunningServer {
   url: string;
   port: number;
   server: Server;
+  /** Makes /readyz answer 503 (draining) while in-flight hooks finish. */
+  markNotReady(): void;
   close(): Promise<void>;
 }
 
@@ -143,6 +145,9 @@ export async function startHookServer(
     url: `http://${host}:${port}`,
     port,
     server,
+    markNotReady: () => {
+      state.ready = false;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         state.ready = false;

@@ -30,6 +30,7 @@ export async function runServe(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`metamysql: ${signal}, draining\n`);
+      running.markNotReady();
       const timer = setTimeout(() => {
         running.server.closeAllConnections();
       }, DRAIN_MS);
