@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     const [chunk] = (await once(server.stdout!, "data")) as [Buffer];
     base = chunk.toString().trim();
   }
-  const url = new URL("/hooks/mysqlcluster/sync", base);
+  const url = new URL(process.env["BENCH_PATH"] ?? "/hooks/mysqlcluster/sync", base);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
   // A realistic request per client: an existing 3-instance cluster with all its children and 3
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const parent = clusterObject(name, spec, { status: firstBody.status });
     bodies.push(
       JSON.stringify(
-        syncRequest({ parent, children: firstBody.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i)) }),
+        syncRequest({ parent, children: firstBody.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i, { ip: "" })) }),
       ),
     );
   }

@@ -34,27 +34,36 @@ export class Counter implements Metric {
   }
 }
 
-/** A value that goes up and down; `reset` drops series of clusters that went away. */
+/** A value that goes up and down; `deleteMatching` drops series of clusters that went away. */
 export class Gauge implements Metric {
-  private readonly values = new Map<string, number>();
+  /** Series grouped by the key of their `group` labels (namespace/cluster), for cheap deletes. */
+  private readonly groups = new Map<string, Map<string, number>>();
   constructor(
     readonly name: string,
     readonly help: string,
+    private readonly groupBy: readonly string[] = ["namespace", "cluster"],
   ) {}
-  set(labels: Labels, value: number): void {
-    this.values.set(labelKey(labels), value);
+  private groupKey(labels: Labels): string {
+    return this.groupBy.map((k) => labels[k] ?? "").join("\u0000");
   }
-  /** Removes every series whose labels include all of `match`. */
-  deleteMatching(match: Labels): void {
-    const parts = Object.keys(match).map((k) => labelKey({ [k]: match[k] ?? "" }));
-    for (const key of [...this.values.keys()]) {
-      const series = key.split(",");
-      if (parts.every((p) => series.includes(p))) this.values.delete(key);
+  set(labels: Labels, value: number): void {
+    const g = this.groupKey(labels);
+    let series = this.groups.get(g);
+    if (!series) {
+      series = new Map();
+      this.groups.set(g, series);
     }
+    series.set(labelKey(labels), value);
+  }
+  /** Removes every series of the group named by `match` (its namespace and cluster labels). */
+  deleteMatching(match: Labels): void {
+    this.groups.delete(this.groupKey(match));
   }
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    for (const [k, v] of [...this.values.entries()].sort()) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
+    const all: Array<[string, number]> = [];
+    for (const series of this.groups.values()) all.push(...series.entries());
+    for (const [k, v] of all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
     return lines;
   }
 }

@@ -49,6 +49,9 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   };
   const state = { ready: true };
   const serializer = new KeyedSerializer();
+  // Request ids: unique per process (random tag) and cheap (a counter), for correlating logs.
+  const processTag = randomBytes(3).toString("hex");
+  let requestCounter = 0;
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -58,7 +61,7 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   const route = (hook: string, handler: Handler) =>
     app.post(`/hooks/mysqlcluster/${hook}`, jsonBody, async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
-      const requestId = randomBytes(6).toString("hex");
+      const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
       const key = parentKey(req.body);
       const log = logger.child({ hook, cluster: key, requestId });
       let code = 200;
