@@ -52,8 +52,12 @@ function ownedOptions(spec: MySQLClusterSpec): Array<[string, string]> {
 function defaultOptions(): Array<[string, string]> {
   return [
     ["character_set_server", "utf8mb4"],
+    // Durable commits: the binary log and InnoDB's redo log are flushed at every commit, so an
+    // acknowledged transaction survives a crash of the machine, not only of the process.
+    ["innodb_flush_log_at_trx_commit", "1"],
     ["max_connections", "500"],
     ["skip_name_resolve", "ON"],
+    ["sync_binlog", "1"],
   ];
 }
 
