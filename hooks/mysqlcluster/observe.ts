@@ -16,6 +16,13 @@ export interface ObserveOptions {
   queryTimeoutMs: number;
   /** Probe servers at this port (3306, the container port named mysql). */
   port?: number;
+  /**
+   * The current primary (status.currentPrimary). It is probed AFTER the others: a replica read
+   * later than its primary can hold transactions the primary committed in between, which would
+   * look errant (or ahead of a restarted primary). Read last, the primary's GTID state contains
+   * everything its replicas received from it (docs/clustering.md "Observe").
+   */
+  primary?: string;
 }
 
 /** Observes every instance of the spec and every existing pod, probing servers in parallel. */
@@ -26,31 +33,33 @@ export async function observeInstances(
 ): Promise<InstanceObservation[]> {
   const ordinals = new Set<number>([...Array.from({ length: cluster.spec.instances }, (_, i) => i), ...pods.map((p) => p.ordinal)]);
   const sorted = [...ordinals].sort((a, b) => a - b);
-  return Promise.all(
-    sorted.map(async (ordinal): Promise<InstanceObservation> => {
-      const name = podName(cluster.name, ordinal);
-      const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
-      const podIP = pod?.status?.podIP || undefined;
-      const base = {
-        name,
-        ordinal,
-        podExists: pod !== undefined,
-        podReady: pod ? isPodReady(pod) : false,
-        terminating: Boolean(pod?.metadata.deletionTimestamp),
-        podIP,
-      };
-      if (!podIP || opts.operatorPassword === undefined) return { ...base, probe: undefined };
-      const probe = await readInstanceStatus({
-        host: podIP,
-        port: opts.port ?? MYSQL_PORT,
-        user: OPERATOR_USER,
-        password: opts.operatorPassword,
-        connectTimeoutMs: opts.connectTimeoutMs,
-        queryTimeoutMs: opts.queryTimeoutMs,
-        flavor: cluster.spec.flavor,
-        expectedServerId: SERVER_ID_BASE + ordinal,
-      });
-      return { ...base, probe };
-    }),
-  );
+  const observeOne = async (ordinal: number): Promise<InstanceObservation> => {
+    const name = podName(cluster.name, ordinal);
+    const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
+    const podIP = pod?.status?.podIP || undefined;
+    const base = {
+      name,
+      ordinal,
+      podExists: pod !== undefined,
+      podReady: pod ? isPodReady(pod) : false,
+      terminating: Boolean(pod?.metadata.deletionTimestamp),
+      podIP,
+    };
+    if (!podIP || opts.operatorPassword === undefined) return { ...base, probe: undefined };
+    const probe = await readInstanceStatus({
+      host: podIP,
+      port: opts.port ?? MYSQL_PORT,
+      user: OPERATOR_USER,
+      password: opts.operatorPassword,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      queryTimeoutMs: opts.queryTimeoutMs,
+      flavor: cluster.spec.flavor,
+      expectedServerId: SERVER_ID_BASE + ordinal,
+    });
+    return { ...base, probe };
+  };
+  const primaryOrdinal = sorted.find((o) => opts.primary !== undefined && podName(cluster.name, o) === opts.primary);
+  const others = await Promise.all(sorted.filter((o) => o !== primaryOrdinal).map(observeOne));
+  const primary = primaryOrdinal === undefined ? [] : [await observeOne(primaryOrdinal)];
+  return [...others, ...primary].sort((a, b) => a.ordinal - b.ordinal);
 }

@@ -93,6 +93,9 @@ export class ProcessSupervisor {
     const stdio: Array<"ignore" | "pipe" | number> = fd !== undefined ? ["ignore", fd, fd] : ["ignore", "pipe", "pipe"];
     const child = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, detached: true, stdio });
     if (fd !== undefined) closeSync(fd);
+    // A failed spawn (missing command or working directory) emits 'error' on a later tick:
+    // listen before anything can throw, or the runtime's process dies of an unhandled event.
+    child.on("error", () => undefined);
     const pid = child.pid;
     if (pid === undefined) {
       // spawn failed (ENOENT...): the error event follows; report synchronously.
@@ -102,7 +105,6 @@ export class ProcessSupervisor {
       child.stdout?.setEncoding("utf8").on("data", opts.onOutput);
       child.stderr?.setEncoding("utf8").on("data", opts.onOutput);
     }
-    child.on("error", () => undefined);
     const proc: SupervisedProcess = {
       pid,
       label: opts.label,

@@ -11,10 +11,10 @@ import { dialectFor, type ChangeSourceOptions, type SemiSyncSourceOptions } from
 import { unsafeSqlModeFix } from "./sql/escape.js";
 import { parseReplicaStatus } from "./observe.js";
 
-async function run(s: Session, verb: string, statements: readonly string[]): Promise<void> {
+async function run(s: Session, verb: string, statements: readonly string[], timeoutMs?: number): Promise<void> {
   for (const sql of statements) {
     try {
-      await s.query(sql);
+      await s.query(sql, [], timeoutMs);
     } catch (err) {
       throw wrapError(`${verb} on ${s.host}`, err);
     }
@@ -52,6 +52,13 @@ export async function killClientConnections(s: Session, flavor: Flavor): Promise
 }
 
 /**
+ * Bound on stopping a receiver. When the source hangs (SIGSTOP, network black hole), the
+ * receiver thread sits in a socket read and STOP SLAVE IO_THREAD takes 2-3 s on MariaDB 10.11
+ * (the server re-signals the thread every 2 s), longer than the usual query timeout.
+ */
+export const STOP_RECEIVER_TIMEOUT_MS = 6000;
+
+/**
  * Fences a replica from its source by stopping ONLY the receiver; the applier keeps applying
  * the relay log (MariaDB discards the relay log when both threads stop and restart: field notes).
  */
@@ -63,7 +70,8 @@ export async function stopReceiving(s: Session, flavor: Flavor): Promise<void> {
   // are stopped would make MariaDB discard the relay log (received, unapplied transactions).
   // When both are already stopped we leave the applier alone for the same reason.
   const startApplier = !before.sqlRunning && before.ioRunning !== "No" && before.lastSqlErrno === 0;
-  await run(s, "stop receiving", [...(startApplier ? [d.startApplier()] : []), d.stopReceiving()]);
+  if (startApplier) await run(s, "stop receiving", [d.startApplier()]);
+  await run(s, "stop receiving", [d.stopReceiving()], STOP_RECEIVER_TIMEOUT_MS);
 }
 
 /** Stops both replication threads (no-op when stopped). */

@@ -117,16 +117,17 @@ function must(sessions: Map<string, Session>, name: string): Session {
   return s;
 }
 
-/** Fence: read-only (killing sessions and retrying if the flag cannot be set), then kill clients. */
+/**
+ * Fence: kill client sessions, make the instance read-only, kill again. Killing first matters:
+ * `SET GLOBAL read_only=1` waits for running commits, and on a primary whose replicas have
+ * gone (a resumed hung primary after a failover) commits wait for a semi-sync acknowledgement
+ * that never comes; the timed-out SET would also close the session. The second kill ends
+ * sessions opened in between (their commits are refused by read_only already).
+ */
 export async function fence(s: Session, flavor: Flavor): Promise<number> {
-  try {
-    await setReadOnly(s, flavor, true);
-  } catch {
-    // A long transaction can block SET GLOBAL read_only; kill clients and retry once.
-    await killClientConnections(s, flavor);
-    await setReadOnly(s, flavor, true);
-  }
-  return killClientConnections(s, flavor);
+  const first = await killClientConnections(s, flavor);
+  await setReadOnly(s, flavor, true);
+  return first + (await killClientConnections(s, flavor));
 }
 
 async function assertNoOtherWritable(flavor: Flavor, sessions: Map<string, Session>, except: string): Promise<void> {
@@ -211,8 +212,10 @@ export interface FailoverPlan {
   failed: Member | undefined;
   /** The decider's choice; re-checked after fencing. */
   to: string;
-  /** Every reachable replica: all are fenced (receiver stopped); all but `to` are repointed. */
+  /** Every reachable replica: all are fenced (receiver stopped); all but `to` and `quarantined` are repointed. */
   replicas: Member[];
+  /** Errant replicas: fenced, never repointed. */
+  quarantined: string[];
   candidates: Omit<RankedInstance, "gtids">[];
   constraining: string[];
 }
@@ -270,7 +273,7 @@ export async function failover(cfg: OperationConfig, plan: FailoverPlan): Promis
     rec.mark("promote");
     const toMember = plan.replicas.find((m) => m.name === plan.to);
     if (!toMember) throw new OperationAborted(`no address for ${plan.to}`);
-    await repoint(cfg, sessions, [...sessions.keys()].filter((n) => n !== plan.to), toMember, rec);
+    await repoint(cfg, sessions, [...sessions.keys()].filter((n) => n !== plan.to && !plan.quarantined.includes(n)), toMember, rec);
     rec.mark("repoint replicas");
     return rec.result(plan.to);
   });
@@ -310,6 +313,10 @@ export async function runOperation(cfg: OperationConfig, op: Operation, resolve:
       await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => fence(s, f));
       rec.mark("fence");
       return rec.result(undefined);
+    case "quarantine":
+      await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => stopReceiving(s, f));
+      rec.mark("stop receivers");
+      return rec.result(undefined);
     case "configureReplica": {
       const src = sourceOf(cfg, need(resolve, op.source));
       await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => changeSource(s, f, src));
@@ -331,6 +338,7 @@ export async function runOperation(cfg: OperationConfig, op: Operation, resolve:
         failed: resolve(op.from),
         to: op.to,
         replicas: op.replicas.map((n) => need(resolve, n)),
+        quarantined: op.quarantined,
         candidates: op.candidates,
         constraining: op.constraining,
       });

@@ -213,15 +213,15 @@ function staleEndpoints(views: readonly View[], roles: Map<string, RoleOf>): End
   );
 }
 
-function decidePrimaryUnavailable(ctx: Ctx, p: View): Decision {
+function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p)): Decision {
   const { spec, now, previous } = ctx.input;
   const failingSince = previous.failingSince ?? ctx.nowIso;
   const elapsed = (now.getTime() - Date.parse(failingSince)) / 1000;
   const others = ctx.views.filter((v) => v.name !== p.name);
-  const roles = new Map<string, RoleOf>([[p.name, { role: "unavailable", message: unreachableReason(p) }]]);
+  const roles = new Map<string, RoleOf>([[p.name, { role: "unavailable", message: why }]]);
   for (const v of others) roles.set(v.name, roleUnreachableOrUnknown(v));
   const base = { primary: p.name, roles, failingSince, endpoints: staleEndpoints(others, roles) };
-  const down = `primary ${p.name} unavailable since ${failingSince} (${unreachableReason(p)})`;
+  const down = `primary ${p.name} unavailable since ${failingSince} (${why})`;
   const failed = (message: string, resync: number): Decision =>
     finish(ctx, { ...base, state: "Failed", message, op: NO_OP(message), resync });
 
@@ -270,6 +270,7 @@ function decideFailover(
     from: p.name,
     to: choice.name,
     replicas: others.filter((v) => v.probe && v.probe.replica !== null).map((v) => v.name),
+    quarantined: others.filter((v) => v.probe && v.probe.replica !== null && base.roles.get(v.name)?.role === "errant").map((v) => v.name),
     candidates: eligible.map((v) => ({ name: v.name, ordinal: v.ordinal, weight: v.weight })),
     constraining: nonErrant.map((v) => v.name),
     reason: `${down}; ${choice.name} received the most transactions among eligible replicas`,
@@ -367,6 +368,14 @@ function healthyEndpoints(p: View, views: readonly View[], roles: Map<string, Ro
   return p.obs.podIP ? [{ name: p.name, ip: p.obs.podIP }] : [];
 }
 
+/** Errant instances whose receiver still runs (they could acknowledge commits): stop it. */
+function quarantineOp(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation | undefined {
+  const targets = ctx.views.filter((v) => v.name !== p.name && roles.get(v.name)?.role === "errant" && v.probe?.replica && v.probe.replica.ioRunning !== "No");
+  if (targets.length === 0) return undefined;
+  const names = targets.map((v) => v.name);
+  return { type: "quarantine", targets: names, reason: `${names.join(", ")} errant; stopping its receiver so that it cannot acknowledge commits` };
+}
+
 function nextReplicaOp(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation | undefined {
   const fixable = ctx.views.filter((v) => v.name !== p.name && roles.get(v.name)?.role !== "errant" && roles.get(v.name)?.role !== "unavailable");
   const todo = fixable.filter((v) => replicaNeedsConfiguring(ctx, p, v));
@@ -409,6 +418,7 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
   const op: Operation =
     (writable.length > 0 ? fenceOp(writable) : undefined) ??
     (opening ? { type: "configurePrimary", target: p.name, reason: opening } : undefined) ??
+    quarantineOp(ctx, p, roles) ??
     decideSwitchover(ctx, p, roles) ??
     nextReplicaOp(ctx, p, roles) ??
     NO_OP("nothing to do");
@@ -430,6 +440,31 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
 }
 
 /**
+ * RESTARTED_PRIMARY rule: a read-only primary (typically restarted after a crash) is reopened
+ * only when it holds every transaction of its own lineage that a replica received. MariaDB with
+ * `rpl_semi_sync_slave_enabled` truncates binlogged but uncommitted transactions at crash
+ * recovery, and a crash can lose an unsynced binlog tail; a replica may have received (and
+ * acknowledged) them. Reopening would then fork the history: the primary is treated as
+ * unavailable instead (failover after the delay). Extra transactions carrying the replica's
+ * own server_id are the replica's errant writes and do not count here (MariaDB; on MySQL every
+ * extra transaction counts).
+ */
+function replicasAheadOfPrimary(ctx: Ctx, p: View, pp: InstanceProbe): string[] {
+  if (!pp.readOnly && !pp.superReadOnly) return [];
+  return ctx.views.flatMap((v) => {
+    const probe = v.probe;
+    if (v.name === p.name || !probe || probe.replica === null || v.prevErrant) return [];
+    try {
+      const extra = errantTransactions(ctx.input.spec.flavor, probe.gtidState, pp.gtidState);
+      const foreign = ctx.input.spec.flavor === "mariadb" ? extra.split(",").filter((g) => g !== "" && g.split("-")[1] !== String(probe.serverId)) : extra ? [extra] : [];
+      return foreign.length > 0 ? [v.name] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
  * Decides the cluster's next status and the one operation to run (docs/clustering.md
  * "Decision order"). Deterministic: identical inputs give identical output.
  */
@@ -439,5 +474,7 @@ export function decide(input: DecideInput): Decision {
   const p = name ? ctx.views.find((v) => v.name === name) : undefined;
   if (!p) return decideBootstrap(ctx);
   if (!p.probe) return decidePrimaryUnavailable(ctx, p);
+  const ahead = replicasAheadOfPrimary(ctx, p, p.probe);
+  if (ahead.length > 0) return decidePrimaryUnavailable(ctx, p, `read-only and lacks transactions ${ahead.join(", ")} received; not reopened`);
   return decidePrimaryAvailable(ctx, p, p.probe);
 }

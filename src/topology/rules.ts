@@ -87,12 +87,25 @@ export function replicatesFrom(r: ReplicaStatus | null, sourceIP: string | undef
   );
 }
 
+/**
+ * The primary no longer holds the binary logs this replica needs (error 1236 with the purge
+ * message: MariaDB "...required binlog files have been purged", MySQL "...the source purged
+ * required binary logs"), as opposed to divergence (the same errno, another message).
+ */
+export function binlogsPurged(r: ReplicaStatus | null): boolean {
+  return r !== null && r.lastIoErrno === 1236 && /purged/i.test(r.lastIoError);
+}
+
+/** What to do about purged binary logs (docs/backups.md "Seeding new and re-seeded replicas"). */
+export const RESEED_HINT =
+  " (the primary purged the binary logs this instance needs: re-seed it from the newest completed backup by deleting its PersistentVolumeClaim and pod; a fresh data dir seeds from spec.backups.schedules[0])";
+
 /** An error that needs a human (or a re-seed), as opposed to a stopped or misdirected thread. */
 export function replicationBroken(r: ReplicaStatus | null): string | undefined {
   if (r === null) return undefined;
   if (!r.sqlRunning && r.lastSqlErrno !== 0) return `replication applier error ${r.lastSqlErrno}: ${r.lastSqlError}`;
   if (r.ioRunning === "No" && FATAL_IO_ERRNOS.includes(r.lastIoErrno)) {
-    return `replication receiver error ${r.lastIoErrno}: ${r.lastIoError}`;
+    return `replication receiver error ${r.lastIoErrno}: ${r.lastIoError}${binlogsPurged(r) ? RESEED_HINT : ""}`;
   }
   return undefined;
 }

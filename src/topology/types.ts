@@ -32,6 +32,11 @@ export type Operation =
   | { type: "setReadOnly"; targets: string[]; reason: string }
   /** (Re)open the current primary: reset replication, semi-sync as planned, read_only off. */
   | { type: "configurePrimary"; target: string; reason: string }
+  /**
+   * Stop the receiver of errant instances (STOP SLAVE IO_THREAD): an instance that is never a
+   * candidate must not acknowledge commits either (docs/clustering.md, invariant 3).
+   */
+  | { type: "quarantine"; targets: string[]; reason: string }
   /** Point replicas at the primary's pod IP and start replication. */
   | { type: "configureReplica"; targets: string[]; source: string; reason: string }
   /** Rejoin an instance that holds data but no replication (e.g. a returning old primary). */
@@ -47,6 +52,8 @@ export type Operation =
       from: string;
       to: string;
       replicas: string[];
+      /** Errant replicas: fenced with the others, but never repointed (they stay quarantined). */
+      quarantined: string[];
       candidates: Omit<RankedInstance, "gtids">[];
       constraining: string[];
       reason: string;

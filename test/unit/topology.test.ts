@@ -229,8 +229,59 @@ const cases: Case[] = [
     expect: (d) => {
       expect(d.status.state).toBe("Degraded");
       expect(d.status.instances[1]).toMatchObject({ role: "errant", errantTransactions: "0-101-1" });
+      // Quarantine: an instance that is never a candidate must not acknowledge commits either.
+      expect(d.operation).toMatchObject({ type: "quarantine", targets: ["db-1"] });
+      expect(eps(d)).toEqual(["db-2"]);
+    },
+  },
+  {
+    name: "degraded-replica-errant-quarantined",
+    input: () => healthy3().replica(1, { state: "0-100-10,0-101-1" }).tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
+    expect: (d) => {
+      expect(d.status.state).toBe("Degraded");
+      expect(d.status.instances[1]).toMatchObject({ role: "errant", errantTransactions: "0-101-1" });
       expect(d.operation.type).toBe("none");
       expect(eps(d)).toEqual(["db-2"]);
+    },
+  },
+  {
+    name: "restarted-primary-reopened-when-it-holds-everything",
+    input: () => healthy3().tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true, semiSync: { ...p.semiSync, sourceEnabled: false } })),
+    expect: (d) => expect(d.operation).toMatchObject({ type: "configurePrimary", target: "db-0" }),
+  },
+  {
+    name: "restarted-primary-lacking-what-a-replica-received-is-not-reopened",
+    input: () =>
+      cluster()
+        .primary(0, "0-100-10")
+        .replica(1, { executed: "0-100-12" })
+        .replica(2)
+        .tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true })),
+    expect: (d) => {
+      expect(d.operation.type).toBe("none");
+      expect(d.status).toMatchObject({ state: "Failed", currentPrimary: "db-0", failingSince: new Date(T0).toISOString() });
+      expect(d.status.instances[0]).toMatchObject({ role: "unavailable", message: expect.stringContaining("lacks transactions db-1 received") });
+    },
+  },
+  {
+    name: "restarted-primary-lacking-what-a-replica-received-fails-over-after-the-delay",
+    input: () =>
+      failing(6)
+        .primary(0, "0-100-10")
+        .replica(1, { executed: "0-100-12" })
+        .replica(2)
+        .tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true })),
+    expect: (d) => expect(d.operation).toMatchObject({ type: "failover", from: "db-0", to: "db-1" }),
+  },
+  {
+    name: "restarted-primary-reopened-despite-a-replica-own-errant-write",
+    input: () =>
+      healthy3()
+        .replica(1, { state: "0-100-10,0-101-1" })
+        .tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true })),
+    expect: (d) => {
+      expect(d.operation).toMatchObject({ type: "configurePrimary", target: "db-0" });
+      expect(d.status.instances[1]).toMatchObject({ role: "errant" });
     },
   },
   {
@@ -304,6 +355,11 @@ const cases: Case[] = [
   {
     name: "no-switchover-to-errant-replica",
     input: () => healthy3().weights({ "1": 90 }).replica(1, { state: "0-100-10,0-101-2" }),
+    expect: (d) => expect(d.operation).toMatchObject({ type: "quarantine", targets: ["db-1"] }),
+  },
+  {
+    name: "no-switchover-to-quarantined-errant-replica",
+    input: () => healthy3().weights({ "1": 90 }).replica(1, { state: "0-100-10,0-101-2" }).tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
     expect: (d) => expect(d.operation.type).toBe("none"),
   },
   {
@@ -398,7 +454,7 @@ const cases: Case[] = [
     name: "errant-never-promoted",
     input: () => failing(6).primary(0).replica(1, { received: "0-100-20" }).replica(2).down(0).prevRole(1, "errant", "0-101-1"),
     expect: (d) => {
-      expect(d.operation).toMatchObject({ type: "failover", to: "db-2", constraining: ["db-2"] });
+      expect(d.operation).toMatchObject({ type: "failover", to: "db-2", constraining: ["db-2"], quarantined: ["db-1"] });
       expect(d.status.instances[1]).toMatchObject({ role: "errant", errantTransactions: "0-101-1" });
     },
   },

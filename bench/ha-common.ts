@@ -1,0 +1,101 @@
+/**
+ * Shared driver of the high-availability benchmarks (`bench/failover.ts`, `bench/switchover.ts`):
+ * a 3-instance MariaDB cluster in its own local runtime (temporary state dir), an application
+ * writer through `<c>` that reconnects on every error, N disruptive runs, and per run the write
+ * gap (the longest pause between two acknowledged writes around the event) and the number of
+ * acknowledged writes missing on the primary afterwards. Every process is stopped at the end.
+ */
+import { rmSync } from "node:fs";
+import { HaCluster, Writer, median, startHaCluster } from "../test/helpers/ha.js";
+import { eventually, leftoverPids } from "../test/helpers/local.js";
+
+/** What one run measured. */
+export interface RunResult {
+  run: number;
+  from: string;
+  to: string;
+  operation: string;
+  gapMs: number;
+  lost: number;
+  /** Extra columns (ms), e.g. where the time went. */
+  extra: Record<string, number>;
+}
+
+/** A benchmark: setup, then `runs` times `disrupt` (returns when the primary has moved). */
+export interface HaBench {
+  title: string;
+  ipPrefix: string;
+  spec: Record<string, unknown>;
+  runs: number;
+  crashLoopBaseMs?: number;
+  crashLoopMaxMs?: number;
+  /** Before the measured runs (not measured). */
+  prepare?: (c: HaCluster, w: Writer) => Promise<void>;
+  /** Causes the change; resolves with the event time (ms) used for the gap. */
+  disrupt: (c: HaCluster, run: number) => Promise<number>;
+  /** Extra per-run numbers from the status after the run. */
+  explain?: (c: HaCluster, eventAt: number, w: Writer) => Record<string, number>;
+  /** Target median gap (ms), for the summary line. */
+  targetMedianMs: number;
+}
+
+function pad(v: string | number, n: number): string {
+  return String(v).padStart(n);
+}
+
+/** Runs a benchmark and prints the table and the summary; exits non-zero if a write was lost. */
+export async function runHaBench(b: HaBench): Promise<void> {
+  const started = Date.now();
+  process.stdout.write(`${b.title}\nstarting a 3-instance MariaDB cluster (pod IPs ${b.ipPrefix}.0/24) ...\n`);
+  const c = await startHaCluster({
+    ipPrefix: b.ipPrefix,
+    spec: b.spec,
+    resyncPeriodSeconds: 30,
+    ...(b.crashLoopBaseMs !== undefined ? { crashLoopBaseMs: b.crashLoopBaseMs } : {}),
+    ...(b.crashLoopMaxMs !== undefined ? { crashLoopMaxMs: b.crashLoopMaxMs } : {}),
+  });
+  const w = new Writer(() => c.service()).start();
+  const results: RunResult[] = [];
+  try {
+    await w.waitForAcks(200, 30_000);
+    await b.prepare?.(c, w);
+    process.stdout.write(`cluster Healthy after ${((Date.now() - started) / 1000).toFixed(1)} s; ${b.runs} runs\n`);
+    for (let run = 1; run <= b.runs; run++) {
+      await c.waitHealthy(120_000, Number(b.spec["instances"] ?? 3));
+      await w.waitForAcks(100, 30_000);
+      const from = c.primary();
+      const at = await b.disrupt(c, run);
+      await eventually(() => c.primary() !== from, 60_000, `a new primary (run ${run})`);
+      await w.waitForAcks(50, 60_000);
+      const gap = w.gap(at, Date.now());
+      const upTo = Date.now();
+      const lost = w.lost(await c.idsOn(c.primary()), upTo).length;
+      const r: RunResult = {
+        run,
+        from,
+        to: c.primary(),
+        operation: c.status().lastOperation?.type ?? "?",
+        gapMs: gap.ms,
+        lost,
+        extra: b.explain?.(c, at, w) ?? {},
+      };
+      results.push(r);
+      const extra = Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(" ");
+      process.stdout.write(`${pad(run, 3)}  ${r.from.padEnd(7)} -> ${r.to.padEnd(7)} ${r.operation.padEnd(10)} gap ${pad(r.gapMs, 5)} ms  lost ${r.lost}  ${extra}\n`);
+    }
+  } finally {
+    await w.stop();
+    await c.rt.stop();
+    const left = leftoverPids(c.t.stateDir);
+    if (left.length > 0) process.stdout.write(`WARNING: processes left: ${JSON.stringify(left)}\n`);
+    rmSync(c.t.stateDir, { recursive: true, force: true });
+  }
+  const gaps = results.map((r) => r.gapMs);
+  const lost = results.reduce((n, r) => n + r.lost, 0);
+  const med = median(gaps);
+  process.stdout.write(
+    `summary: ${results.length} runs, median gap ${med} ms, max gap ${Math.max(...gaps)} ms, acknowledged writes ${w.acks.length}, lost ${lost}` +
+      ` (target: median < ${b.targetMedianMs} ms, 0 lost: ${med < b.targetMedianMs && lost === 0 ? "met" : "NOT met"})\n`,
+  );
+  if (lost > 0) process.exitCode = 1;
+}
