@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes sure the MariaDB server binaries the local runtime and the tests run are present.
+# Makes sure the MariaDB server binaries the local runtime and the tests run are present, and
+# rclone + zstd for the backup Jobs (docs/backups.md).
 # On Debian as root: installs them with apt-get when missing. Elsewhere: says what to install.
 set -euo pipefail
 
 need=()
-for bin in mariadbd mariadb-install-db mariadb mariadb-dump; do
+for bin in mariadbd mariadb-install-db mariadb mariadb-dump rclone zstd; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$bin")
 done
 if [ ${#need[@]} -eq 0 ]; then
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client mariadb-backup >/dev/null
+apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client mariadb-backup rclone zstd >/dev/null
 # The package starts a system server on 127.0.0.1:3306; our instances use their own loopback
 # addresses, but stop it so nothing answers in their place.
 if command -v service >/dev/null 2>&1; then service mariadb stop >/dev/null 2>&1 || true; fi

@@ -139,6 +139,8 @@ export interface HookMetrics {
   instanceGtid: Gauge;
   operations: Counter;
   operationDuration: Histogram;
+  backupLastSuccess: Gauge;
+  backupLastSize: Gauge;
 }
 
 /** Creates the hook server's metric set. */
@@ -160,5 +162,7 @@ export function createHookMetrics(): HookMetrics {
     ),
     operations: registry.counter("metamysql_operations_total", "Database operations by cluster, operation and result."),
     operationDuration: registry.histogram("metamysql_operation_duration_seconds", "Database operation time by operation."),
+    backupLastSuccess: registry.gauge("metamysql_backup_last_success_timestamp_seconds", "Completion time of the newest successful backup, by namespace and cluster."),
+    backupLastSize: registry.gauge("metamysql_backup_last_size_bytes", "Size of the newest successful backup, by namespace and cluster."),
   };
 }

@@ -8,6 +8,9 @@ import type { Server } from "node:http";
 import express, { type Request, type Response } from "express";
 import { pino, type Logger } from "pino";
 import { BadRequestError, type HookContext } from "../hooks/context.js";
+import { customizeMySQLBackup } from "../hooks/mysqlbackup/customize.js";
+import { finalizeMySQLBackup } from "../hooks/mysqlbackup/finalize.js";
+import { syncMySQLBackup } from "../hooks/mysqlbackup/sync.js";
 import { customizeMySQLCluster } from "../hooks/mysqlcluster/customize.js";
 import { finalizeMySQLCluster } from "../hooks/mysqlcluster/finalize.js";
 import { syncMySQLCluster } from "../hooks/mysqlcluster/sync.js";
@@ -58,8 +61,8 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
 
   const jsonBody = express.json({ limit: config.BODY_LIMIT, strict: false });
 
-  const route = (hook: string, handler: Handler) =>
-    app.post(`/hooks/mysqlcluster/${hook}`, jsonBody, async (req: Request, res: Response) => {
+  const route = (hook: string, handler: Handler, resource = "mysqlcluster") =>
+    app.post(`/hooks/${resource}/${hook.replace(/^mysqlbackup-/, "")}`, jsonBody, async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
       const key = parentKey(req.body);
@@ -91,6 +94,9 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   route("sync", syncMySQLCluster);
   route("finalize", finalizeMySQLCluster);
   route("customize", customizeMySQLCluster);
+  route("mysqlbackup-sync", syncMySQLBackup, "mysqlbackup");
+  route("mysqlbackup-finalize", finalizeMySQLBackup, "mysqlbackup");
+  route("mysqlbackup-customize", customizeMySQLBackup, "mysqlbackup");
 
   app.get("/healthz", (_req, res) => {
     res.status(200).json({ status: "ok" });

@@ -3,6 +3,9 @@
  * (its pods stop through their preStop hooks); the Secret, ConfigMap and Services stay until no
  * pod is left, so terminating pods keep their configuration. `finalized: true` only once the
  * observed world is clean. PersistentVolumeClaims are retained by the StatefulSet's policy.
+ * With `spec.backups.onDelete`, the final backup Job runs first and nothing is torn down until
+ * it completed; a failed one blocks deletion with a message saying how to proceed
+ * (docs/backups.md "Final backup on delete").
  */
 import { MySQLClusterStatusSchema } from "../../src/api/cluster.js";
 import { mergeConditions } from "../../src/api/conditions.js";
@@ -11,9 +14,14 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import type { HookContext } from "../context.js";
 import { parseSyncRequest } from "./request.js";
+import { parseCluster } from "../../src/api/parse.js";
+import { finalBackupStep, type FinalBackupStep } from "../../src/backup/final.js";
 
 /** Seconds between finalize calls while pods are still stopping. */
 export const FINALIZE_RESYNC_SECONDS = 2;
+
+/** Seconds between finalize calls while a failed final backup blocks deletion. */
+export const FINAL_BACKUP_FAILED_RESYNC_SECONDS = 30;
 
 /** Handles a finalize request body. */
 export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
@@ -26,10 +34,36 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
     // Metacontroller honours `finalized` even on a normal sync; never claim it unasked.
     ctx.logger.warn({ cluster: parsed.parent.metadata.name }, "finalize hook called without finalizing=true");
   }
-  if (!stsLeft && podsLeft === 0) {
-    return { status: { ...prevStatus, message: "deleted; data volumes retained" }, children: [], finalized: parsed.request.finalizing };
+  // The final backup (spec.backups.onDelete) comes first: the StatefulSet stays until it completed.
+  const cluster = parseCluster(parsed.parent);
+  const final: FinalBackupStep = cluster.ok
+    ? finalBackupStep({
+        cluster: cluster.cluster,
+        annotations: parsed.parent.metadata.annotations,
+        deletionTimestamp: parsed.parent.metadata.deletionTimestamp,
+        children: parsed.children,
+        pods: parsed.pods.map((p) => p.pod),
+        backupPods: parsed.backupPods,
+      })
+    : { state: "none" };
+  if (final.state === "running" || final.state === "failed") {
+    if (final.state === "failed") ctx.logger.warn({ cluster: parsed.parent.metadata.name, reason: final.message }, "final backup failed; deletion blocked");
+    const conditions = mergeConditions(prevStatus.conditions, [
+      ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
+      { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message: final.message },
+    ], ctx.now());
+    return {
+      status: { ...prevStatus, message: final.message, conditions },
+      children: [...parsed.children.map(unchangedChild), ...(final.state === "running" && final.job ? [final.job] : [])],
+      resyncAfterSeconds: final.state === "running" ? FINALIZE_RESYNC_SECONDS : FINAL_BACKUP_FAILED_RESYNC_SECONDS,
+      finalized: false,
+    };
   }
-  const message = `deleting: ${podsLeft} pod(s) still stopping`;
+  const done = final.message ? `${final.message}; ` : "";
+  if (!stsLeft && podsLeft === 0) {
+    return { status: { ...prevStatus, message: `${done}deleted; data volumes retained` }, children: [], finalized: parsed.request.finalizing };
+  }
+  const message = `${done}deleting: ${podsLeft} pod(s) still stopping`;
   const conditions = mergeConditions(prevStatus.conditions, [
     ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
     { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message },

@@ -3,6 +3,7 @@
  * are not MySQLClusters are BadRequestErrors (400).
  */
 import { MySQLClusterObjectSchema, type MySQLClusterObject } from "../../src/api/cluster.js";
+import { COMPONENT_BACKUP, LABEL_COMPONENT } from "../../src/api/constants.js";
 import { type KubeObject, PodSchema, SecretSchema, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, SyncRequestSchema, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
@@ -18,6 +19,8 @@ export interface ParsedSync {
   pods: Array<{ ordinal: number; pod: Pod }>;
   /** Related Secrets (the user's credentials Secret). */
   secrets: Secret[];
+  /** Related pods of the cluster's backup Jobs (docs/backups.md): they hold the results. */
+  backupPods: Pod[];
 }
 
 function parseParent(parent: unknown): MySQLClusterObject {
@@ -38,10 +41,15 @@ export function parseSyncRequest(body: unknown): ParsedSync {
   const parent = parseParent(parsed.data.parent);
   const pods: ParsedSync["pods"] = [];
   const secrets: Secret[] = [];
+  const backupPods: Pod[] = [];
   for (const obj of parsed.data.related) {
     if (obj.kind === "Pod") {
       const pod = PodSchema.safeParse(obj);
       if (!pod.success) throw new BadRequestError(`related Pod ${obj.metadata.name} is malformed`);
+      if (pod.data.metadata.labels?.[LABEL_COMPONENT] === COMPONENT_BACKUP) {
+        backupPods.push(pod.data);
+        continue;
+      }
       const ordinal = ordinalOf(parent.metadata.name, pod.data.metadata.name);
       if (ordinal !== undefined) pods.push({ ordinal, pod: pod.data });
     } else if (obj.kind === "Secret") {
@@ -50,7 +58,7 @@ export function parseSyncRequest(body: unknown): ParsedSync {
     }
   }
   pods.sort((a, b) => a.ordinal - b.ordinal);
-  return { request: parsed.data, parent, children: parsed.data.children, pods, secrets };
+  return { request: parsed.data, parent, children: parsed.data.children, pods, secrets, backupPods };
 }
 
 /** Parses a customize body. */

@@ -8,10 +8,11 @@
  */
 import { MySQLClusterStatusSchema, type Cluster } from "../../src/api/cluster.js";
 import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
-import { SecretSchema, ordinalOf, type KubeObject } from "../../src/api/k8s.js";
+import { SecretSchema, ordinalOf, type KubeObject, type Pod } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
 import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
+import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
 import { readSecretPasswords, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/render/labels.js";
@@ -58,6 +59,11 @@ function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => str
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
   return { credentials: resolveGeneratedCredentials(observed, generate), ready: observed !== undefined };
+}
+
+/** The related database pods. */
+function podsOf(parsed: ParsedSync): Pod[] {
+  return parsed.pods.map((p) => p.pod);
 }
 
 /** StatefulSet replicas: never below the current primary's ordinal + 1 (switch over first). */
@@ -111,6 +117,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     operatorPassword: creds.ready ? creds.credentials["operator-password"] : undefined,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+    primary: cluster.status.currentPrimary || undefined,
   });
   const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
   if (decision) await act(cluster, decision, observed, creds.credentials, ctx);
@@ -123,6 +130,8 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
+    // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
+    backupSources: decision ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) } : undefined,
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
 

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { API_VERSION, KIND } from "./constants.js";
+import { ClusterBackupsSchema, InitDBSchema } from "./backup.js";
 import { ObjectMetaSchema } from "./k8s.js";
 
 /** Kubernetes resource.Quantity, as a string ("10Gi", "500m", "1.5"). */
@@ -173,6 +174,8 @@ export const MySQLClusterSpecSchema = z
         description:
           "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
       }),
+    backups: ClusterBackupsSchema.optional(),
+    initDB: InitDBSchema.optional(),
     patches: z
       .array(ChildPatchSchema)
       .default([])

@@ -17,6 +17,8 @@ export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_COMPONENT = "app.kubernetes.io/component";
 export const MANAGED_BY = "metamysql";
 export const COMPONENT_DATABASE = "database";
+/** Component label of backup Jobs and their pods (docs/backups.md). */
+export const COMPONENT_BACKUP = "backup";
 
 /** Label the StatefulSet controller puts on every pod; the read-write Service selects on it. */
 export const LABEL_POD_NAME = "statefulset.kubernetes.io/pod-name";

@@ -325,6 +325,8 @@ export interface CrdVersionDefinition {
   /** With a status schema the status subresource is enabled (Metacontroller requires it). */
   status?: z.ZodType;
   printerColumns?: PrinterColumn[];
+  /** False when the spec has required fields: then spec is required and has no `default: {}`. */
+  specDefault?: boolean;
 }
 
 /** Everything needed to generate one CustomResourceDefinition. */
@@ -370,8 +372,11 @@ export interface CustomResourceDefinitionObject {
 export function buildVersionSchema(definition: CrdDefinition, version: CrdVersionDefinition): SchemaNode {
   const spec = toStructuralSchema(version.spec, { path: `${definition.kind}.spec` });
   // With `default: {}` the API server also fills in the nested defaults when spec is omitted.
-  const specNode: SchemaNode = { ...spec, default: {}, description: spec.description ?? `Desired state of the ${definition.kind}.` };
-  assertDefaultsValid(specNode, `${definition.kind}.spec`);
+  const specNode: SchemaNode =
+    version.specDefault === false
+      ? { ...spec, description: spec.description ?? `Desired state of the ${definition.kind}.` }
+      : { ...spec, default: {}, description: spec.description ?? `Desired state of the ${definition.kind}.` };
+  if (version.specDefault !== false) assertDefaultsValid(specNode, `${definition.kind}.spec`);
 
   const metadata: SchemaNode = { type: "object" };
   const nameRules = definition.metadataName;
@@ -392,11 +397,12 @@ export function buildVersionSchema(definition: CrdDefinition, version: CrdVersio
     metadata,
     spec: specNode,
   };
+  const required = version.specDefault === false ? ["spec"] : undefined;
   if (version.status) {
     const status = toStructuralSchema(version.status, { path: `${definition.kind}.status` });
     properties.status = { ...status, description: status.description ?? `Observed state of the ${definition.kind}.` };
   }
-  const root = sortJson({ description: version.description, properties, type: "object" });
+  const root = sortJson({ description: version.description, properties, type: "object", ...(required ? { required } : {}) });
   if (!isRecord(root)) throw new Error("unreachable: a sorted object is an object");
   return root;
 }

@@ -4,6 +4,7 @@
  * ARCHITECTURE.md section 2.
  */
 import { renderApiDocs } from "./api-docs.js";
+import { BACKUP_KIND, BACKUP_PLURAL, BACKUP_SHORT_NAME, MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "./backup.js";
 import { MySQLClusterSpecSchema, MySQLClusterStatusSchema } from "./cluster.js";
 import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "./constants.js";
 import { renderCrdYaml, type CrdDefinition } from "./crd.js";
@@ -49,6 +50,40 @@ export const MYSQLCLUSTER_CRD: CrdDefinition = {
   ],
 };
 
+/** The MySQLBackup CustomResourceDefinition (docs/backups.md). */
+export const MYSQLBACKUP_CRD: CrdDefinition = {
+  group: GROUP,
+  kind: BACKUP_KIND,
+  plural: BACKUP_PLURAL,
+  singular: BACKUP_KIND.toLowerCase(),
+  shortNames: [BACKUP_SHORT_NAME],
+  categories: ["metamysql"],
+  scope: "Namespaced",
+  metadataName: {
+    pattern: CLUSTER_NAME_PATTERN,
+    maxLength: MAX_CLUSTER_NAME_LENGTH,
+    description: "Lower-case DNS label of at most 52 characters: it names the backup Job and the backup's folder.",
+  },
+  versions: [
+    {
+      name: VERSION,
+      served: true,
+      storage: true,
+      description: "MySQLBackup takes one logical backup of a MySQLCluster (a Job) to a PersistentVolumeClaim or S3; a finished backup is never re-run.",
+      spec: MySQLBackupSpecSchema,
+      specDefault: false,
+      status: MySQLBackupStatusSchema,
+      printerColumns: [
+        { name: "Cluster", type: "string", jsonPath: ".spec.clusterName", description: "Backed-up cluster." },
+        { name: "State", type: "string", jsonPath: ".status.state", description: "Backup state." },
+        { name: "Size", type: "integer", jsonPath: ".status.sizeBytes", description: "Bytes stored." },
+        { name: "Location", type: "string", jsonPath: ".status.location", description: "Where the backup is." },
+        { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+      ],
+    },
+  ],
+};
+
 /** A file `npm run gen` writes, relative to the repository root. */
 export interface GeneratedFile {
   path: string;
@@ -62,7 +97,11 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
     render: () => renderCrdYaml(MYSQLCLUSTER_CRD, "src/api/cluster.ts"),
   },
   {
+    path: "deploy/crds/mysqlbackups.yaml",
+    render: () => renderCrdYaml(MYSQLBACKUP_CRD, "src/api/backup.ts"),
+  },
+  {
     path: "docs/api.md",
-    render: () => renderApiDocs([MYSQLCLUSTER_CRD], "src/api/cluster.ts"),
+    render: () => renderApiDocs([MYSQLCLUSTER_CRD, MYSQLBACKUP_CRD], "src/api/cluster.ts and src/api/backup.ts"),
   },
 ];

@@ -1,7 +1,7 @@
 /**
  * `metamysql local ...`: run a MySQLCluster on this machine without Kubernetes
  * (ARCHITECTURE.md section 6). `up` runs the runtime in the foreground; `apply`, `status`,
- * `kill` and `delete` talk to it over the control channel of the state dir.
+ * `kill`, `delete` and `trigger` talk to it over the control channel of the state dir.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +23,8 @@ const USAGE = `usage: metamysql local <verb> [options]
   kill POD [--signal KILL|STOP|CONT|TERM] [--state-dir DIR]
                                       crash (KILL) or hang (STOP, until CONT) an instance
   delete [--state-dir DIR]            delete the cluster (finalize hook), stop everything, keep the data
+  trigger CRONJOB [--state-dir DIR]   run a CronJob now (e.g. a backup schedule: <cluster>-backup-<name>),
+                                      like kubectl create job --from=cronjob/CRONJOB
 
 The state dir defaults to $METAMYSQL_STATE_DIR or ./.state/local.
 `;
@@ -87,6 +89,13 @@ export async function runLocal(args: string[]): Promise<number> {
         process.stdout.write("deleting the cluster (finalize hook, then every instance stops; data dirs are kept)...\n");
         await controlRequest(stateLayout(stateDir), "POST", "/delete");
         process.stdout.write("cluster deleted\n");
+        return 0;
+      }
+      case "trigger": {
+        const cronJob = positionals[0];
+        if (!cronJob) return usageError("trigger needs a CRONJOB name");
+        const res = await controlRequest(stateLayout(stateDir), "POST", "/trigger", { cronJob });
+        process.stdout.write(`job/${stringField(res, "job") ?? "?"} created from cronjob/${cronJob}\n`);
         return 0;
       }
       default:

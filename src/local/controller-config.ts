@@ -70,6 +70,8 @@ export function mysqlClusterController(
       child("apps/v1", "statefulsets", "InPlace"),
       child("discovery.k8s.io/v1", "endpointslices", "InPlace"),
       child("policy/v1", "poddisruptionbudgets", "InPlace"),
+      child("batch/v1", "cronjobs", "InPlace"),
+      child("batch/v1", "jobs", "OnDelete"),
     ],
     hooks: {
       customize: { url: `${base}/hooks/mysqlcluster/customize`, timeoutMs },
@@ -132,10 +134,12 @@ export function parseCompositeController(
   yamlText: string,
   hookUrl: string,
   overrides: { timeoutMs?: number; resyncPeriodSeconds?: number } = {},
+  parentType: { resource: string; kind: string } = { resource: PLURAL, kind: KIND },
 ): CompositeControllerConfig | undefined {
+  const hookBase = `/hooks/${parentType.kind.toLowerCase()}`;
   for (const doc of parseAllDocuments(yamlText)) {
     const parsed = CompositeControllerSchema.safeParse(doc.toJS());
-    if (!parsed.success || parsed.data.spec.parentResource.resource !== PLURAL) continue;
+    if (!parsed.success || parsed.data.spec.parentResource.resource !== parentType.resource) continue;
     const cc = parsed.data;
     const base = hookUrl.replace(/\/+$/, "");
     const hook = (h: z.infer<typeof HookSchema>, fallbackPath: string): HookConfig | undefined => {
@@ -146,13 +150,13 @@ export function parseCompositeController(
         overrides.timeoutMs ?? (h.webhook.timeout ? parseGoDuration(h.webhook.timeout) : DEFAULT_WEBHOOK_TIMEOUT_MS);
       return { url: `${base}${path}`, timeoutMs };
     };
-    const sync = hook(cc.spec.hooks.sync, "/hooks/mysqlcluster/sync");
+    const sync = hook(cc.spec.hooks.sync, `${hookBase}/sync`);
     if (!sync) throw new Error(`CompositeController ${cc.metadata.name} has no sync webhook`);
-    const customize = hook(cc.spec.hooks.customize, "/hooks/mysqlcluster/customize");
-    const finalize = hook(cc.spec.hooks.finalize, "/hooks/mysqlcluster/finalize");
+    const customize = hook(cc.spec.hooks.customize, `${hookBase}/customize`);
+    const finalize = hook(cc.spec.hooks.finalize, `${hookBase}/finalize`);
     return {
       name: cc.metadata.name,
-      parent: { apiVersion: cc.spec.parentResource.apiVersion, resource: PLURAL, kind: KIND },
+      parent: { apiVersion: cc.spec.parentResource.apiVersion, resource: parentType.resource, kind: parentType.kind },
       children: cc.spec.childResources.map((c) => ({
         apiVersion: c.apiVersion,
         resource: c.resource,

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { flavorOfImage, missingServerMessage } from "./binaries.js";
 import { ContainerConfigError, containerEnv, resolveArgv } from "./container-env.js";
 import { allocateIp } from "./ipam.js";
+import { isJobPod } from "./job.js";
 import { arrayField, clone, deepEqual, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "./objects.js";
 import { ProbeLoop, runHandler, type HandlerContext } from "./probes.js";
 import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "./process.js";
@@ -447,6 +448,7 @@ export class Kubelet {
   private readonly workers = new Map<string, PodWorker>();
   private readonly onEvent: (ev: PodEvent) => void;
   private unwatch: (() => void) | undefined;
+  private stopped = false;
 
   /** Creates the kubelet; `start()` begins running pods. */
   constructor(opts: KubeletOptions) {
@@ -489,6 +491,7 @@ export class Kubelet {
 
   /** Stops every container (SIGTERM, SIGKILL after `graceMs`) without deleting the pods. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unwatch?.();
     const all = [...this.workers.values()];
     for (const w of all) w.shutdown();
@@ -499,6 +502,8 @@ export class Kubelet {
   private onChange(ev: WatchEvent): void {
     const obj = ev.object;
     if (obj.kind === "Pod") {
+      // Pods of Jobs run to completion under the Job controller (src/local/job.ts).
+      if (isJobPod(obj)) return;
       const key = `${namespaceOf(obj)}/${obj.metadata.name}`;
       const w = this.workers.get(key);
       if (ev.type === "DELETED") {
@@ -516,6 +521,15 @@ export class Kubelet {
         this.workers.set(key, worker);
         void worker.done.finally(() => {
           if (this.workers.get(key) === worker) this.workers.delete(key);
+        });
+        return;
+      }
+      if (w.pod.metadata.uid !== obj.metadata.uid) {
+        // A new Pod with the same name (its StatefulSet re-created it) while the old one's
+        // worker is still finishing: run it once that worker is done, as a worker of its own.
+        void w.done.then(() => {
+          const current = this.store.get(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
+          if (!this.stopped && current && current.metadata.uid === obj.metadata.uid && !this.workers.has(key)) this.onChange({ type: "ADDED", object: current });
         });
         return;
       }

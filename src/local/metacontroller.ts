@@ -74,7 +74,14 @@ const SyncResponseSchema = z.strictObject({
   finalized: z.boolean().optional(),
 });
 
-const RELATED_KINDS: Record<string, string> = { pods: "Pod", secrets: "Secret", configmaps: "ConfigMap", services: "Service" };
+const RELATED_KINDS: Record<string, string> = {
+  pods: "Pod",
+  secrets: "Secret",
+  configmaps: "ConfigMap",
+  services: "Service",
+  mysqlclusters: "MySQLCluster",
+  mysqlbackups: "MySQLBackup",
+};
 
 /** The CompositeController emulation. */
 export class MetacontrollerEmulator {

@@ -195,6 +195,7 @@ export const RESOURCE_KINDS: Readonly<Record<string, string>> = {
   roles: "Role",
   rolebindings: "RoleBinding",
   mysqlclusters: "MySQLCluster",
+  mysqlbackups: "MySQLBackup",
 };
 
 /** Kind of a resource plural, or an error naming it. */

@@ -13,6 +13,8 @@ import { API_VERSION, KIND, ROOT_USER, SECRET_ROOT_PASSWORD } from "../api/const
 import { flavorOfImage, missingServerMessage } from "./binaries.js";
 import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./controller-config.js";
 import { ControlError, startControlServer } from "./control.js";
+import { CronJobController } from "./cronjob.js";
+import { isJobPod, JobController } from "./job.js";
 import { defaultIpPrefix, parseIpPrefix } from "./ipam.js";
 import { Kubelet, type PodRuntimeInfo } from "./kubelet.js";
 import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller.js";
@@ -59,6 +61,8 @@ export interface LocalRuntimeOptions {
   hookLogLevel?: string;
   /** First CrashLoopBackOff delay (default 10 s, as Kubernetes). */
   crashLoopBaseMs?: number;
+  /** Longest CrashLoopBackOff delay (default 300 s, as Kubernetes). */
+  crashLoopMaxMs?: number;
   /** Serve the control channel for the `local` verbs (default true). */
   control?: boolean;
   onEvent?: (ev: RuntimeEvent) => void;
@@ -98,6 +102,10 @@ export class LocalRuntime {
   readonly kubelet: Kubelet;
   readonly proxies: ServiceProxies;
   readonly metacontroller: MetacontrollerEmulator;
+  /** The MySQLBackup CompositeController (metacontroller/mysqlbackup-controller.yaml), if present. */
+  readonly backupController: MetacontrollerEmulator | undefined;
+  readonly jobs: JobController;
+  readonly cronJobs: CronJobController;
   readonly statefulSets: StatefulSetController;
   readonly controller: CompositeControllerConfig;
   readonly hookUrl: string;
@@ -124,6 +132,7 @@ export class LocalRuntime {
     hookServer: HookServer | undefined;
     hookUrl: string;
     controller: CompositeControllerConfig;
+    backupController?: CompositeControllerConfig | undefined;
     opts: LocalRuntimeOptions;
   }) {
     const { layout, store, settings, opts } = init;
@@ -143,6 +152,7 @@ export class LocalRuntime {
       supervisor: this.supervisor,
       ipPrefix: settings.ipPrefix,
       ...(opts.crashLoopBaseMs !== undefined ? { crashLoopBaseMs: opts.crashLoopBaseMs } : {}),
+      ...(opts.crashLoopMaxMs !== undefined ? { crashLoopMaxMs: opts.crashLoopMaxMs } : {}),
       onEvent: (ev) => {
         const warn = ["BackOff", "Unhealthy", "NotReady", "FailedPreStopHook", "ServerNotInstalled", "CreateContainerConfigError", "RunContainerError", "CreateContainerError"];
         this.event(`pod ${ev.pod}`, ev.reason, ev.message, warn.includes(ev.reason) ? "warn" : "info");
@@ -160,6 +170,16 @@ export class LocalRuntime {
       (ports) => writeSettings(layout, { ...settings, servicePorts: ports }),
     );
     this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => this.onMetacontrollerEvent(ev) });
+    this.backupController = init.backupController
+      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => this.onMetacontrollerEvent(ev) })
+      : undefined;
+    this.jobs = new JobController({
+      store,
+      layout,
+      supervisor: this.supervisor,
+      onEvent: (ev) => this.event(`job ${ev.job}`, ev.reason, ev.message, ev.reason === "Failed" ? "warn" : "info"),
+    });
+    this.cronJobs = new CronJobController(store, (ev) => this.event(`cronjob ${ev.cronJob}`, ev.reason, ev.message));
   }
 
   /** Locks the state dir, restores the store and starts every controller. */
@@ -188,7 +208,8 @@ export class LocalRuntime {
         hookUrl = hookServer.url;
       }
       const controller = loadController(hookUrl, opts);
-      const rt = new LocalRuntime({ layout, lock, store, settings, hookServer, hookUrl, controller, opts });
+      const backupController = loadBackupController(hookUrl, opts);
+      const rt = new LocalRuntime({ layout, lock, store, settings, hookServer, hookUrl, controller, backupController, opts });
       await rt.begin(opts.control ?? true);
       return rt;
     } catch (err) {
@@ -204,6 +225,9 @@ export class LocalRuntime {
     this.kubelet.start();
     this.statefulSets.start();
     this.metacontroller.start();
+    this.backupController?.start();
+    this.jobs.start();
+    this.cronJobs.start();
     if (control) {
       this.control = await startControlServer(this.layout.controlSocket, {
         "GET /status": async (_b, q) => (q.get("detail") ? { ...this.status(), detail: this.kubelet.pods() } : this.status()),
@@ -217,6 +241,16 @@ export class LocalRuntime {
           await this.deleteCluster();
           setImmediate(() => void this.stop());
           return { ok: true };
+        },
+        "POST /object": async (body) => this.applyObject(body),
+        "POST /trigger": async (body) => {
+          const b = isRecord(body) ? body : {};
+          const ns = this.cluster() ? namespaceOf(this.cluster() as KObject) : "default";
+          try {
+            return { job: this.cronJobs.trigger(ns, String(b.cronJob ?? "")).metadata.name };
+          } catch (err) {
+            throw new ControlError(404, err instanceof Error ? err.message : String(err));
+          }
         },
         "POST /stop": async () => {
           setImmediate(() => void this.stop());
@@ -283,6 +317,34 @@ export class LocalRuntime {
     return this.store.update(next);
   }
 
+  /**
+   * Creates or updates another object (MySQLBackup, Secret, PersistentVolumeClaim), like
+   * `kubectl apply`: the spec (data for Secrets) is replaced, status is kept.
+   */
+  applyObject(manifest: unknown): KObject {
+    if (!isRecord(manifest) || typeof manifest.kind !== "string" || typeof manifest.apiVersion !== "string") {
+      throw new ControlError(400, "expected a Kubernetes object with apiVersion and kind");
+    }
+    if (manifest.kind === KIND) throw new ControlError(400, "use apply for the MySQLCluster");
+    const allowed = ["MySQLBackup", "Secret", "PersistentVolumeClaim"];
+    if (!allowed.includes(manifest.kind)) throw new ControlError(400, `the local runtime applies only ${allowed.join(", ")} besides the cluster`);
+    const meta = recordField(manifest, "metadata");
+    const name = stringField(meta, "name");
+    if (!name) throw new ControlError(400, "metadata.name is required");
+    const namespace = stringField(meta, "namespace") ?? "default";
+    const existing = this.store.get(manifest.apiVersion, manifest.kind, namespace, name);
+    const labels = isRecord(meta.labels) ? (meta.labels as Record<string, string>) : undefined;
+    const body: KObject = { ...(manifest as KObject), metadata: { name, namespace, ...(labels ? { labels } : {}) } };
+    delete body.status;
+    if (!existing) return this.store.create(body);
+    return this.store.update({ ...body, metadata: { ...existing.metadata, ...(labels ? { labels } : {}) } });
+  }
+
+  /** Deletes an object applied with applyObject (a MySQLBackup goes through its finalize hook). */
+  deleteObject(apiVersion: string, kind: string, name: string, namespace = "default"): void {
+    this.store.delete(apiVersion, kind, namespace, name);
+  }
+
   /** `local status --json`. */
   status(): LocalStatus {
     const cluster = this.cluster();
@@ -320,6 +382,22 @@ export class LocalRuntime {
   }
 
   /**
+   * Deletes a Pod like `kubectl delete pod`: it gets a deletionTimestamp (the hooks see it
+   * terminating), the kubelet runs the preStop hook, then SIGTERM, then SIGKILL at the end of
+   * the grace period, and removes it; its StatefulSet then re-creates it with the same name
+   * and PVC.
+   */
+  deletePod(pod: string, gracePeriodSeconds?: number): void {
+    const ns = this.cluster() ? namespaceOf(this.cluster() as KObject) : "default";
+    try {
+      this.store.delete("v1", "Pod", ns, pod, gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds });
+    } catch (err) {
+      throw new ControlError(404, err instanceof Error ? err.message : String(err));
+    }
+    this.event(`pod ${pod}`, "Deleting", `deletion requested${gracePeriodSeconds === undefined ? "" : ` (grace ${gracePeriodSeconds}s)`}`);
+  }
+
+  /**
    * Deletes the cluster like `kubectl delete`: Metacontroller calls finalize until it answers
    * finalized, the children are garbage collected, pods terminate. Resolves when every pod is
    * gone; data dirs (PVCs) are kept per the retention policy.
@@ -331,7 +409,7 @@ export class LocalRuntime {
       this.store.delete(cluster.apiVersion, cluster.kind, namespaceOf(cluster), cluster.metadata.name);
       this.event(`cluster ${cluster.metadata.name}`, "Deleting", "deletion requested; waiting for the finalize hook");
     }
-    await this.waitFor(() => !this.cluster() && this.store.list({ kind: "Pod" }).length === 0 && this.kubelet.pods().length === 0, timeoutMs, "cluster deletion");
+    await this.waitFor(() => !this.cluster() && this.store.list({ kind: "Pod" }).filter((p) => !isJobPod(p)).length === 0 && this.kubelet.pods().length === 0, timeoutMs, "cluster deletion");
     this.event(`cluster ${cluster.metadata.name}`, "Deleted", "cluster deleted, every instance stopped; data dirs kept");
   }
 
@@ -368,6 +446,9 @@ export class LocalRuntime {
   private async doStop(): Promise<void> {
     this.event("runtime", "Stopping", "stopping every instance");
     await this.metacontroller.stop();
+    await this.backupController?.stop();
+    await this.cronJobs.stop();
+    await this.jobs.stop();
     await this.statefulSets.stop();
     await this.kubelet.stop();
     await this.supervisor.stopAll(10_000);
@@ -440,7 +521,9 @@ export class LocalRuntime {
     const sts = this.store.get("apps/v1", "StatefulSet", namespaceOf(cluster), cluster.metadata.name);
     if (!sts) return false;
     const replicas = numberField(sts, "spec", "replicas") ?? 1;
-    const pods = this.store.list({ kind: "Pod", namespace: namespaceOf(cluster) }).filter((p) => p.metadata.name.startsWith(`${cluster.metadata.name}-`));
+    const pods = this.store
+      .list({ kind: "Pod", namespace: namespaceOf(cluster) })
+      .filter((p) => p.metadata.name.startsWith(`${cluster.metadata.name}-`) && /^\d+$/.test(p.metadata.name.slice(cluster.metadata.name.length + 1)));
     return pods.length === replicas && pods.every(podRunningAndReady);
   }
 }
@@ -463,6 +546,17 @@ function loadController(hookUrl: string, opts: LocalRuntimeOptions): CompositeCo
     throw new Error(`cannot read ${file}`);
   }
   return mysqlClusterController(hookUrl, overrides);
+}
+
+/** The MySQLBackup controller from metacontroller/mysqlbackup-controller.yaml, when present. */
+function loadBackupController(hookUrl: string, opts: LocalRuntimeOptions): CompositeControllerConfig | undefined {
+  const file = join(packageRoot(), "metacontroller", "mysqlbackup-controller.yaml");
+  if (!existsSync(file)) return undefined;
+  const overrides = {
+    ...(opts.hookTimeoutMs !== undefined ? { timeoutMs: opts.hookTimeoutMs } : {}),
+    ...(opts.resyncPeriodSeconds !== undefined ? { resyncPeriodSeconds: opts.resyncPeriodSeconds } : {}),
+  };
+  return parseCompositeController(readFileSync(file, "utf8"), hookUrl, overrides, { resource: "mysqlbackups", kind: "MySQLBackup" });
 }
 
 /** The real hook server on an ephemeral port, logging to `logFile` (not to the progress output). */

@@ -4,6 +4,7 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject } from "../api/k8s.js";
+import { buildScheduleCronJobs, type ClusterBackupSources } from "./backup-cluster.js";
 import { buildConfigMap, configData, configHash } from "./configmap.js";
 import { buildCredentialsSecret, type Credentials } from "./credentials.js";
 import { childNames } from "./labels.js";
@@ -30,6 +31,8 @@ export interface RenderInput {
   readOnlyEndpoints: readonly ReadOnlyEndpoint[];
   /** StatefulSet replicas; defaults to spec.instances. */
   replicas?: number;
+  /** Instances the scheduled backups (CronJobs, docs/backups.md) may dump; none when omitted. */
+  backupSources?: ClusterBackupSources;
 }
 
 export type RenderResult = { ok: true; children: Child[] } | { ok: false; failure: PatchFailure };
@@ -66,6 +69,7 @@ export function renderChildren(input: RenderInput): RenderResult {
       observedVolumeClaimTemplates: observedVolumeClaimTemplates(sts),
     }),
     buildPodDisruptionBudget(cluster),
+    ...buildScheduleCronJobs(cluster, input.backupSources ?? { sources: [], primary: undefined }),
   );
   return applyChildPatches(children, cluster.spec.patches);
 }

@@ -7,14 +7,19 @@ import type { Cluster } from "../api/cluster.js";
 import type { Child } from "../api/k8s.js";
 import { childNames, standardLabels } from "./labels.js";
 import { renderMyCnf } from "./mycnf.js";
+import { renderSeedScript } from "./backup-script.js";
+import { seedsFromBackups } from "./backup-seed.js";
 import { renderEntrypoint, renderProbe } from "./scripts.js";
 
 /** The data of the ConfigMap, keyed by file name. */
 export function configData(cluster: Cluster): Record<string, string> {
+  const seed = seedsFromBackups(cluster);
   return {
-    "entrypoint.sh": renderEntrypoint(cluster.spec.flavor),
+    "entrypoint.sh": renderEntrypoint(cluster.spec.flavor, { seed }),
     "my.cnf": renderMyCnf(cluster.spec, cluster.name),
     "probe.sh": renderProbe(cluster.spec.flavor),
+    // Seeding from a backup (docs/backups.md); absent otherwise, so other configs are unchanged.
+    ...(seed ? { "seed.sh": renderSeedScript() } : {}),
   };
 }
 

@@ -67,8 +67,49 @@ SERVER_ID=$((${SERVER_ID_BASE} + ORDINAL))
 `;
 
 /** entrypoint.sh for a flavor. */
-export function renderEntrypoint(flavor: Flavor): string {
+export function renderEntrypoint(flavor: Flavor, opts: { seed?: boolean } = {}): string {
   const c = COMMANDS[flavor];
+  // Seeding from a backup (docs/backups.md): only rendered when the cluster can seed, so the
+  // entrypoint of other clusters is unchanged. The dump, the accounts and the GTID position go
+  // through ONE client session: the restored mysql schema may change root's password.
+  // A fresh data dir of a cluster with backup schedules seeds from the newest complete backup of
+  // the cluster (scale-up, re-seed: the primary's binary logs may no longer hold everything),
+  // else from initDB.fromBackup, else initializes empty.
+  const initStep = opts.seed
+    ? `if [ -n "\${METAMYSQL_SEED_SCAN:-}" ] && [ -f "$CONFIG_DIR/seed.sh" ]; then
+    latest_seed="$(METAMYSQL_FLAVOR=${flavor} bash "$CONFIG_DIR/seed.sh" latest)" || latest_seed=""
+    if [ -n "$latest_seed" ]; then export METAMYSQL_SEED_DIR="$latest_seed"; fi
+  fi
+  if [ -n "\${METAMYSQL_SEED_DIR:-}" ] && [ -f "$CONFIG_DIR/seed.sh" ]; then
+    if ! METAMYSQL_FLAVOR=${flavor} bash "$CONFIG_DIR/seed.sh" check ||
+      ! { METAMYSQL_FLAVOR=${flavor} bash "$CONFIG_DIR/seed.sh" sql; seed_accounts; init_sql; METAMYSQL_FLAVOR=${flavor} bash "$CONFIG_DIR/seed.sh" position; } | ${c.client} --protocol=socket --socket="$init_socket" -uroot; then
+      log "seeding from the backup in $METAMYSQL_SEED_DIR failed; the data dir will be initialized again"
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" || true
+      exit 1
+    fi
+    log "seeded from the backup in $METAMYSQL_SEED_DIR"
+  else
+    init_sql | ${c.client} --protocol=socket --socket="$init_socket" -uroot
+  fi`
+    : `init_sql | ${c.client} --protocol=socket --socket="$init_socket" -uroot`;
+  const seedAccounts = opts.seed
+    ? `
+# After a restore the accounts exist with the backup's passwords: set this cluster's.
+seed_accounts() {
+  cat <<SQL
+SET SESSION sql_log_bin=0;
+CREATE USER IF NOT EXISTS 'root'@'localhost';
+CREATE USER IF NOT EXISTS 'root'@'%';
+CREATE USER IF NOT EXISTS '${OPERATOR_USER}'@'%';
+CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%';
+ALTER USER 'root'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_ROOT_PASSWORD");
+ALTER USER '${OPERATOR_USER}'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_OPERATOR_PASSWORD");
+ALTER USER '${REPLICATION_USER}'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_REPLICATION_PASSWORD");
+SQL
+}
+`
+    : "";
   return `#!/usr/bin/env bash
 # metamysql entrypoint (${flavor}), rendered by the operator. See src/render/scripts.ts.
 ${COMMON_HEADER}
@@ -102,6 +143,7 @@ FLUSH PRIVILEGES;
 SQL
 }
 
+${seedAccounts}
 initialize() {
   log "initializing an empty data directory"
   touch "$DATA_DIR/.metamysql-initializing"
@@ -116,7 +158,7 @@ initialize() {
     if ! kill -0 "$pid" 2>/dev/null; then log "the server died during initialization"; exit 1; fi
     sleep 0.2
   done
-  init_sql | ${c.client} --protocol=socket --socket="$init_socket" -uroot
+  ${initStep}
   MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" ${c.admin} --protocol=socket --socket="$init_socket" -uroot shutdown
   wait "$pid" || true
   rm -f "$DATA_DIR/.metamysql-initializing"

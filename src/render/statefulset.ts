@@ -20,6 +20,7 @@ import {
   TMP_DIR,
 } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
+import { withSeeding } from "./backup-seed.js";
 import { credentialsSecretName } from "./credentials.js";
 import { childNames, podSelector, standardLabels } from "./labels.js";
 import { canonicalQuantity, canonicalResourceList } from "./quantity.js";
@@ -122,6 +123,10 @@ function volumeClaimTemplate(cluster: Cluster): Record<string, unknown> {
 
 /** The StatefulSet child. */
 export function buildStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child {
+  return withSeeding(cluster, buildBaseStatefulSet(cluster, opts));
+}
+
+function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child {
   const names = childNames(cluster.name);
   const selector = podSelector(cluster);
   return {

@@ -102,6 +102,8 @@ export interface HookCall {
   path: string;
   at: number;
   status: number;
+  /** When the answer was sent (undefined while in flight or hung). */
+  doneAt?: number;
   request: unknown;
   response: unknown;
 }
@@ -147,6 +149,7 @@ export class HookInterposer {
           ures.on("end", () => {
             let text = Buffer.concat(out).toString("utf8");
             call.status = ures.statusCode ?? 0;
+            call.doneAt = Date.now();
             if (call.status === 200) {
               let parsed = JSON.parse(text) as Record<string, unknown>;
               if (this.rewrite && path.endsWith("/sync")) parsed = this.rewrite(parsed, call.request as Record<string, unknown>);

@@ -78,7 +78,9 @@ describe("MetacontrollerEmulator", () => {
     expect(Object.keys(sync).sort()).toEqual(["children", "controller", "finalizing", "parent", "related"]);
     expect(Object.keys(sync.children ?? {}).sort()).toEqual([
       "ConfigMap.v1",
+      "CronJob.batch/v1",
       "EndpointSlice.discovery.k8s.io/v1",
+      "Job.batch/v1",
       "PodDisruptionBudget.policy/v1",
       "Secret.v1",
       "Service.v1",

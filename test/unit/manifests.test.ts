@@ -218,7 +218,9 @@ describe("deploy/operator", () => {
       [
         "Namespace/metamysql-system",
         "CustomResourceDefinition/mysqlclusters.metamysql.dev",
+        "CustomResourceDefinition/mysqlbackups.metamysql.dev",
         "CompositeController/metamysql-mysqlcluster",
+        "CompositeController/metamysql-mysqlbackup",
         "ServiceAccount/metamysql-hooks",
         "Deployment/metamysql-hooks",
         "Service/metamysql-hooks",
@@ -249,6 +251,8 @@ describe("deploy/operator", () => {
       ["apps/v1", "statefulsets", "InPlace"],
       ["discovery.k8s.io/v1", "endpointslices", "InPlace"],
       ["policy/v1", "poddisruptionbudgets", "InPlace"],
+      ["batch/v1", "cronjobs", "InPlace"],
+      ["batch/v1", "jobs", "OnDelete"],
     ]);
     for (const [name, hook] of Object.entries(cc.spec.hooks)) {
       expect(hook.version).toBe("v2");

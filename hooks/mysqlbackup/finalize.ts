@@ -1,0 +1,48 @@
+/**
+ * POST /hooks/mysqlbackup/finalize (docs/backups.md): deleting a MySQLBackup keeps the stored
+ * backup (deletionPolicy Retain, the default). With deletionPolicy Delete and a completed
+ * backup, a removal Job deletes it first; `finalized` only after that Job succeeded.
+ */
+import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/backup.js";
+import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
+import type { SyncResponse } from "../../src/api/metacontroller.js";
+import { buildBackupJob } from "../../src/render/backup-job.js";
+import { unchangedChild } from "../../src/render/unchanged.js";
+import type { HookContext } from "../context.js";
+import { parseBackupSync } from "./request.js";
+import { backupLabels, backupPath, BACKUP_RESYNC_SECONDS } from "./sync.js";
+
+/** Handles a finalize request body. */
+export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Promise<SyncResponse> {
+  const parsed = parseBackupSync(body);
+  const status = MySQLBackupStatusSchema.safeParse(parsed.parent.status ?? {});
+  const prev = status.success ? status.data : {};
+  const spec = MySQLBackupSpecSchema.safeParse(parsed.parent.spec ?? {});
+  const finalizing = parsed.request.finalizing;
+  if (!spec.success || spec.data.deletionPolicy !== "Delete" || prev.state !== "Completed") {
+    return { status: prev, children: [], finalized: finalizing };
+  }
+  const name = parsed.parent.metadata.name;
+  const jobName = `${name}-remove`;
+  const job = parsed.children.find((c) => c.kind === "Job" && c.metadata.name === jobName);
+  const jobStatus = (job as { status?: { succeeded?: number; failed?: number } } | undefined)?.status;
+  if (jobStatus?.succeeded) return { status: { ...prev, message: "stored backup deleted" }, children: [], finalized: finalizing };
+  if (jobStatus?.failed) return { status: { ...prev, message: "deleting the stored backup failed; delete the Job to retry" }, children: [unchangedChild(job!)], finalized: false };
+  if (job) return { status: { ...prev, message: "deleting the stored backup" }, children: [unchangedChild(job)], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+  const clusterSpec = MySQLClusterSpecSchema.safeParse((parsed.cluster as { spec?: unknown } | undefined)?.spec ?? {});
+  const flavor = clusterSpec.success ? clusterSpec.data.flavor : "mariadb";
+  const remove = buildBackupJob({
+    name: jobName,
+    labels: backupLabels(spec.data.clusterName, name),
+    clusterName: spec.data.clusterName,
+    flavor,
+    image: clusterSpec.success ? imageFor(clusterSpec.data) : "docker.io/library/mariadb:11.4",
+    credentialsSecret: `${spec.data.clusterName}-credentials`,
+    sources: [],
+    storage: spec.data.storage,
+    compression: spec.data.compression,
+    target: { path: backupPath(spec.data.clusterName, name) },
+    mode: "remove",
+  });
+  return { status: { ...prev, message: "deleting the stored backup" }, children: [remove], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+}

@@ -1,0 +1,152 @@
+/**
+ * Backups and restore (issue 5, docs/backups.md): the MySQLBackup resource, the storage
+ * reference shared by MySQLBackup, `MySQLCluster.spec.backups` (schedules rendered as CronJobs,
+ * the final backup on delete) and `MySQLCluster.spec.initDB.fromBackup` (seeding).
+ */
+import { z } from "zod";
+import { ObjectMetaSchema } from "./k8s.js";
+
+export const BACKUP_KIND = "MySQLBackup";
+export const BACKUP_PLURAL = "mysqlbackups";
+export const BACKUP_SHORT_NAME = "myb";
+
+const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A relative path inside a storage: no leading slash, no `..`, no quotes or spaces. */
+const RELATIVE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+export const PvcStorageSchema = z.object({
+  claimName: z.string().regex(NAME_PATTERN, "must be a PersistentVolumeClaim name").meta({ description: "Existing PersistentVolumeClaim that holds the backups (ReadWriteMany to seed several instances at once)." }),
+});
+
+export const S3StorageSchema = z.object({
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name").meta({ description: "Bucket; it must exist." }),
+  prefix: z.string().regex(RELATIVE_PATH, "must be a relative path").optional().meta({ description: "Key prefix inside the bucket." }),
+  endpoint: z.string().regex(/^https?:\/\/[^\s'"]+$/, "must be an http(s) URL").optional().meta({ description: "S3-compatible endpoint URL; AWS when omitted." }),
+  region: z.string().regex(/^[a-z0-9-]+$/).optional(),
+  forcePathStyle: z.boolean().optional().meta({ description: "Path-style bucket addressing (most S3-compatible servers)." }),
+  credentialsSecretName: z
+    .string()
+    .regex(NAME_PATTERN, "must be a Secret name")
+    .meta({ description: "Secret with keys access-key-id and secret-access-key; the only source of S3 credentials." }),
+});
+
+/** Where backups are stored: exactly one of persistentVolumeClaim and s3. */
+export const BackupStorageSchema = z
+  .object({
+    persistentVolumeClaim: PvcStorageSchema.optional(),
+    s3: S3StorageSchema.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.persistentVolumeClaim === undefined) === (s.s3 === undefined)) {
+      ctx.addIssue({ code: "custom", message: "set exactly one of persistentVolumeClaim and s3" });
+    }
+  })
+  .meta({
+    description: "Backup storage: exactly one of persistentVolumeClaim and s3.",
+    "x-kubernetes-validations": [{ rule: "has(self.persistentVolumeClaim) != has(self.s3)", message: "set exactly one of persistentVolumeClaim and s3" }],
+  });
+export type BackupStorage = z.infer<typeof BackupStorageSchema>;
+
+export const CompressionSchema = z.enum(["gzip", "zstd", "none"]);
+export type Compression = z.infer<typeof CompressionSchema>;
+
+export const MySQLBackupSpecSchema = z.object({
+  clusterName: z.string().regex(NAME_PATTERN, "must be a MySQLCluster name").meta({
+    description: "MySQLCluster (same namespace) to back up.",
+    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "clusterName is immutable" }],
+  }),
+  storage: BackupStorageSchema,
+  compression: CompressionSchema.default("gzip").meta({ description: "Compression of the dump: gzip, zstd or none." }),
+  deletionPolicy: z
+    .enum(["Retain", "Delete"])
+    .default("Retain")
+    .meta({ description: "Retain: deleting the MySQLBackup keeps the stored backup; Delete: removes it too." }),
+});
+export type MySQLBackupSpec = z.infer<typeof MySQLBackupSpecSchema>;
+
+export const BackupStateSchema = z.enum(["Pending", "Running", "Completed", "Failed"]);
+export type BackupState = z.infer<typeof BackupStateSchema>;
+
+export const MySQLBackupStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  state: BackupStateSchema.optional(),
+  location: z.string().optional().meta({ description: "Where the backup is: pvc://<claim>/<path> or s3://<bucket>/<key prefix>." }),
+  path: z.string().optional().meta({ description: "Path of the backup inside its storage (what initDB.fromBackup.path takes)." }),
+  sizeBytes: z.number().int().optional(),
+  gtidPosition: z.string().optional(),
+  sourceInstance: z.string().optional(),
+  serverVersion: z.string().optional(),
+  startedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  message: z.string().optional(),
+});
+export type MySQLBackupStatus = z.infer<typeof MySQLBackupStatusSchema>;
+
+/** The MySQLBackup parent as Metacontroller sends it (spec parsed separately: Invalid is data). */
+export const MySQLBackupObjectSchema = z.object({
+  apiVersion: z.string(),
+  kind: z.literal(BACKUP_KIND),
+  metadata: ObjectMetaSchema.extend({ name: z.string().min(1), namespace: z.string().min(1).default("default") }),
+  spec: z.unknown().optional(),
+  status: z.unknown().optional(),
+});
+export type MySQLBackupObject = z.infer<typeof MySQLBackupObjectSchema>;
+
+export const BackupScheduleSchema = z.object({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/, "lower-case DNS label of at most 20 characters").meta({ description: "Names the CronJob <cluster>-backup-<name> and the folder of its backups." }),
+  schedule: z.string().regex(/^\S+(\s+\S+){4}$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "must be a cron expression").meta({ description: "Cron schedule (5 fields)." }),
+  timeZone: z.string().regex(/^[A-Za-z0-9_+\/-]+$/).optional().meta({ description: "IANA time zone of the schedule; the controller's when omitted." }),
+  storage: BackupStorageSchema,
+  compression: CompressionSchema.default("gzip"),
+  keep: z.number().int().min(1).max(1000).default(7).meta({ description: "How many completed backups of this schedule to retain." }),
+  suspend: z.boolean().optional(),
+});
+export type BackupSchedule = z.infer<typeof BackupScheduleSchema>;
+
+export const ClusterBackupsSchema = z
+  .object({
+    schedules: z.array(BackupScheduleSchema).default([]),
+    onDelete: z.boolean().default(false).meta({ description: "Take a final backup when the cluster is deleted; deletion completes only after it succeeded." }),
+    onDeleteStorage: BackupStorageSchema.optional().meta({ description: "Storage of the final backup; the first schedule's when omitted." }),
+  })
+  .superRefine((b, ctx) => {
+    const seen = new Set<string>();
+    b.schedules.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: "custom", path: ["schedules", i, "name"], message: `duplicate schedule name ${s.name}` });
+      seen.add(s.name);
+    });
+    if (b.onDelete && !b.onDeleteStorage && b.schedules.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["onDeleteStorage"], message: "onDelete needs onDeleteStorage or a schedule whose storage it uses" });
+    }
+  })
+  .meta({ description: "Scheduled backups (CronJobs) and the final backup on delete." });
+export type ClusterBackups = z.infer<typeof ClusterBackupsSchema>;
+
+export const InitDBSchema = z
+  .object({
+    fromBackup: z
+      .object({
+        storage: BackupStorageSchema,
+        path: z.string().regex(RELATIVE_PATH, "must be a relative path").meta({ description: "Path of the backup inside the storage (MySQLBackup status.path)." }),
+      })
+      .optional(),
+  })
+  .meta({
+    description: "How a new cluster's instances are initialized. fromBackup: every instance restores the same completed backup and starts at its GTID position.",
+    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "initDB is immutable" }],
+  });
+export type InitDB = z.infer<typeof InitDBSchema>;
+
+/** Name of the metadata file written last: a backup is complete iff it exists. */
+export const BACKUP_META_FILE = "meta.json";
+
+/** Dump file name for a compression. */
+export function dumpFileName(compression: Compression): string {
+  return compression === "gzip" ? "dump.sql.gz" : compression === "zstd" ? "dump.sql.zst" : "dump.sql";
+}
+
+/** Human location of a backup. */
+export function backupLocation(storage: BackupStorage, path: string): string {
+  if (storage.s3) return `s3://${storage.s3.bucket}/${storage.s3.prefix ? `${storage.s3.prefix.replace(/\/+$/, "")}/` : ""}${path}`;
+  return `pvc://${storage.persistentVolumeClaim?.claimName ?? ""}/${path}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * Pure builders of the backup children (docs/backups.md): the Job of a MySQLBackup (and of the
+ * final backup on cluster delete), the CronJob of a schedule, and the pod parts that seed an
+ * instance from a backup. Deterministic: the same input gives byte-identical output.
+ */
+import { backupLocation, type BackupStorage, type Compression } from "../api/backup.js";
+import { SECRET_ROOT_PASSWORD } from "../api/constants.js";
+import type { Child } from "../api/k8s.js";
+import { renderBackupScript } from "./backup-script.js";
+
+/** Image with bash, rclone, gzip and zstd for the S3 steps (deploy/backup-tools/Dockerfile). */
+export const BACKUP_TOOLS_IMAGE = "ghcr.io/metamysql/backup-tools:0.1.0";
+/** Label on backup Jobs and their pods: the MySQLBackup (or `<cluster>-<schedule>`) they serve. */
+export const LABEL_BACKUP = "metamysql.dev/backup";
+/** Where the result (termination message) is written. */
+export const RESULT_PATH = "/run/metamysql/result";
+export const SCRATCH_DIR = "/scratch";
+export const PVC_ROOT = "/backup";
+
+/** An instance the backup may dump, in preference order (caught-up replicas first). */
+export interface BackupSource {
+  pod: string;
+  ip: string;
+}
+
+/** What a backup Job needs. */
+export interface BackupJobInput {
+  name: string;
+  labels: Record<string, string>;
+  clusterName: string;
+  /** The cluster's uid, recorded in meta.json: seeding uses only backups of the same cluster. */
+  clusterUID?: string | undefined;
+  flavor: "mysql" | "mariadb";
+  /** Database image (mariadb-dump / mysqldump and the client). */
+  image: string;
+  /** Secret with root-password. */
+  credentialsSecret: string;
+  sources: readonly BackupSource[];
+  /** The primary: replicas must have applied its position at the start of the backup. */
+  primary?: BackupSource | undefined;
+  storage: BackupStorage;
+  compression: Compression;
+  /** Fixed path (MySQLBackup) or a folder plus retention (schedules: <dir>/<timestamp>). */
+  target: { path: string } | { dir: string; keep: number };
+  /** "backup" takes one; "remove" deletes `target.path` (deletionPolicy: Delete). */
+  mode?: "backup" | "remove";
+}
+
+function s3Env(storage: BackupStorage): unknown[] {
+  const s3 = storage.s3;
+  if (!s3) return [];
+  const key = (name: string, k: string) => ({ name, valueFrom: { secretKeyRef: { name: s3.credentialsSecretName, key: k } } });
+  return [
+    { name: "METAMYSQL_S3_BUCKET", value: s3.bucket },
+    { name: "METAMYSQL_S3_PREFIX", value: (s3.prefix ?? "").replace(/\/+$/, "") },
+    { name: "RCLONE_CONFIG_STORE_TYPE", value: "s3" },
+    { name: "RCLONE_CONFIG_STORE_PROVIDER", value: s3.endpoint ? "Other" : "AWS" },
+    ...(s3.endpoint ? [{ name: "RCLONE_CONFIG_STORE_ENDPOINT", value: s3.endpoint }] : []),
+    ...(s3.region ? [{ name: "RCLONE_CONFIG_STORE_REGION", value: s3.region }] : []),
+    { name: "RCLONE_CONFIG_STORE_FORCE_PATH_STYLE", value: s3.forcePathStyle === false ? "false" : "true" },
+    key("RCLONE_CONFIG_STORE_ACCESS_KEY_ID", "access-key-id"),
+    key("RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY", "secret-access-key"),
+  ];
+}
+
+/** The environment every container of a backup pod shares (no secret values, only references). */
+export function storageEnv(storage: BackupStorage): unknown[] {
+  return [
+    { name: "METAMYSQL_STORAGE", value: storage.s3 ? "s3" : "pvc" },
+    { name: "METAMYSQL_PVC_ROOT", value: PVC_ROOT },
+    ...s3Env(storage),
+  ];
+}
+
+function backupEnv(input: BackupJobInput): unknown[] {
+  const target =
+    "path" in input.target
+      ? [{ name: "METAMYSQL_BACKUP_PATH", value: input.target.path }]
+      : [
+          { name: "METAMYSQL_BACKUP_DIR", value: input.target.dir },
+          { name: "METAMYSQL_KEEP", value: String(input.target.keep) },
+        ];
+  return [
+    { name: "METAMYSQL_FLAVOR", value: input.flavor },
+    { name: "METAMYSQL_CLUSTER", value: input.clusterName },
+    ...(input.clusterUID ? [{ name: "METAMYSQL_CLUSTER_UID", value: input.clusterUID }] : []),
+    { name: "METAMYSQL_SOURCES", value: input.sources.map((s) => `${s.pod}=${s.ip}`).join(" ") },
+    { name: "METAMYSQL_PRIMARY", value: input.primary ? `${input.primary.pod}=${input.primary.ip}` : "" },
+    { name: "METAMYSQL_COMPRESSION", value: input.compression },
+    ...target,
+    { name: "METAMYSQL_SCRATCH_DIR", value: SCRATCH_DIR },
+    { name: "METAMYSQL_RESULT_FILE", value: RESULT_PATH },
+    ...storageEnv(input.storage),
+    { name: "METAMYSQL_ROOT_PASSWORD", valueFrom: { secretKeyRef: { name: input.credentialsSecret, key: SECRET_ROOT_PASSWORD, optional: input.mode === "remove" } } },
+  ];
+}
+
+function container(name: string, image: string, phase: string, env: unknown[], storage: BackupStorage): Record<string, unknown> {
+  const mounts: unknown[] = [
+    { name: "scratch", mountPath: SCRATCH_DIR },
+    { name: "result", mountPath: "/run/metamysql" },
+  ];
+  if (storage.persistentVolumeClaim) mounts.push({ name: "backup", mountPath: PVC_ROOT });
+  return {
+    name,
+    image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["bash", "-c", renderBackupScript(), "backup.sh", phase],
+    env,
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
+    terminationMessagePath: RESULT_PATH,
+    terminationMessagePolicy: "FallbackToLogsOnError",
+    volumeMounts: mounts,
+  };
+}
+
+/** The pod template of a backup (dump, and for S3 a preflight before and an upload after). */
+export function backupPodTemplate(input: BackupJobInput): Record<string, unknown> {
+  const env = backupEnv(input);
+  const s3 = input.storage.s3 !== undefined;
+  const mode = input.mode ?? "backup";
+  const volumes: unknown[] = [
+    { name: "scratch", emptyDir: {} },
+    { name: "result", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+  ];
+  if (input.storage.persistentVolumeClaim) volumes.push({ name: "backup", persistentVolumeClaim: { claimName: input.storage.persistentVolumeClaim.claimName } });
+  let initContainers: unknown[] = [];
+  let containers: unknown[];
+  if (mode === "remove") {
+    containers = [container("remove", s3 ? BACKUP_TOOLS_IMAGE : input.image, "remove", env, input.storage)];
+  } else if (s3) {
+    initContainers = [container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage), container("dump", input.image, "dump", env, input.storage)];
+    containers = [container("upload", BACKUP_TOOLS_IMAGE, "upload", env, input.storage)];
+  } else {
+    containers = [container("dump", input.image, "dump", env, input.storage)];
+  }
+  return {
+    metadata: { labels: input.labels },
+    spec: {
+      ...(initContainers.length ? { initContainers } : {}),
+      containers,
+      enableServiceLinks: false,
+      restartPolicy: "Never",
+      securityContext: { fsGroup: 999, runAsGroup: 999, runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: "RuntimeDefault" } },
+      volumes,
+    },
+  };
+}
+
+/** The Job of one backup: never retried by Kubernetes (a failed backup is reported, not looped). */
+export function buildBackupJob(input: BackupJobInput): Child {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: input.name, labels: input.labels },
+    spec: {
+      backoffLimit: 0,
+      template: backupPodTemplate(input),
+    },
+  };
+}
+
+/** The CronJob of a schedule; each run writes <dir>/<timestamp> and applies `keep`. */
+export function buildBackupCronJob(input: BackupJobInput & { schedule: string; timeZone?: string | undefined; suspend?: boolean | undefined }): Child {
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name: input.name, labels: input.labels },
+    spec: {
+      concurrencyPolicy: "Forbid",
+      failedJobsHistoryLimit: 3,
+      jobTemplate: { metadata: { labels: input.labels }, spec: { backoffLimit: 0, template: backupPodTemplate(input) } },
+      schedule: input.schedule,
+      startingDeadlineSeconds: 300,
+      successfulJobsHistoryLimit: 3,
+      suspend: input.suspend ?? false,
+      ...(input.timeZone ? { timeZone: input.timeZone } : {}),
+    },
+  };
+}
+
+export { backupLocation };

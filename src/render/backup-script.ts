@@ -1,0 +1,349 @@
+/**
+ * The scripts of backups and seeding (docs/backups.md), rendered purely and shipped inline in
+ * the Job / CronJob / init container (`bash -c "$METAMYSQL_SCRIPT"`-style via args):
+ * - backup.sh preflight|dump|upload: check the storage, dump a healthy caught-up replica (the
+ *   primary only when it is alone) with a consistent snapshot and its GTID position, write the
+ *   dump under a temporary name, then publish it and write meta.json LAST (a backup is complete
+ *   iff meta.json exists and the dump's sha256 matches it), then apply `keep` retention. The
+ *   result (JSON) goes to the termination message, which the MySQLBackup hook reads.
+ * - seed.sh fetch|fetch-latest|latest|check|sql|position: the init container downloads a backup
+ *   (initDB) or the newest scheduled backup of the cluster (fresh instances joining a running
+ *   cluster: scale-up, re-seed) from S3 into the seed dir; the entrypoint picks it, verifies it (meta.json, checksum, flavor and major version) and streams it
+ *   into the fresh server with sql_log_bin=0, then sets the GTID position from meta.json.
+ * No secret is ever printed: passwords reach mariadb-dump through MYSQL_PWD, S3 keys reach rclone
+ * through its RCLONE_CONFIG_STORE_* environment.
+ */
+
+const COMMON = `set -euo pipefail
+export PATH="$PATH:/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
+FLAVOR="\${METAMYSQL_FLAVOR:-mariadb}"
+RESULT_FILE="\${METAMYSQL_RESULT_FILE:-/dev/termination-log}"
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+log() { printf '%s metamysql-backup: %s\\n' "$(now)" "$*" >&2; }
+json_str() { local s="\${1//\\\\/\\\\\\\\}"; s="\${s//\\"/\\\\\\"}"; s="\${s//$'\\n'/ }"; s="\${s//$'\\t'/ }"; s="\${s//$'\\r'/ }"; printf '"%s"' "$s"; }
+result() { mkdir -p "$(dirname "$RESULT_FILE")"; printf '%s' "$1" >"$RESULT_FILE"; }
+fail() { log "FAILED: $*"; result "{\\"state\\":\\"Failed\\",\\"message\\":$(json_str "$*")}"; exit 1; }
+STEP="starting"
+trap 'rc=$?; if [ $rc -ne 0 ] && [ ! -s "$RESULT_FILE" ]; then result "{\\"state\\":\\"Failed\\",\\"message\\":$(json_str "failed while $STEP (exit $rc)")}"; fi' EXIT
+# sha256 of stdin: openssl uses the CPU's SHA instructions (about 10x coreutils' sha256sum here).
+sha256_of() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r | cut -d' ' -f1; else sha256sum | cut -d' ' -f1; fi; }
+errtail() { [ -s "$1" ] && tail -n 3 "$1" | tr '\\n' ' ' | cut -c1-600 || true; }
+if [ "$FLAVOR" = mysql ]; then CLIENT=mysql; DUMP=mysqldump; else CLIENT=mariadb; DUMP=mariadb-dump; fi
+STORAGE="\${METAMYSQL_STORAGE:-pvc}"
+S3_ROOT="store:\${METAMYSQL_S3_BUCKET:-}\${METAMYSQL_S3_PREFIX:+/$METAMYSQL_S3_PREFIX}"
+RCLONE=(rclone --config /dev/null --retries 2 --low-level-retries 3 --contimeout 10s --timeout 60s --s3-no-check-bucket -q)
+`;
+
+const BACKUP = `
+SCRATCH="\${METAMYSQL_SCRATCH_DIR:-/scratch}"
+# Every container of the pod starts with an empty result (an earlier step may have written one).
+mkdir -p "$(dirname "$RESULT_FILE")" && : >"$RESULT_FILE"
+PVC_ROOT="\${METAMYSQL_PVC_ROOT:-/backup}"
+COMPRESSION="\${METAMYSQL_COMPRESSION:-gzip}"
+case "$COMPRESSION" in gzip) FILE=dump.sql.gz; COMPRESS=(gzip -1 -c);; zstd) FILE=dump.sql.zst; COMPRESS=(zstd -1 -T0 -q -c);; none) FILE=dump.sql; COMPRESS=(cat);; *) fail "unknown compression $COMPRESSION";; esac
+# The backup's path inside the storage: fixed (MySQLBackup) or <dir>/<timestamp> (schedules).
+if [ -n "\${METAMYSQL_BACKUP_PATH:-}" ]; then BPATH="$METAMYSQL_BACKUP_PATH"; else BPATH="\${METAMYSQL_BACKUP_DIR:?}/$(date -u +%Y%m%dT%H%M%SZ)"; fi
+
+sql() { MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$CLIENT" -h "$1" -P "\${METAMYSQL_PORT:-3306}" -uroot --connect-timeout=5 -N -B -e "$2"; }
+
+preflight() {
+  STEP="checking the storage"
+  if [ "$STORAGE" = s3 ]; then
+    local err="$SCRATCH/preflight.err"; mkdir -p "$SCRATCH"
+    "\${RCLONE[@]}" lsf --max-depth 1 "store:\${METAMYSQL_S3_BUCKET}" >/dev/null 2>"$err" || fail "S3 bucket \${METAMYSQL_S3_BUCKET} is not usable (missing bucket or bad credentials): $(errtail "$err")"
+  else
+    [ -d "$PVC_ROOT" ] && [ -w "$PVC_ROOT" ] || fail "backup volume $PVC_ROOT is not writable"
+  fi
+}
+
+caught_up() {
+  # Wait (bounded) until the replica has applied what the primary had when the backup started.
+  local r
+  if [ "$FLAVOR" = mysql ]; then r="$(sql "$1" "SELECT WAIT_FOR_EXECUTED_GTID_SET('$PRIMARY_POS', \${METAMYSQL_MAX_LAG_SECONDS:-60})" 2>/dev/null)" || return 1
+  else r="$(sql "$1" "SELECT MASTER_GTID_WAIT('$PRIMARY_POS', \${METAMYSQL_MAX_LAG_SECONDS:-60})" 2>/dev/null)" || return 1; fi
+  [ "$r" = 0 ]
+}
+
+choose_source() {
+  STEP="choosing the source instance"
+  PRIMARY_POS=""
+  if [ -n "\${METAMYSQL_PRIMARY:-}" ]; then
+    if [ "$FLAVOR" = mysql ]; then PRIMARY_POS="$(sql "\${METAMYSQL_PRIMARY#*=}" "SELECT @@GLOBAL.gtid_executed" 2>/dev/null | tr -d '\n')" || PRIMARY_POS=""
+    else PRIMARY_POS="$(sql "\${METAMYSQL_PRIMARY#*=}" "SELECT @@GLOBAL.gtid_binlog_pos" 2>/dev/null)" || PRIMARY_POS=""; fi
+  fi
+  local reasons="" cand pod ip st lag n=0
+  for cand in \${METAMYSQL_SOURCES:-}; do n=$((n + 1)); done
+  for cand in \${METAMYSQL_SOURCES:-}; do
+    pod="\${cand%%=*}"; ip="\${cand#*=}"
+    if ! st="$(MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$CLIENT" -h "$ip" -P "\${METAMYSQL_PORT:-3306}" -uroot --connect-timeout=5 -e "SHOW SLAVE STATUS\\G" 2>&1)"; then reasons="$reasons $pod: cannot connect ($(printf '%s' "$st" | tail -n1 | cut -c1-160));"; continue; fi
+    if [ -z "$st" ]; then
+      if [ "$n" -eq 1 ]; then SOURCE_POD="$pod"; SOURCE_IP="$ip"; SOURCE_ROLE=primary; return 0; fi
+      reasons="$reasons $pod: not a replica;"; continue
+    fi
+    if ! grep -Eq '(Slave|Replica)_IO_Running: Yes' <<<"$st" || ! grep -Eq '(Slave|Replica)_SQL_Running: Yes' <<<"$st"; then reasons="$reasons $pod: replication not running;"; continue; fi
+    if [ -n "\${PRIMARY_POS:-}" ] && ! caught_up "$ip"; then reasons="$reasons $pod: not caught up with the primary within \${METAMYSQL_MAX_LAG_SECONDS:-60}s;"; continue; fi
+    lag="$(sed -nE 's/.*Seconds_Behind_(Master|Source): ([0-9]+|NULL).*/\\2/p' <<<"$st" | head -n1)"
+    if [ "$lag" = NULL ] || [ -z "$lag" ] || [ "$lag" -gt "\${METAMYSQL_MAX_LAG_SECONDS:-60}" ]; then reasons="$reasons $pod: lagging ($lag s);"; continue; fi
+    SOURCE_POD="$pod"; SOURCE_IP="$ip"; SOURCE_ROLE=replica; return 0
+  done
+  fail "no healthy caught-up instance to back up:\${reasons:- no instance}"
+}
+
+gtid_of() {
+  # The GTID position the dump recorded (commented out: set explicitly on restore), from the
+  # first 256 KiB and last 64 KiB of the uncompressed stream, captured while dumping.
+  # MySQL writes it at the top, MariaDB (with --dump-slave) at the end.
+  local text
+  text="$(cat "$SCRATCH/dump.head" 2>/dev/null || true)"
+  if [ "$FLAVOR" != mysql ]; then text="$text
+$(cat "$SCRATCH/dump.tail" 2>/dev/null || true)"; fi
+  if [ "$FLAVOR" = mysql ]; then
+    sed -nE "s/.*GTID_PURGED=(\\/\\*!80000 '\\+'\\*\\/ )?'([^']*)'.*/\\2/p" <<<"$text" | head -n1 | tr -d '\\n '
+  else
+    sed -nE "s/.*gtid_slave_pos='([^']*)'.*/\\1/p" <<<"$text" | head -n1
+  fi
+}
+
+dump() {
+  preflight
+  choose_source
+  local started version major out dir tmp err
+  started="$(now)"
+  STEP="reading the server version of $SOURCE_POD"
+  version="$(sql "$SOURCE_IP" "SELECT VERSION()")" || fail "cannot read the server version of $SOURCE_POD"
+  major="$(sed -nE 's/^([0-9]+\\.[0-9]+).*/\\1/p' <<<"$version")"
+  if [ "$STORAGE" = s3 ]; then dir="$SCRATCH/out"; else dir="$PVC_ROOT/$BPATH"; fi
+  if [ -f "$dir/meta.json" ]; then fail "a completed backup already exists at $BPATH; refusing to overwrite it"; fi
+  mkdir -p "$dir" || fail "cannot create $dir (disk full or read-only volume?)"
+  tmp="$dir/.$FILE.partial"; err="\${SCRATCH}/dump.err"; mkdir -p "$SCRATCH"
+  local args=(--host="$SOURCE_IP" --port="\${METAMYSQL_PORT:-3306}" --user=root --single-transaction --quick --all-databases --routines --events --triggers --hex-blob --max-allowed-packet=1G)
+  if [ "$FLAVOR" = mysql ]; then
+    args+=(--source-data=2 --set-gtid-purged=ON)
+  elif [ "$SOURCE_ROLE" = replica ]; then
+    args+=(--gtid --dump-slave=2)
+  else
+    args+=(--gtid --master-data=2)
+  fi
+  STEP="dumping $SOURCE_POD"
+  log "dumping $SOURCE_POD ($SOURCE_ROLE, $version) to $BPATH ($COMPRESSION)"
+  # The uncompressed stream's head and tail hold the completion trailer and the GTID position.
+  # Uncompressed, the dump goes straight to the file and both are read back by seeking; when
+  # compressed, a FIFO keeps the last 64 KiB of the stream (one extra copy, no re-read).
+  rm -f "$SCRATCH/dump.head" "$SCRATCH/dump.tail" "$SCRATCH/fifo.tail"
+  if [ "$COMPRESSION" = none ]; then
+    if ! MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" >"$tmp"; then rm -f "$tmp"; fail "dump of $SOURCE_POD failed: $(errtail "$err")"; fi
+    tail -c 65536 "$tmp" >"$SCRATCH/dump.tail"
+    head -c 262144 "$tmp" >"$SCRATCH/dump.head"
+  else
+    local p_tail
+    mkfifo "$SCRATCH/fifo.tail" || fail "cannot create a FIFO in $SCRATCH"
+    tail -c 65536 <"$SCRATCH/fifo.tail" >"$SCRATCH/dump.tail" & p_tail=$!
+    if ! MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" | tee "$SCRATCH/fifo.tail" | "\${COMPRESS[@]}" >"$tmp"; then
+      kill "$p_tail" 2>/dev/null || true
+      rm -f "$tmp"
+      fail "dump of $SOURCE_POD failed: $(errtail "$err")"
+    fi
+    wait "$p_tail" || { rm -f "$tmp"; fail "reading the end of the dump stream failed"; }
+    rm -f "$SCRATCH/fifo.tail"
+    (set +o pipefail; case "$COMPRESSION" in gzip) gzip -dc "$tmp";; *) zstd -dc -q "$tmp";; esac 2>/dev/null | head -c 262144 >"$SCRATCH/dump.head") || true
+  fi
+  STEP="checking the dump"
+  # A dump that was cut short has no completion trailer.
+  tail -c 200 "$SCRATCH/dump.tail" | grep -q "Dump completed" || { rm -f "$tmp"; fail "dump of $SOURCE_POD is incomplete: $(errtail "$err")"; }
+  local gtid sum size
+  gtid="$(gtid_of)"
+  # Flush the file to disk while checksumming it (I/O and CPU overlap).
+  local p_sync
+  sync "$tmp" 2>/dev/null & p_sync=$!
+  sum="$(sha256_of <"$tmp")"
+  wait "$p_sync" || true
+  [ "\${#sum}" -eq 64 ] || { rm -f "$tmp"; fail "no checksum of the dump"; }
+  size="$(stat -c %s "$tmp")"
+  STEP="writing the backup"
+  mv -f "$tmp" "$dir/$FILE" || fail "cannot rename the dump (disk full?)"
+  META="{\\"format\\":1,\\"cluster\\":$(json_str "\${METAMYSQL_CLUSTER:-}"),\\"clusterUID\\":$(json_str "\${METAMYSQL_CLUSTER_UID:-}"),\\"path\\":$(json_str "$BPATH"),\\"flavor\\":\\"$FLAVOR\\",\\"serverVersion\\":$(json_str "$version"),\\"majorVersion\\":\\"$major\\",\\"gtidPosition\\":$(json_str "$gtid"),\\"sourceInstance\\":\\"$SOURCE_POD\\",\\"sourceRole\\":\\"$SOURCE_ROLE\\",\\"compression\\":\\"$COMPRESSION\\",\\"file\\":\\"$FILE\\",\\"sizeBytes\\":$size,\\"sha256\\":\\"$sum\\",\\"startedAt\\":\\"$started\\",\\"completedAt\\":\\"$(now)\\"}"
+  if [ "$STORAGE" = s3 ]; then
+    printf '%s' "$META" >"$dir/meta.json.pending"
+    log "dump done ($size bytes); the upload container publishes it"
+    result "{\\"state\\":\\"Running\\",\\"message\\":\\"dumped; uploading\\"}"
+    return 0
+  fi
+  printf '%s\\n' "$META" >"$dir/.meta.json.partial" && sync "$dir/.meta.json.partial" 2>/dev/null; mv -f "$dir/.meta.json.partial" "$dir/meta.json" || fail "cannot write meta.json (disk full?)"
+  retention
+  log "completed: $BPATH ($size bytes, gtid $gtid)"
+  result "{\\"state\\":\\"Completed\\",\\"meta\\":$META}"
+}
+
+upload() {
+  local dir="$SCRATCH/out" err="$SCRATCH/upload.err"
+  [ -f "$dir/meta.json.pending" ] || fail "no finished dump to upload"
+  META="$(cat "$dir/meta.json.pending")"
+  local file; file="$(sed -nE 's/.*"file":"([^"]+)".*/\\1/p' <<<"$META")"
+  BPATH="$(sed -nE 's/.*"path":"([^"]+)".*/\\1/p' <<<"$META")"
+  STEP="uploading to S3"
+  if "\${RCLONE[@]}" lsf "$S3_ROOT/$BPATH/meta.json" 2>/dev/null | grep -q meta.json; then fail "a completed backup already exists at $BPATH; refusing to overwrite it"; fi
+  "\${RCLONE[@]}" copyto "$dir/$file" "$S3_ROOT/$BPATH/$file" 2>"$err" || fail "upload to s3://\${METAMYSQL_S3_BUCKET}/$BPATH failed: $(errtail "$err")"
+  printf '%s\\n' "$META" | "\${RCLONE[@]}" rcat "$S3_ROOT/$BPATH/meta.json" 2>"$err" || fail "upload of meta.json failed: $(errtail "$err")"
+  rm -rf "$dir"
+  retention
+  log "completed: s3://\${METAMYSQL_S3_BUCKET}/$BPATH"
+  result "{\\"state\\":\\"Completed\\",\\"meta\\":$META}"
+}
+
+retention() {
+  [ -n "\${METAMYSQL_KEEP:-}" ] && [ -n "\${METAMYSQL_BACKUP_DIR:-}" ] || return 0
+  STEP="applying retention"
+  local d="$METAMYSQL_BACKUP_DIR" complete all keep="$METAMYSQL_KEEP" x
+  if [ "$STORAGE" = s3 ]; then
+    complete="$("\${RCLONE[@]}" lsf -R --files-only --include '*/meta.json' "$S3_ROOT/$d/" | sed 's#/meta.json$##' | sort -r)"
+    all="$("\${RCLONE[@]}" lsf --dirs-only "$S3_ROOT/$d/" | sed 's#/$##' | sort -r)"
+  else
+    complete="$(cd "$PVC_ROOT/$d" && for x in */meta.json; do [ -f "$x" ] && echo "\${x%/meta.json}"; done | sort -r)"
+    all="$(cd "$PVC_ROOT/$d" && for x in */; do [ -d "$x" ] && echo "\${x%/}"; done | sort -r)"
+  fi
+  local newest; newest="$(head -n1 <<<"$complete")"
+  local n=0
+  for x in $all; do
+    if grep -qx "$x" <<<"$complete"; then
+      n=$((n + 1)); [ "$n" -le "$keep" ] && continue
+    elif [[ "$x" > "$newest" ]] || [ "$x" = "$newest" ]; then
+      continue   # incomplete and newer: possibly still being written
+    fi
+    log "retention: removing $d/$x"
+    if [ "$STORAGE" = s3 ]; then "\${RCLONE[@]}" purge "$S3_ROOT/$d/$x" || log "retention: cannot remove $d/$x"; else rm -rf "\${PVC_ROOT:?}/$d/$x"; fi
+  done
+}
+
+remove() {
+  # deletionPolicy: Delete of a MySQLBackup.
+  STEP="deleting the stored backup"
+  if [ "$STORAGE" = s3 ]; then "\${RCLONE[@]}" purge "$S3_ROOT/$BPATH" 2>/dev/null || true; else rm -rf "\${PVC_ROOT:?}/\${BPATH:?}"; fi
+  result "{\\"state\\":\\"Deleted\\"}"
+}
+
+case "\${1:-}" in
+  preflight) preflight; result "{\\"state\\":\\"Running\\"}";;
+  dump) dump;;
+  upload) upload;;
+  remove) remove;;
+  *) echo "usage: backup.sh preflight|dump|upload|remove" >&2; exit 2;;
+esac
+`;
+
+/** backup.sh: run as `bash -c "$script" backup.sh <phase>`. */
+export function renderBackupScript(): string {
+  return `#!/usr/bin/env bash\n# metamysql backup, rendered by the operator. See src/render/backup-script.ts.\n${COMMON}${BACKUP}`;
+}
+
+const SEED = `
+SEED_DIR="\${METAMYSQL_SEED_DIR:-/seed}"
+DATA_DIR="\${METAMYSQL_DATA_DIR:-/var/lib/mysql}"
+meta_field() { sed -nE "s/.*\\"$1\\":\\"?([^\\",}]*)\\"?.*/\\1/p" "$SEED_DIR/meta.json" | head -n1; }
+
+fetch() {
+  # Init container: download the backup when the data dir still has to be initialized.
+  if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
+  [ "$STORAGE" = s3 ] || exit 0
+  local src="$S3_ROOT/\${METAMYSQL_SEED_PATH:?}" err; err="$(mktemp)"
+  mkdir -p "$SEED_DIR"
+  rm -f "$SEED_DIR"/*
+  "\${RCLONE[@]}" copyto "$src/meta.json" "$SEED_DIR/meta.json" 2>"$err" || { echo "no completed backup at s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_PATH} (meta.json missing): $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  local file; file="$(meta_field file)"
+  "\${RCLONE[@]}" copyto "$src/$file" "$SEED_DIR/$file" 2>"$err" || { echo "download of $file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  echo "fetched $(meta_field path) ($(meta_field sizeBytes) bytes)" >&2
+}
+
+check() {
+  # Refuse anything but a complete backup of the same flavor and major version.
+  [ -f "$SEED_DIR/meta.json" ] || { echo "seed: no completed backup in $SEED_DIR (meta.json missing): refusing to initialize from it" >&2; exit 1; }
+  local flavor major file sum mine
+  flavor="$(meta_field flavor)"; major="$(meta_field majorVersion)"; file="$(meta_field file)"
+  if [ "$FLAVOR" = mysql ]; then mine="$(mysqld --version 2>/dev/null)"; else mine="$(mariadbd --version 2>/dev/null)"; fi
+  mine="$(sed -nE 's/.*Ver ([0-9]+\\.[0-9]+).*/\\1/p' <<<"$mine")"
+  [ "$flavor" = "$FLAVOR" ] || { echo "seed: the backup is from $flavor but this cluster runs $FLAVOR: refusing to restore it" >&2; exit 1; }
+  [ "$major" = "$mine" ] || { echo "seed: the backup is from $flavor $major but this server is $FLAVOR $mine: refusing to restore across major versions" >&2; exit 1; }
+  [ -f "$SEED_DIR/$file" ] || { echo "seed: $file missing next to meta.json" >&2; exit 1; }
+  sum="$(sha256_of <"$SEED_DIR/$file")"
+  [ "$sum" = "$(meta_field sha256)" ] || { echo "seed: checksum mismatch for $file: the backup is damaged, refusing it" >&2; exit 1; }
+  echo "seed: restoring $(meta_field path) ($flavor $major, gtid $(meta_field gtidPosition))" >&2
+}
+
+pick_newest() {
+  # "<completedAt> <dir>" of each backup of this cluster under the scan root (<schedule>/<timestamp>),
+  # newest first. A backup belongs to this cluster by uid (by name when the uid is unknown).
+  local root="\${METAMYSQL_SEED_SCAN:?}" m key want
+  if [ -n "\${METAMYSQL_CLUSTER_UID:-}" ]; then key=clusterUID; want="$METAMYSQL_CLUSTER_UID"; else key=cluster; want="\${METAMYSQL_CLUSTER:-}"; fi
+  for m in "$root"/*/*/meta.json; do
+    [ -f "$m" ] || continue
+    SEED_DIR="\${m%/meta.json}"
+    [ -n "$want" ] && [ "$(meta_field "$key")" = "$want" ] || continue
+    printf '%s %s\\n' "$(meta_field completedAt)" "$SEED_DIR"
+  done | sort -r
+}
+
+latest() {
+  # Entrypoint of a fresh data dir: prints the newest COMPLETE backup of this cluster that passes
+  # check (meta.json, checksum, flavor, major version), or nothing (then the instance initializes
+  # empty, or from initDB.fromBackup, and replicates everything from the primary).
+  [ -d "\${METAMYSQL_SEED_SCAN:-/nonexistent}" ] || return 0
+  local at d
+  while read -r at d; do
+    if (SEED_DIR="$d"; check) 2>/dev/null; then echo "$d"; return 0; fi
+    echo "seed: skipping $d (completed $at): not usable" >&2
+  done < <(pick_newest)
+}
+
+fetch_latest() {
+  # Init container (S3 schedules): download every meta.json of the cluster's scheduled backups,
+  # then the dump of the newest one of this cluster, into the scan dir. The entrypoint checks it.
+  if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
+  local src="$S3_ROOT/\${METAMYSQL_SEED_S3_PATH:?}" dst="\${METAMYSQL_SEED_SCAN:?}" err at d file
+  err="$(mktemp)"
+  mkdir -p "$dst"
+  find "$dst" -mindepth 1 -delete
+  "\${RCLONE[@]}" copy --include '/*/*/meta.json' "$src" "$dst" 2>"$err" || { echo "cannot list the scheduled backups in s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_S3_PATH}: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  read -r at d < <(pick_newest) || true
+  if [ -z "\${d:-}" ]; then echo "no completed backup of this cluster yet: the instance initializes without one" >&2; exit 0; fi
+  SEED_DIR="$d"; file="$(meta_field file)"
+  "\${RCLONE[@]}" copyto "$src/\${d#"$dst"/}/$file" "$d/$file" 2>"$err" || { echo "download of \${d#"$dst"/}/$file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  echo "fetched \${d#"$dst"/} (completed $at)" >&2
+}
+
+sql() {
+  # The dump with binary logging off for the session (no local GTIDs).
+  local file; file="$(meta_field file)"
+  echo "SET SESSION sql_log_bin=0;"
+  if [ "$FLAVOR" = mysql ]; then echo "RESET BINARY LOGS AND GTIDS;"; fi
+  case "$(meta_field compression)" in gzip) gzip -dc "$SEED_DIR/$file";; zstd) zstd -dc -q "$SEED_DIR/$file";; *) cat "$SEED_DIR/$file";; esac
+  echo ";"
+  # The restored mysql schema takes effect now; the accounts are set right after.
+  echo "SET SESSION sql_log_bin=0;"
+  echo "FLUSH PRIVILEGES;"
+}
+
+position() {
+  # After the accounts: the replication position of the backup.
+  local gtid; gtid="$(meta_field gtidPosition)"
+  if [ "$FLAVOR" = mariadb ] && [ -n "$gtid" ]; then
+    echo "RESET MASTER;"
+    echo "SET GLOBAL gtid_binlog_state='$gtid';"
+    echo "SET GLOBAL gtid_slave_pos='$gtid';"
+  fi
+  echo "FLUSH PRIVILEGES;"
+}
+
+case "\${1:-}" in
+  fetch) fetch;;
+  fetch-latest) fetch_latest;;
+  latest) latest;;
+  check) check;;
+  sql) sql;;
+  position) position;;
+  *) echo "usage: seed.sh fetch|fetch-latest|latest|check|sql|position" >&2; exit 2;;
+esac
+`;
+
+/** seed.sh: shipped in the cluster's ConfigMap when seeding is possible. */
+export function renderSeedScript(): string {
+  return `#!/usr/bin/env bash\n# metamysql seeding from a backup, rendered by the operator. See src/render/backup-script.ts.\n${COMMON.replace('trap \'rc', "# no result file here\n: trap 'rc")}${SEED}`;
+}
