@@ -16,12 +16,45 @@ import type { HookContext } from "../context.js";
 import { parseSyncRequest } from "./request.js";
 import { parseCluster } from "../../src/api/parse.js";
 import { finalBackupStep, type FinalBackupStep } from "../../src/backup/final.js";
+import type { Cluster } from "../../src/api/cluster.js";
+import { MYSQL_PORT, OPERATOR_USER } from "../../src/api/constants.js";
+import { fence, withSession } from "../../src/mysql/index.js";
+import { credentialsOf } from "./credentials.js";
+import type { ParsedSync } from "./request.js";
 
 /** Seconds between finalize calls while pods are still stopping. */
 export const FINALIZE_RESYNC_SECONDS = 2;
 
 /** Seconds between finalize calls while a failed final backup blocks deletion. */
 export const FINAL_BACKUP_FAILED_RESYNC_SECONDS = 30;
+
+/**
+ * Makes the primary read-only (sessions killed) before its pod is deleted, so its preStop hook,
+ * which waits for the primary to be moved away, returns at once: the whole cluster is going, there
+ * is nowhere to switch to. Best effort: a failure is logged and the preStop wait (bounded) remains.
+ */
+async function fencePrimaryForDeletion(cluster: Cluster, parsed: ParsedSync, ctx: HookContext): Promise<void> {
+  const primary = cluster.status.currentPrimary;
+  const ip = parsed.pods.find((p) => p.pod.metadata.name === primary)?.pod.status?.podIP;
+  const creds = credentialsOf(cluster, parsed, () => "");
+  if (!primary || !ip || !creds.ready) return;
+  try {
+    await withSession(
+      {
+        host: ip,
+        port: MYSQL_PORT,
+        user: OPERATOR_USER,
+        password: creds.credentials["operator-password"],
+        connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
+        queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+      },
+      (s) => fence(s, cluster.spec.flavor),
+    );
+    ctx.logger.info({ primary }, "cluster deleted: primary made read-only before its pod stops");
+  } catch (err) {
+    ctx.logger.warn({ primary, err: err instanceof Error ? err.message : String(err) }, "could not fence the primary before deletion");
+  }
+}
 
 /** Handles a finalize request body. */
 export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
@@ -63,6 +96,7 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
   if (!stsLeft && podsLeft === 0) {
     return { status: { ...prevStatus, message: `${done}deleted; data volumes retained` }, children: [], finalized: parsed.request.finalizing };
   }
+  if (cluster.ok && stsLeft) await fencePrimaryForDeletion(cluster.cluster, parsed, ctx);
   const message = `${done}deleting: ${podsLeft} pod(s) still stopping`;
   const conditions = mergeConditions(prevStatus.conditions, [
     ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),

@@ -8,13 +8,13 @@
  */
 import { MySQLClusterStatusSchema, type Cluster } from "../../src/api/cluster.js";
 import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
-import { SecretSchema, ordinalOf, type KubeObject, type Pod } from "../../src/api/k8s.js";
+import { ordinalOf, type Pod } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
 import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
-import { readSecretPasswords, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
+import type { Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import { forbiddenChanges } from "../../src/render/validate.js";
@@ -22,8 +22,9 @@ import { decide, type Decision, type InstanceObservation } from "../../src/topol
 import type { HookContext } from "../context.js";
 import { recordClusterMetrics, recordOperation } from "./metrics.js";
 import { observeInstances } from "./observe.js";
-import { findSecret, parseSyncRequest, type ParsedSync } from "./request.js";
+import { parseSyncRequest, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
+import { credentialsOf } from "./credentials.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
@@ -35,30 +36,6 @@ export function invalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Da
     status: invalidStatus(parsed.parent.status, issues, previous.success ? previous.data.conditions : undefined, now),
     children: parsed.children.map(unchangedChild),
   };
-}
-
-/**
- * The passwords in use: from the user's Secret (related object) or the generated one
- * (carried over from the observed child). `ready` is false until the Secret exists in the API
- * server, i.e. until pods can have been started with it.
- */
-function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; ready: boolean; problem?: string } {
-  if (cluster.spec.credentialsSecretName) {
-    const name = cluster.spec.credentialsSecretName;
-    const found = readSecretPasswords(findSecret(parsed.secrets, name));
-    const missing = (["root-password", "operator-password", "replication-password"] as const).filter((k) => !found[k]);
-    const credentials: Credentials = {
-      "root-password": found["root-password"] ?? "",
-      "operator-password": found["operator-password"] ?? "",
-      "replication-password": found["replication-password"] ?? "",
-    };
-    if (missing.length > 0) return { credentials, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
-    return { credentials, ready: true };
-  }
-  const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
-  const secret = obj ? SecretSchema.safeParse(obj) : undefined;
-  const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), ready: observed !== undefined };
 }
 
 /** The related database pods. */

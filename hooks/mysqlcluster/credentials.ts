@@ -1,0 +1,34 @@
+/**
+ * Credentials of a cluster as a hook sees them (sync and finalize).
+ */
+import type { Cluster } from "../../src/api/cluster.js";
+import { SecretSchema } from "../../src/api/k8s.js";
+import { findObserved } from "../../src/render/children.js";
+import { readSecretPasswords, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
+import { childNames } from "../../src/render/labels.js";
+import { findSecret, type ParsedSync } from "./request.js";
+
+/**
+ * The passwords in use: from the user's Secret (related object) or the generated one
+ * (carried over from the observed child). `ready` is false until the Secret exists in the API
+ * server, i.e. until pods can have been started with it.
+ */
+export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; ready: boolean; problem?: string } {
+  if (cluster.spec.credentialsSecretName) {
+    const name = cluster.spec.credentialsSecretName;
+    const found = readSecretPasswords(findSecret(parsed.secrets, name));
+    const missing = (["root-password", "operator-password", "replication-password"] as const).filter((k) => !found[k]);
+    const credentials: Credentials = {
+      "root-password": found["root-password"] ?? "",
+      "operator-password": found["operator-password"] ?? "",
+      "replication-password": found["replication-password"] ?? "",
+    };
+    if (missing.length > 0) return { credentials, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
+    return { credentials, ready: true };
+  }
+  const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
+  const secret = obj ? SecretSchema.safeParse(obj) : undefined;
+  const observed = secret?.success ? secret.data : undefined;
+  return { credentials: resolveGeneratedCredentials(observed, generate), ready: observed !== undefined };
+}
+
