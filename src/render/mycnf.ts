@@ -19,6 +19,10 @@ function ownedOptions(spec: MySQLClusterSpec): Array<[string, string]> {
     return [
       ["binlog_format", "ROW"],
       ["gtid_strict_mode", "ON"],
+      // Start as a replica: with rpl_semi_sync_slave_enabled this makes crash recovery truncate
+      // binlog transactions no replica acknowledged (MDEV-21117), so a crashed primary comes
+      // back as a subset of the new primary instead of diverging. The operator promotes.
+      ["init_rpl_role", "SLAVE"],
       ["log_bin", "mysql-bin"],
       ["log_slave_updates", "ON"],
       ["read_only", "ON"],

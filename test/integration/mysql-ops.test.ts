@@ -35,9 +35,18 @@ function cfg(d: Decision): OperationConfig {
   };
 }
 
+/** Probes like the hook: replicas first, the current primary last (hooks/mysqlcluster/observe.ts). */
 async function observe(): Promise<InstanceObservation[]> {
+  const primary = status.currentPrimary;
+  const isPrimary = (i: { ordinal: number }) => `${CLUSTER}-${i.ordinal}` === primary;
+  const others = await observeEach(insts.filter((i) => !isPrimary(i)));
+  const last = await observeEach(insts.filter(isPrimary));
+  return [...others, ...last].sort((a, b) => a.ordinal - b.ordinal);
+}
+
+async function observeEach(list: typeof insts): Promise<InstanceObservation[]> {
   return Promise.all(
-    insts.map(async (i) => {
+    list.map(async (i) => {
       const probe = i.alive
         ? await readInstanceStatus({
             flavor: "mariadb",
