@@ -13,16 +13,19 @@ import { LOSSLESS_SEMI_SYNC_TIMEOUT_MS } from "../topology/rules.js";
 export const ASYNC_SEMI_SYNC_TIMEOUT_MS = 10000;
 
 function ownedOptions(spec: MySQLClusterSpec): Array<[string, string]> {
-  const lossless = spec.durability === "lossless";
+  // Semi-sync replica side (and, on MariaDB, crash recovery as a replica) only where a commit can
+  // be acknowledged by another instance: with one instance nothing could hold a truncated commit.
+  const lossless = spec.durability === "lossless" && spec.instances > 1;
   const timeout = String(lossless ? LOSSLESS_SEMI_SYNC_TIMEOUT_MS : ASYNC_SEMI_SYNC_TIMEOUT_MS);
   if (spec.flavor === "mariadb") {
     return [
       ["binlog_format", "ROW"],
       ["gtid_strict_mode", "ON"],
-      // Start as a replica: with rpl_semi_sync_slave_enabled this makes crash recovery truncate
-      // binlog transactions no replica acknowledged (MDEV-21117), so a crashed primary comes
-      // back as a subset of the new primary instead of diverging. The operator promotes.
-      ["init_rpl_role", "SLAVE"],
+      // Start as a replica: with rpl_semi_sync_slave_enabled, crash recovery then truncates binlog
+      // events whose engine commit was not durable (MDEV-21117), so a crashed primary comes back
+      // as a subset of what its replicas received instead of diverging; the operator fails over
+      // to the replica holding them. Only with lossless semi-sync and replicas (see above).
+      ...(lossless ? ([["init_rpl_role", "SLAVE"]] as Array<[string, string]>) : []),
       ["log_bin", "mysql-bin"],
       ["log_slave_updates", "ON"],
       ["read_only", "ON"],

@@ -152,10 +152,16 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
   }, 60_000);
 
   it("restarts a killed instance with its data intact", async () => {
-    const target = `${NAME}-1`;
-    await query(pod(target), "CREATE DATABASE IF NOT EXISTS keep");
-    await query(pod(target), "CREATE TABLE IF NOT EXISTS keep.t (id INT PRIMARY KEY)");
-    await query(pod(target), "REPLACE INTO keep.t VALUES (42)");
+    // Written on the primary (a write on a replica would be errant), replicated to the target.
+    const primary = (t.rt.cluster() as KObject & { status?: { currentPrimary?: string } }).status?.currentPrimary ?? `${NAME}-0`;
+    const target = primary === `${NAME}-1` ? `${NAME}-2` : `${NAME}-1`;
+    await query(pod(primary), "CREATE DATABASE IF NOT EXISTS keep");
+    await query(pod(primary), "CREATE TABLE IF NOT EXISTS keep.t (id INT PRIMARY KEY)");
+    await query(pod(primary), "REPLACE INTO keep.t VALUES (42)");
+    await eventually(async () => {
+      const r = await query<{ n: number } & import("mysql2").RowDataPacket>(pod(target), "SELECT COUNT(*) AS n FROM keep.t WHERE id = 42").catch(() => []);
+      return r[0]?.n === 1 ? true : undefined;
+    }, 20_000, "the row replicated to the target");
     const before = t.rt.status().pods.find((p) => p.name === target);
     t.rt.kill(target, "KILL");
     await eventually(() => {
