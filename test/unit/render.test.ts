@@ -145,17 +145,11 @@ describe("my.cnf", () => {
       "skip_replica_start = ON",
     ]) expect(cnf).toContain(`\n${line}\n`);
   });
-  it("lossless with replicas recovers a crashed instance as a replica (binlog truncation of unacknowledged commits)", () => {
-    const cnf = renderMyCnf(cluster({ flavor: "mariadb", instances: 3 }).spec, "shop");
-    expect(cnf).toContain("\ninit_rpl_role = SLAVE\n");
-    expect(cnf).toContain("\nsync_binlog = 1\n");
-  });
   it.each([
     ["a single instance", { flavor: "mariadb", instances: 1 }],
     ["async durability", { flavor: "mariadb", durability: "async" }],
-  ] as const)("%s never truncates acknowledged commits on crash recovery", (_n, spec) => {
+  ] as const)("%s runs without the semi-sync replica side", (_n, spec) => {
     const cnf = renderMyCnf(cluster(spec as MySQLClusterSpecInput).spec, "shop");
-    expect(cnf).not.toContain("init_rpl_role");
     expect(cnf).toContain("\nrpl_semi_sync_slave_enabled = OFF\n");
   });
   it("async durability disables the replica side", () => {
