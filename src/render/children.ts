@@ -49,11 +49,29 @@ function observedVolumeClaimTemplates(sts: KubeObject | undefined): unknown[] | 
   return Array.isArray(templates) && templates.length > 0 ? templates : undefined;
 }
 
+/**
+ * The ConfigMap data and its hash depend only on the cluster's identity and spec; they are the
+ * largest part of a sync's rendering, so they are memoized (bounded; same input, same output).
+ */
+const CONFIG_CACHE_SIZE = 256;
+const configCache = new Map<string, { data: Record<string, string>; hash: string }>();
+
+function cachedConfig(cluster: Cluster): { data: Record<string, string>; hash: string } {
+  const key = JSON.stringify([cluster.name, cluster.namespace, cluster.uid, cluster.spec]);
+  const hit = configCache.get(key);
+  if (hit) return { data: { ...hit.data }, hash: hit.hash };
+  const data = configData(cluster);
+  const entry = { data, hash: configHash(data) };
+  if (configCache.size >= CONFIG_CACHE_SIZE) configCache.delete(configCache.keys().next().value ?? "");
+  configCache.set(key, entry);
+  return { data: { ...data }, hash: entry.hash };
+}
+
 /** Renders every child of the cluster. */
 export function renderChildren(input: RenderInput): RenderResult {
   const { cluster } = input;
   const names = childNames(cluster.name);
-  const data = configData(cluster);
+  const { data, hash } = cachedConfig(cluster);
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
@@ -65,7 +83,7 @@ export function renderChildren(input: RenderInput): RenderResult {
     buildReadOnlyEndpointSlice(cluster, input.readOnlyEndpoints),
     buildStatefulSet(cluster, {
       replicas: input.replicas ?? cluster.spec.instances,
-      configHash: configHash(data),
+      configHash: hash,
       observedVolumeClaimTemplates: observedVolumeClaimTemplates(sts),
     }),
     buildPodDisruptionBudget(cluster),
