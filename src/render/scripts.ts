@@ -11,6 +11,9 @@
  * so the local runtime runs these same scripts against its own directories.
  */
 import type { Flavor } from "../api/cluster.js";
+// The privilege lists are shared with src/mysql's account setup: one definition of least privilege.
+import { MARIADB_OPERATOR_PRIVILEGES } from "../mysql/sql/mariadb.js";
+import { MYSQL_OPERATOR_DYNAMIC_PRIVILEGES, MYSQL_OPERATOR_PRIVILEGES } from "../mysql/sql/mysql.js";
 import { OPERATOR_USER, PRESTOP_WAIT_SECONDS, REPLICATION_USER, SERVER_ID_BASE } from "../api/constants.js";
 
 interface FlavorCommands {
@@ -29,11 +32,7 @@ const COMMANDS: Record<Flavor, FlavorCommands> = {
     admin: "mariadb-admin",
     install:
       'mariadb-install-db --defaults-file="$CONFIG_DIR/my.cnf" --datadir="$DATA_DIR" --auth-root-authentication-method=normal --skip-test-db "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }',
-    operatorGrants: [
-      "GRANT RELOAD, PROCESS, SELECT, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, BINLOG ADMIN, CONNECTION ADMIN ON *.* TO '" +
-        OPERATOR_USER +
-        "'@'%';",
-    ],
+    operatorGrants: [`GRANT ${MARIADB_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`],
     openForInit: "--read-only=OFF",
   },
   mysql: {
@@ -43,10 +42,8 @@ const COMMANDS: Record<Flavor, FlavorCommands> = {
     install:
       'mysqld --defaults-file="$CONFIG_DIR/my.cnf" --initialize-insecure --datadir="$DATA_DIR" "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }',
     operatorGrants: [
-      "GRANT RELOAD, PROCESS, SELECT, REPLICATION CLIENT ON *.* TO '" + OPERATOR_USER + "'@'%';",
-      "GRANT REPLICATION_SLAVE_ADMIN, SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO '" +
-        OPERATOR_USER +
-        "'@'%';",
+      `GRANT ${MYSQL_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`,
+      `GRANT ${MYSQL_OPERATOR_DYNAMIC_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`,
     ],
     openForInit: "--read-only=OFF --super-read-only=OFF",
   },

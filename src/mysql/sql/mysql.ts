@@ -20,6 +20,9 @@ export const MYSQL_OPERATOR_DYNAMIC_PRIVILEGES = [
   "REPLICATION_SLAVE_ADMIN",
   "CONNECTION_ADMIN",
   "BINLOG_ADMIN",
+  // Repair of an errant instance by cloning from the primary (README "Repairing an errant instance").
+  "BACKUP_ADMIN",
+  "CLONE_ADMIN",
 ] as const;
 
 /** Plugins needed for semi-sync on MySQL (loaded with plugin_load_add in my.cnf, or installed). */
