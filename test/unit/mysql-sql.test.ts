@@ -80,7 +80,7 @@ describe("MySQL 8.4 SQL text (documented syntax, no server here)", () => {
     const sql = d.accountSetup({ operator: "o'p", replication: "r" });
     expect(sql[0]).toBe("SET SESSION sql_log_bin=0");
     expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
-    expect(sql).toContain("GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN ON *.* TO 'metamysql'@'%'");
+    expect(sql).toContain("GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'");
     expect(sql).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'");
     expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES/);
   });
