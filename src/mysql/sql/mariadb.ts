@@ -1,9 +1,10 @@
 /**
  * MariaDB 10.11+ SQL (mysql-field-notes.md: every statement here ran for real with mysql2).
  */
-import { OPERATOR_USER, REPLICATION_USER } from "../../api/constants.js";
+import { OPERATOR_USER } from "../../api/constants.js";
 import type { AccountPasswords, BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
-import { intLiteral, quoteAccount, quoteString } from "./escape.js";
+import { accountSetupStatements } from "./accounts.js";
+import { intLiteral, quoteString } from "./escape.js";
 
 /** Least privilege that ran every orchestration step (field notes, "Read-only"). */
 export const MARIADB_OPERATOR_PRIVILEGES = [
@@ -61,18 +62,7 @@ function semiSyncSource(o: SemiSyncSourceOptions): string[] {
 }
 
 function accountSetup(p: AccountPasswords): string[] {
-  const op = quoteAccount(OPERATOR_USER);
-  const repl = quoteAccount(REPLICATION_USER);
-  return [
-    "SET SESSION sql_log_bin=0",
-    `CREATE USER IF NOT EXISTS ${op} IDENTIFIED BY ${quoteString(p.operator)}`,
-    `ALTER USER ${op} IDENTIFIED BY ${quoteString(p.operator)}`,
-    `GRANT ${MARIADB_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO ${op}`,
-    `CREATE USER IF NOT EXISTS ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
-    `ALTER USER ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
-    `GRANT REPLICATION SLAVE ON *.* TO ${repl}`,
-    "SET SESSION sql_log_bin=1",
-  ];
+  return accountSetupStatements(p, [MARIADB_OPERATOR_PRIVILEGES]);
 }
 
 /** The MariaDB dialect. */

@@ -3,9 +3,10 @@
  * rpl_semi_sync_source_*). No MySQL server runs in this environment: test/unit/mysql-sql.test.ts
  * checks this text against the documented 8.4 syntax.
  */
-import { OPERATOR_USER, REPLICATION_USER } from "../../api/constants.js";
+import { OPERATOR_USER } from "../../api/constants.js";
 import type { AccountPasswords, BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
-import { intLiteral, quoteAccount, quoteString } from "./escape.js";
+import { accountSetupStatements } from "./accounts.js";
+import { intLiteral, quoteString } from "./escape.js";
 
 /**
  * Least privilege for every verb on MySQL 8.4: SYSTEM_VARIABLES_ADMIN (read_only,
@@ -79,19 +80,7 @@ export function installSemiSyncPlugins(): string[] {
 }
 
 function accountSetup(p: AccountPasswords): string[] {
-  const op = quoteAccount(OPERATOR_USER);
-  const repl = quoteAccount(REPLICATION_USER);
-  return [
-    "SET SESSION sql_log_bin=0",
-    `CREATE USER IF NOT EXISTS ${op} IDENTIFIED BY ${quoteString(p.operator)}`,
-    `ALTER USER ${op} IDENTIFIED BY ${quoteString(p.operator)}`,
-    `GRANT ${MYSQL_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO ${op}`,
-    `GRANT ${MYSQL_OPERATOR_DYNAMIC_PRIVILEGES.join(", ")} ON *.* TO ${op}`,
-    `CREATE USER IF NOT EXISTS ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
-    `ALTER USER ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
-    `GRANT REPLICATION SLAVE ON *.* TO ${repl}`,
-    "SET SESSION sql_log_bin=1",
-  ];
+  return accountSetupStatements(p, [MYSQL_OPERATOR_PRIVILEGES, MYSQL_OPERATOR_DYNAMIC_PRIVILEGES]);
 }
 
 /** The MySQL 8.4 dialect. */
