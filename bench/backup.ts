@@ -19,6 +19,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
+import { BACKUP_USER } from "../src/api/constants.js";
+import { MARIADB_BACKUP_PRIVILEGES } from "../src/mysql/sql/mariadb.js";
 import { renderBackupScript, renderSeedScript } from "../src/render/backup-script.js";
 import { destroyConnection, MariaDBHarness, type MariaDBInstance } from "../test/helpers/mariadb.js";
 
@@ -69,7 +71,14 @@ async function main(): Promise<void> {
   const dst = await harness.start(1);
   for (const inst of [src, dst]) {
     // Accounts for TCP (the scripts connect like a Job pod does), outside the binary log.
-    for (const stmt of ["DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'", `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${PASSWORD}'`, "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION"]) {
+    // Both dumps use the operator's least-privilege backup account; restores run as root.
+    for (const stmt of [
+      "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
+      `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${PASSWORD}'`,
+      "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION",
+      `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'%' IDENTIFIED BY '${PASSWORD}'`,
+      `GRANT ${MARIADB_BACKUP_PRIVILEGES.join(", ")} ON *.* TO '${BACKUP_USER}'@'%'`,
+    ]) {
       await sql(inst, `SET STATEMENT sql_log_bin=0 FOR ${stmt}`);
     }
   }
@@ -94,7 +103,7 @@ async function main(): Promise<void> {
   const dumpFlags = "--single-transaction --quick --all-databases --routines --events --triggers --hex-blob --max-allowed-packet=1G --gtid --master-data=2";
   const bareDump = (): number => {
     rmSync(bareFile, { force: true });
-    return sh(`MYSQL_PWD='${PASSWORD}' mariadb-dump --host=${srcAddr.host} --port=3306 --user=root ${dumpFlags} > '${bareFile}'`, {}, "bare dump");
+    return sh(`MYSQL_PWD='${PASSWORD}' mariadb-dump --host=${srcAddr.host} --port=3306 --user=${BACKUP_USER} ${dumpFlags} > '${bareFile}'`, {}, "bare dump");
   };
   let opRun = 0;
   const opDump = (compression: "none" | "zstd"): { s: number; dir: string } => {
@@ -111,7 +120,7 @@ async function main(): Promise<void> {
       METAMYSQL_PVC_ROOT: pvcRoot,
       METAMYSQL_SCRATCH_DIR: join(work, "scratch"),
       METAMYSQL_RESULT_FILE: join(work, "result"),
-      METAMYSQL_ROOT_PASSWORD: PASSWORD,
+      METAMYSQL_BACKUP_PASSWORD: PASSWORD,
     }, "operator dump");
     const result = JSON.parse(readFileSync(join(work, "result"), "utf8")) as { state: string };
     if (result.state !== "Completed") throw new Error(`operator dump: ${JSON.stringify(result)}`);

@@ -141,6 +141,8 @@ export interface HookMetrics {
   operationDuration: Histogram;
   backupLastSuccess: Gauge;
   backupLastSize: Gauge;
+  backupScheduleState: Gauge;
+  backupScheduleLastSuccess: Gauge;
 }
 
 /** Creates the hook server's metric set. */
@@ -162,7 +164,18 @@ export function createHookMetrics(): HookMetrics {
     ),
     operations: registry.counter("metamysql_operations_total", "Database operations by cluster, operation and result."),
     operationDuration: registry.histogram("metamysql_operation_duration_seconds", "Database operation time by operation."),
-    backupLastSuccess: registry.gauge("metamysql_backup_last_success_timestamp_seconds", "Completion time of the newest successful backup, by namespace and cluster."),
+    backupLastSuccess: registry.gauge(
+      "metamysql_backup_last_success_timestamp_seconds",
+      "Completion time of the newest successful backup (MySQLBackup, schedule or final backup), by namespace and cluster.",
+    ),
     backupLastSize: registry.gauge("metamysql_backup_last_size_bytes", "Size of the newest successful backup, by namespace and cluster."),
+    backupScheduleState: registry.gauge(
+      "metamysql_backup_schedule_state",
+      "1 for the state (Running, Completed, Failed) of the newest run of a backup schedule, by namespace, cluster, schedule and state.",
+    ),
+    backupScheduleLastSuccess: registry.gauge(
+      "metamysql_backup_schedule_last_success_timestamp_seconds",
+      "Completion time of the newest completed run of a backup schedule, by namespace, cluster and schedule.",
+    ),
   };
 }

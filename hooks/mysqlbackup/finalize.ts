@@ -7,6 +7,7 @@ import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/ba
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { buildBackupJob } from "../../src/render/backup-job.js";
+import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import type { HookContext } from "../context.js";
 import { parseBackupSync } from "./request.js";
@@ -37,7 +38,7 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
     clusterName: spec.data.clusterName,
     flavor,
     image: clusterSpec.success ? imageFor(clusterSpec.data) : "docker.io/library/mariadb:11.4",
-    credentialsSecret: `${spec.data.clusterName}-credentials`,
+    backupSecret: childNames(spec.data.clusterName).backupSecret,
     sources: [],
     storage: spec.data.storage,
     compression: spec.data.compression,

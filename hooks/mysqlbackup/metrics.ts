@@ -1,5 +1,6 @@
 /**
- * Backup metrics (docs/backups.md): time and size of the last successful backup per cluster.
+ * Backup metrics (docs/backups.md): time and size of the last successful backup per cluster,
+ * whichever path took it (a MySQLBackup, a schedule's run, the final backup on delete).
  */
 import type { MySQLBackupStatus } from "../../src/api/backup.js";
 import type { HookMetrics } from "../../src/metrics.js";
@@ -7,10 +8,16 @@ import type { HookMetrics } from "../../src/metrics.js";
 /** Newest completion time seen per metrics registry and cluster (gauges only go forward). */
 const newest = new WeakMap<HookMetrics, Map<string, number>>();
 
-/** Records a completed backup (keeps the newest per cluster). */
-export function recordBackupMetrics(m: HookMetrics, namespace: string, cluster: string, status: MySQLBackupStatus): void {
-  if (status.state !== "Completed" || !status.completedAt) return;
-  const at = Date.parse(status.completedAt) / 1000;
+/** A completed backup of a cluster: when it became complete and its size. */
+export interface BackupSuccess {
+  completedAt: string | undefined;
+  sizeBytes?: number | undefined;
+}
+
+/** Records a completed backup of `cluster`; the gauges keep the newest one per cluster. */
+export function recordBackupSuccess(m: HookMetrics, namespace: string, cluster: string, backup: BackupSuccess): void {
+  if (!backup.completedAt) return;
+  const at = Date.parse(backup.completedAt) / 1000;
   if (!Number.isFinite(at)) return;
   let seen = newest.get(m);
   if (!seen) newest.set(m, (seen = new Map()));
@@ -19,5 +26,11 @@ export function recordBackupMetrics(m: HookMetrics, namespace: string, cluster: 
   seen.set(key, at);
   const labels = { namespace, cluster };
   m.backupLastSuccess.set(labels, at);
-  if (status.sizeBytes !== undefined) m.backupLastSize.set(labels, status.sizeBytes);
+  if (backup.sizeBytes !== undefined) m.backupLastSize.set(labels, backup.sizeBytes);
+}
+
+/** Records a completed MySQLBackup (keeps the newest per cluster). */
+export function recordBackupMetrics(m: HookMetrics, namespace: string, cluster: string, status: MySQLBackupStatus): void {
+  if (status.state !== "Completed") return;
+  recordBackupSuccess(m, namespace, cluster, { completedAt: status.completedAt, sizeBytes: status.sizeBytes });
 }

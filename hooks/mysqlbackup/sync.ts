@@ -15,6 +15,7 @@ import { issuesOf } from "../../src/api/parse.js";
 import { jobOutcome, podsOfJob } from "../../src/backup/job-result.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { buildBackupJob, LABEL_BACKUP } from "../../src/render/backup-job.js";
+import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import type { HookContext } from "../context.js";
 import { recordBackupMetrics } from "./metrics.js";
@@ -59,7 +60,7 @@ function renderJob(parsed: ParsedBackupSync, spec: MySQLBackupSpec): { job?: Chi
       clusterUID: cluster.metadata.uid,
       flavor: clusterSpec.data.flavor,
       image: imageFor(clusterSpec.data),
-      credentialsSecret: clusterSpec.data.credentialsSecretName ?? `${spec.clusterName}-credentials`,
+      backupSecret: childNames(spec.clusterName).backupSecret,
       sources,
       primary: backupPrimary((cluster as { status?: unknown }).status, dbPods),
       storage: spec.storage,

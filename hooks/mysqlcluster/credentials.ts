@@ -4,7 +4,7 @@
 import type { Cluster } from "../../src/api/cluster.js";
 import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
-import { readSecretPasswords, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
+import { readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/render/labels.js";
 import { findSecret, type ParsedSync } from "./request.js";
 
@@ -13,7 +13,10 @@ import { findSecret, type ParsedSync } from "./request.js";
  * (carried over from the observed child). `ready` is false until the Secret exists in the API
  * server, i.e. until pods can have been started with it.
  */
-export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; ready: boolean; problem?: string } {
+export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; backupPassword: string; ready: boolean; problem?: string } {
+  const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
+  const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
+  const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
     const found = readSecretPasswords(findSecret(parsed.secrets, name));
@@ -23,12 +26,12 @@ export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: ()
       "operator-password": found["operator-password"] ?? "",
       "replication-password": found["replication-password"] ?? "",
     };
-    if (missing.length > 0) return { credentials, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
-    return { credentials, ready: true };
+    if (missing.length > 0) return { credentials, backupPassword, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
+    return { credentials, backupPassword, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), ready: observed !== undefined };
+  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, ready: observed !== undefined };
 }
 

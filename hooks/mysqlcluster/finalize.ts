@@ -20,6 +20,7 @@ import type { Cluster } from "../../src/api/cluster.js";
 import { MYSQL_PORT, OPERATOR_USER } from "../../src/api/constants.js";
 import { fence, withSession } from "../../src/mysql/index.js";
 import { credentialsOf } from "./credentials.js";
+import { recordBackupSuccess } from "../mysqlbackup/metrics.js";
 import type { ParsedSync } from "./request.js";
 
 /** Seconds between finalize calls while pods are still stopping. */
@@ -91,6 +92,11 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
       resyncAfterSeconds: final.state === "running" ? FINALIZE_RESYNC_SECONDS : FINAL_BACKUP_FAILED_RESYNC_SECONDS,
       finalized: false,
     };
+  }
+  // The final backup counts as the cluster's newest successful backup (metrics only: the status is
+  // about to go with the cluster).
+  if (final.state === "completed") {
+    recordBackupSuccess(ctx.metrics, parsed.parent.metadata.namespace, parsed.parent.metadata.name, { completedAt: final.meta.completedAt, sizeBytes: final.meta.sizeBytes });
   }
   const done = final.message ? `${final.message}; ` : "";
   if (!stsLeft && podsLeft === 0) {

@@ -3,10 +3,12 @@
  * positions (as transaction counts), and operation counters. What churns lives here, never in
  * status (ARCHITECTURE.md section 2).
  */
+import { BackupRunStateSchema, type ClusterBackupsStatus } from "../../src/api/backup.js";
 import type { Cluster, MySQLClusterStatus } from "../../src/api/cluster.js";
 import { ClusterStateSchema } from "../../src/api/cluster.js";
 import type { HookMetrics } from "../../src/metrics.js";
 import { gtidTransactionCount, type InstanceObservation } from "../../src/topology/index.js";
+import { recordBackupSuccess } from "../mysqlbackup/metrics.js";
 
 /** Updates the gauges of one cluster from the status and the probes of this sync. */
 export function recordClusterMetrics(m: HookMetrics, cluster: Cluster, status: MySQLClusterStatus, observed: readonly InstanceObservation[]): void {
@@ -38,4 +40,23 @@ export function recordOperation(m: HookMetrics, cluster: Cluster, type: string, 
   const labels = { namespace: cluster.namespace, cluster: cluster.name, operation: type, result };
   m.operations.inc(labels);
   m.operationDuration.observe({ operation: type }, seconds);
+}
+
+/**
+ * Backup series from `status.backups` (src/backup/status.ts): the newest run's state and last
+ * completion per schedule (series of removed schedules disappear), and the cluster's newest
+ * successful backup, shared with MySQLBackup completions (the newest of all paths wins).
+ */
+export function recordScheduleMetrics(m: HookMetrics, cluster: Cluster, backups: ClusterBackupsStatus | undefined): void {
+  const base = { namespace: cluster.namespace, cluster: cluster.name };
+  m.backupScheduleState.deleteMatching(base);
+  m.backupScheduleLastSuccess.deleteMatching(base);
+  for (const e of backups?.schedules ?? []) {
+    const labels = { ...base, schedule: e.name };
+    for (const state of BackupRunStateSchema.options) m.backupScheduleState.set({ ...labels, state }, e.state === state ? 1 : 0);
+    const at = e.lastCompleted?.completedAt ? Date.parse(e.lastCompleted.completedAt) / 1000 : Number.NaN;
+    if (Number.isFinite(at)) m.backupScheduleLastSuccess.set(labels, at);
+  }
+  const last = backups?.lastSuccessfulBackup;
+  if (last) recordBackupSuccess(m, cluster.namespace, cluster.name, { completedAt: last.completedAt, sizeBytes: last.sizeBytes });
 }

@@ -2,9 +2,10 @@
  * Status documents that do not come from the topology decider: an invalid spec, and the
  * parts every status shares (endpoints, per-instance data taken from the observed pods).
  */
+import type { ClusterBackupsStatus } from "../../src/api/backup.js";
 import type { Cluster, InstanceStatus, MySQLClusterStatus } from "../../src/api/cluster.js";
 import { weightOf } from "../../src/api/cluster.js";
-import { mergeConditions } from "../../src/api/conditions.js";
+import { mergeConditions, type ConditionInput } from "../../src/api/conditions.js";
 import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_SPEC_VALID, MYSQL_PORT, REASON } from "../../src/api/constants.js";
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import type { SpecIssue } from "../../src/api/parse.js";
@@ -57,8 +58,17 @@ export function instancesFromPods(cluster: Cluster, pods: ReadonlyArray<{ ordina
   return out;
 }
 
+/**
+ * The backups part of a status (src/backup/status.ts): `status.backups` and the BackupHealthy
+ * condition, which is merged with the others but never affects Ready.
+ */
+export interface BackupsPart {
+  status: ClusterBackupsStatus | undefined;
+  condition: ConditionInput | undefined;
+}
+
 /** The status while no orchestration decision exists yet (state Initializing). */
-export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordinal: number; pod: Pod }>, now: Date, note?: string): MySQLClusterStatus {
+export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordinal: number; pod: Pod }>, now: Date, note?: string, backups?: BackupsPart): MySQLClusterStatus {
   const instances = instancesFromPods(cluster, pods);
   const ready = instances.filter((i) => i.ready).length;
   const conditions = mergeConditions(cluster.status.conditions, [
@@ -70,6 +80,7 @@ export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordin
       message: `${ready}/${cluster.spec.instances} instances ready`,
     },
     { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
+    ...(backups?.condition ? [backups.condition] : []),
   ], now);
   return {
     state: "Initializing",
@@ -77,6 +88,7 @@ export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordin
     readyInstances: ready,
     instances,
     endpoints: endpointsOf(cluster.name, cluster.namespace),
+    ...(backups?.status ? { backups: backups.status } : {}),
     conditions,
   };
 }
@@ -86,7 +98,7 @@ export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordin
  * ready count and the standard conditions. Contains nothing that churns (no GTIDs except an
  * errant list, no lag, no probe times).
  */
-export function statusFromDecision(cluster: Cluster, decision: Decision, now: Date): MySQLClusterStatus {
+export function statusFromDecision(cluster: Cluster, decision: Decision, now: Date, backups?: BackupsPart): MySQLClusterStatus {
   const d = decision.status;
   const readyInstances = d.instances.filter((i) => i.ready && i.ordinal < cluster.spec.instances).length;
   const writable = d.currentPrimary !== "" && (d.state === "Healthy" || d.state === "Degraded");
@@ -105,6 +117,7 @@ export function statusFromDecision(cluster: Cluster, decision: Decision, now: Da
         ? { type: CONDITION_READY, status: "True", reason: REASON.AllInstancesReady, message: `${readyInstances}/${cluster.spec.instances} instances ready` }
         : { type: CONDITION_READY, status: "False", reason: d.state, message: d.message },
       { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
+      ...(backups?.condition ? [backups.condition] : []),
     ],
     now,
   );
@@ -117,6 +130,7 @@ export function statusFromDecision(cluster: Cluster, decision: Decision, now: Da
     ...(d.failingSince ? { failingSince: d.failingSince } : {}),
     ...(d.lastOperation ? { lastOperation: d.lastOperation } : cluster.status.lastOperation ? { lastOperation: cluster.status.lastOperation } : {}),
     endpoints: endpointsOf(cluster.name, cluster.namespace),
+    ...(backups?.status ? { backups: backups.status } : {}),
     conditions,
   };
   return status;

@@ -13,6 +13,7 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
 import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
+import { backupHealthCondition, deriveBackupsStatus } from "../../src/backup/status.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
 import type { Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/render/labels.js";
@@ -20,7 +21,7 @@ import { unchangedChild } from "../../src/render/unchanged.js";
 import { forbiddenChanges } from "../../src/render/validate.js";
 import { decide, type Decision, type InstanceObservation } from "../../src/topology/index.js";
 import type { HookContext } from "../context.js";
-import { recordClusterMetrics, recordOperation } from "./metrics.js";
+import { recordClusterMetrics, recordOperation, recordScheduleMetrics } from "./metrics.js";
 import { observeInstances } from "./observe.js";
 import { parseSyncRequest, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
@@ -104,6 +105,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     cluster,
     observed: parsed.children,
     credentials: creds.credentials,
+    backupPassword: creds.backupPassword,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
@@ -112,8 +114,12 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
 
-  const status = decision ? statusFromDecision(cluster, decision, now) : initializingStatus(cluster, parsed.pods, now, creds.problem);
+  // Scheduled backups, from the pods of their Jobs (docs/backups.md "Schedules"); never affects Ready.
+  const backupsStatus = deriveBackupsStatus({ cluster, backupPods: parsed.backupPods });
+  const backups = { status: backupsStatus, condition: backupHealthCondition(cluster, backupsStatus) };
+  const status = decision ? statusFromDecision(cluster, decision, now, backups) : initializingStatus(cluster, parsed.pods, now, creds.problem, backups);
   recordClusterMetrics(ctx.metrics, cluster, status, observed);
+  recordScheduleMetrics(ctx.metrics, cluster, backupsStatus);
   const resync = decision?.resyncAfterSeconds ?? ctx.config.RESYNC_CONVERGING_SECONDS;
   return { status, children: rendered.children, resyncAfterSeconds: resync };
 }

@@ -150,3 +150,62 @@ export function backupLocation(storage: BackupStorage, path: string): string {
   if (storage.s3) return `s3://${storage.s3.bucket}/${storage.s3.prefix ? `${storage.s3.prefix.replace(/\/+$/, "")}/` : ""}${path}`;
   return `pvc://${storage.persistentVolumeClaim?.claimName ?? ""}/${path}`;
 }
+
+/** State of one run of a schedule (a Job the CronJob created), read from its pod. */
+export const BackupRunStateSchema = z.enum(["Running", "Completed", "Failed"]);
+export type BackupRunState = z.infer<typeof BackupRunStateSchema>;
+
+/** The newest completed run of a schedule, from the result its pod wrote (meta.json). */
+export const CompletedBackupStatusSchema = z.object({
+  job: z.string().meta({ description: "Job of the run." }),
+  location: z.string().meta({ description: "Where the backup is: pvc://<claim>/<path> or s3://<bucket>/<key prefix>." }),
+  path: z.string().optional().meta({ description: "Path of the backup inside its storage (what initDB.fromBackup.path takes)." }),
+  startedAt: z.string().optional().meta({ description: "When the run's pod started." }),
+  completedAt: z.string().optional().meta({ description: "When meta.json was written (the backup became complete)." }),
+  sizeBytes: z.number().int().optional().meta({ description: "Bytes of the stored dump." }),
+  gtidPosition: z.string().optional().meta({ description: "GTID position of the dump; a restore starts replicating after it." }),
+  sourceInstance: z.string().optional().meta({ description: "Instance (pod) the dump was taken from." }),
+});
+export type CompletedBackupStatus = z.infer<typeof CompletedBackupStatusSchema>;
+
+/** The newest failed run of a schedule, kept while no run completed after it. */
+export const FailedBackupStatusSchema = z.object({
+  job: z.string().meta({ description: "Job of the failed run." }),
+  startedAt: z.string().optional().meta({ description: "When the run's pod started." }),
+  message: z.string().meta({ description: "Why it failed, as the backup script reported it." }),
+});
+export type FailedBackupStatus = z.infer<typeof FailedBackupStatusSchema>;
+
+/** What the observed runs of one schedule say (docs/backups.md "Schedules"). */
+export const ScheduleBackupStatusSchema = z.object({
+  name: z.string().meta({ description: "Schedule (spec.backups.schedules[].name)." }),
+  state: BackupRunStateSchema.meta({ description: "State of the newest run: Running, Completed or Failed." }),
+  job: z.string().meta({ description: "Job of the newest run." }),
+  startedAt: z.string().optional().meta({ description: "When the newest run's pod started." }),
+  lastCompleted: CompletedBackupStatusSchema.optional().meta({ description: "The newest completed run." }),
+  lastFailure: FailedBackupStatusSchema.optional().meta({
+    description: "The newest failed run, while no run completed after it (also while a retry is Running).",
+  }),
+});
+export type ScheduleBackupStatus = z.infer<typeof ScheduleBackupStatusSchema>;
+
+/** The newest completed scheduled backup of the cluster, across schedules. */
+export const LastSuccessfulBackupSchema = z
+  .object({
+    schedule: z.string().meta({ description: "Schedule whose run took it." }),
+    completedAt: z.string().meta({ description: "When the backup became complete." }),
+    location: z.string().meta({ description: "Where the backup is." }),
+    sizeBytes: z.number().int().optional().meta({ description: "Bytes of the stored dump." }),
+  })
+  .meta({ description: "The newest completed scheduled backup of the cluster, across schedules (kept when its schedule is removed)." });
+export type LastSuccessfulBackup = z.infer<typeof LastSuccessfulBackupSchema>;
+
+export const ClusterBackupsStatusSchema = z
+  .object({
+    schedules: z.array(ScheduleBackupStatusSchema).optional().meta({
+      description: "One entry per schedule in spec order, once a run of it was observed; kept when its Jobs are gone, dropped with the schedule.",
+    }),
+    lastSuccessfulBackup: LastSuccessfulBackupSchema.optional(),
+  })
+  .meta({ description: "Scheduled backups as observed from the pods of their Jobs (termination messages); never from the clock." });
+export type ClusterBackupsStatus = z.infer<typeof ClusterBackupsStatusSchema>;

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { API_VERSION, KIND } from "./constants.js";
-import { ClusterBackupsSchema, InitDBSchema } from "./backup.js";
+import { ClusterBackupsSchema, ClusterBackupsStatusSchema, InitDBSchema } from "./backup.js";
 import { ObjectMetaSchema } from "./k8s.js";
 
 /** Kubernetes resource.Quantity, as a string ("10Gi", "500m", "1.5"). */
@@ -263,6 +263,8 @@ export const MySQLClusterStatusSchema = z.object({
   failingSince: z.string().optional(),
   lastOperation: LastOperationSchema.optional(),
   endpoints: z.object({ readWrite: z.string(), readOnly: z.string() }).optional(),
+  // A backups summary that no longer parses (another version wrote it) is dropped, not the whole status.
+  backups: ClusterBackupsStatusSchema.optional().catch(undefined),
   conditions: z.array(ConditionSchema).optional(),
 });
 export type MySQLClusterStatus = z.infer<typeof MySQLClusterStatusSchema>;

@@ -51,6 +51,13 @@ export const SECRET_KEYS = [SECRET_ROOT_PASSWORD, SECRET_OPERATOR_PASSWORD, SECR
 export const OPERATOR_USER = "metamysql";
 export const REPLICATION_USER = "repl";
 export const ROOT_USER = "root";
+/**
+ * The account backup Jobs dump with (least privilege: read, lock, binlog position; no SUPER,
+ * no replication control). Its password lives in the operator-owned Secret
+ * `<c>-backup-credentials` (key `password`), so a backup pod never sees root's password.
+ */
+export const BACKUP_USER = "metamysql_backup";
+export const SECRET_BACKUP_PASSWORD = "password";
 
 /** server_id = SERVER_ID_BASE + ordinal (never 0, which disables replication). */
 export const SERVER_ID_BASE = 100;
@@ -59,6 +66,8 @@ export const SERVER_ID_BASE = 100;
 export const CONDITION_READY = "Ready";
 export const CONDITION_AVAILABLE = "Available";
 export const CONDITION_SPEC_VALID = "SpecValid";
+/** Scheduled backups (docs/backups.md): independent of Ready, a failed backup never makes the cluster un-Ready. */
+export const CONDITION_BACKUP_HEALTHY = "BackupHealthy";
 
 export const REASON = {
   SpecValid: "SpecValid",
@@ -72,6 +81,9 @@ export const REASON = {
   PrimaryWritable: "PrimaryWritable",
   PrimaryUnavailable: "PrimaryUnavailable",
   Finalizing: "Finalizing",
+  BackupFailed: "BackupFailed",
+  BackupsCompleted: "BackupsCompleted",
+  NoBackupYet: "NoBackupYet",
 } as const;
 
 /** Default image repositories per flavor. */

@@ -9,7 +9,7 @@ import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject, Pod } from "../api/k8s.js";
 import { buildFinalBackupJob, finalBackupJobName, finalBackupPath, finalBackupStorage } from "../render/backup-cluster.js";
 import { backupLocation } from "../api/backup.js";
-import { jobOutcome, podsOfJob } from "./job-result.js";
+import { jobOutcome, podsOfJob, type BackupMeta } from "./job-result.js";
 import { backupPrimary, backupSources } from "./sources.js";
 
 /** Annotation on the MySQLCluster: "true" deletes it without (another attempt at) a final backup. */
@@ -21,8 +21,8 @@ export type FinalBackupStep =
   | { state: "none"; message?: string }
   /** Job rendered or running: keep the StatefulSet, wait. */
   | { state: "running"; job: Child | undefined; message: string }
-  /** Completed: tear down (the Job is kept until finalized). */
-  | { state: "completed"; message: string }
+  /** Completed: tear down (the Job is kept until finalized). `meta` is the backup's result. */
+  | { state: "completed"; message: string; meta: BackupMeta }
   /** Failed: block deletion, say how to proceed. */
   | { state: "failed"; message: string };
 
@@ -57,7 +57,7 @@ export function finalBackupStep(input: FinalBackupInput): FinalBackupStep {
   }
   const outcome = jobOutcome(job, podsOfJob(name, input.backupPods));
   if (outcome.state === "Running") return { state: "running", job: undefined, message: `taking the final backup to ${where}` };
-  if (outcome.state === "Completed") return { state: "completed", message: `final backup completed: ${where}` };
+  if (outcome.state === "Completed") return { state: "completed", message: `final backup completed: ${where}`, meta: outcome.meta };
   if (input.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true") return { state: "none", message: `final backup failed (${outcome.message}); skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
   return {
     state: "failed",

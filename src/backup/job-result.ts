@@ -22,10 +22,13 @@ export type BackupMeta = z.infer<typeof MetaSchema>;
 
 const ResultSchema = z.looseObject({ state: z.string(), message: z.string().optional(), meta: MetaSchema.optional() });
 
-const TerminatedSchema = z.looseObject({ exitCode: z.number().optional(), message: z.string().optional() });
+const TerminatedSchema = z.looseObject({ exitCode: z.number().optional(), message: z.string().optional(), finishedAt: z.string().nullable().optional() });
 const ContainerStatusSchema = z.looseObject({ name: z.string(), state: z.looseObject({ terminated: TerminatedSchema.optional() }).optional() });
 const PodStatusSchema = z.looseObject({
   phase: z.string().optional(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  startTime: z.string().nullable().optional(),
   initContainerStatuses: z.array(ContainerStatusSchema).nullable().optional(),
   containerStatuses: z.array(ContainerStatusSchema).nullable().optional(),
 });
@@ -54,9 +57,16 @@ function parseResult(text: string | undefined): z.infer<typeof ResultSchema> | u
   }
 }
 
+/** What the pods of a Job reported: a failure, or a completed backup (and when its container ended). */
+interface PodResults {
+  failed?: string;
+  completed?: BackupMeta;
+  completedFinishedAt?: string;
+}
+
 /** Results found in the pods of a Job, failed containers first. */
-function podResults(pods: readonly Pod[]): { failed?: string; completed?: BackupMeta } {
-  const out: { failed?: string; completed?: BackupMeta } = {};
+function podResults(pods: readonly Pod[]): PodResults {
+  const out: PodResults = {};
   for (const pod of pods) {
     const status = PodStatusSchema.safeParse(pod.status ?? {});
     if (!status.success) continue;
@@ -68,6 +78,7 @@ function podResults(pods: readonly Pod[]): { failed?: string; completed?: Backup
         out.failed ??= result?.message ?? (term.message ? term.message.trim().split("\n").slice(-3).join(" ") : `container ${cs.name} exited with ${term.exitCode}`);
       } else if (result?.state === "Completed" && result.meta) {
         out.completed = result.meta;
+        out.completedFinishedAt = term.finishedAt ?? undefined;
       }
     }
   }
@@ -95,4 +106,46 @@ export function jobOutcome(job: KubeObject, pods: readonly Pod[]): JobOutcome {
 /** Pods of a Job (by the job-name label Kubernetes sets). */
 export function podsOfJob(jobName: string, pods: readonly Pod[]): Pod[] {
   return pods.filter((p) => p.metadata.labels?.["batch.kubernetes.io/job-name"] === jobName || p.metadata.labels?.["job-name"] === jobName);
+}
+
+/** The outcome of one run read from its pods alone (a CronJob's Jobs are not observed, their pods are). */
+export type PodRunOutcome =
+  | { state: "Running"; startedAt: string | undefined }
+  | { state: "Completed"; meta: BackupMeta; startedAt: string | undefined; finishedAt: string | undefined }
+  | { state: "Failed"; message: string; startedAt: string | undefined };
+
+/** When a pod started: status.startTime, else its creation (a pod still Pending). */
+export function podStartedAt(pod: Pod): string | undefined {
+  const status = PodStatusSchema.safeParse(pod.status ?? {});
+  return (status.success ? status.data.startTime : undefined) ?? pod.metadata.creationTimestamp ?? undefined;
+}
+
+/**
+ * The outcome of a run whose Job is not observed, from the pods of that Job (`backoffLimit: 0`:
+ * one failed pod fails the run). A failed container, or a pod that failed without one (evicted),
+ * is Failed; a Completed result is Completed; a pod that succeeded without one is Failed, as in
+ * `jobOutcome`; otherwise Running.
+ */
+export function podsOutcome(pods: readonly Pod[]): PodRunOutcome {
+  const starts = pods.map(podStartedAt).filter((t): t is string => t !== undefined).sort();
+  const startedAt = starts[0];
+  const results = podResults(pods);
+  if (results.failed !== undefined) return { state: "Failed", message: results.failed, startedAt };
+  if (results.completed) return { state: "Completed", meta: results.completed, startedAt, finishedAt: results.completedFinishedAt };
+  const phases = pods.map((p) => PodStatusSchema.safeParse(p.status ?? {})).map((r) => (r.success ? r.data : {}));
+  const failed = phases.find((p) => p.phase === "Failed");
+  if (failed) return { state: "Failed", message: failed.message ?? (failed.reason ? `the backup pod failed: ${failed.reason}` : "the backup pod failed"), startedAt };
+  if (phases.some((p) => p.phase === "Succeeded")) return { state: "Failed", message: "the backup Job succeeded but reported no completed backup; not using it", startedAt };
+  return { state: "Running", startedAt };
+}
+
+/** Name of the Job a pod belongs to: the job-name labels Kubernetes sets, else its owner. */
+export function jobNameOf(pod: Pod): string | undefined {
+  const labels = pod.metadata.labels ?? {};
+  const byLabel = labels["batch.kubernetes.io/job-name"] ?? labels["job-name"];
+  if (byLabel) return byLabel;
+  const owners = (pod.metadata as { ownerReferences?: unknown }).ownerReferences;
+  if (!Array.isArray(owners)) return undefined;
+  const job = owners.find((o): o is { kind: string; name: string } => typeof o === "object" && o !== null && (o as { kind?: unknown }).kind === "Job" && typeof (o as { name?: unknown }).name === "string");
+  return job?.name;
 }

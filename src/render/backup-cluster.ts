@@ -50,8 +50,22 @@ export function finalBackupStorage(cluster: Cluster): BackupStorage | undefined 
   return b?.onDeleteStorage ?? b?.schedules[0]?.storage;
 }
 
-function labels(cluster: Cluster, backup: string): Record<string, string> {
-  return { [LABEL_BACKUP]: backup, [LABEL_COMPONENT]: COMPONENT_BACKUP, [LABEL_INSTANCE]: cluster.name, [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_NAME]: cluster.spec.flavor };
+/**
+ * Label on a schedule's CronJob, its Jobs and their pods: the schedule's name. The cluster's sync
+ * tells the runs of each schedule apart by it (src/backup/status.ts); `metamysql.dev/backup`
+ * alone (`<cluster>-backup-<schedule>`) could also be a MySQLBackup's name.
+ */
+export const LABEL_SCHEDULE = "metamysql.dev/schedule";
+
+function labels(cluster: Cluster, backup: string, schedule?: string): Record<string, string> {
+  return {
+    [LABEL_BACKUP]: backup,
+    [LABEL_COMPONENT]: COMPONENT_BACKUP,
+    [LABEL_INSTANCE]: cluster.name,
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_NAME]: cluster.spec.flavor,
+    ...(schedule !== undefined ? { [LABEL_SCHEDULE]: schedule } : {}),
+  };
 }
 
 function common(cluster: Cluster, src: ClusterBackupSources): {
@@ -59,7 +73,7 @@ function common(cluster: Cluster, src: ClusterBackupSources): {
   clusterUID: string | undefined;
   flavor: Cluster["spec"]["flavor"];
   image: string;
-  credentialsSecret: string;
+  backupSecret: string;
   sources: readonly BackupSource[];
   primary: BackupSource | undefined;
 } {
@@ -68,7 +82,7 @@ function common(cluster: Cluster, src: ClusterBackupSources): {
     clusterUID: cluster.uid,
     flavor: cluster.spec.flavor,
     image: imageFor(cluster.spec),
-    credentialsSecret: cluster.spec.credentialsSecretName ?? childNames(cluster.name).secret,
+    backupSecret: childNames(cluster.name).backupSecret,
     sources: src.sources,
     primary: src.primary,
   };
@@ -79,7 +93,7 @@ function scheduleCronJob(cluster: Cluster, s: BackupSchedule, src: ClusterBackup
   return buildBackupCronJob({
     ...common(cluster, src),
     name,
-    labels: labels(cluster, name),
+    labels: labels(cluster, name, s.name),
     storage: s.storage,
     compression: s.compression,
     target: { dir: scheduleDir(cluster.name, s.name), keep: s.keep },

@@ -4,7 +4,7 @@
  * instance from a backup. Deterministic: the same input gives byte-identical output.
  */
 import { backupLocation, type BackupStorage, type Compression } from "../api/backup.js";
-import { SECRET_ROOT_PASSWORD } from "../api/constants.js";
+import { BACKUP_USER, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { renderBackupScript } from "./backup-script.js";
 
@@ -33,8 +33,8 @@ export interface BackupJobInput {
   flavor: "mysql" | "mariadb";
   /** Database image (mariadb-dump / mysqldump and the client). */
   image: string;
-  /** Secret with root-password. */
-  credentialsSecret: string;
+  /** Secret `<cluster>-backup-credentials` with the backup account's password. */
+  backupSecret: string;
   sources: readonly BackupSource[];
   /** The primary: replicas must have applied its position at the start of the backup. */
   primary?: BackupSource | undefined;
@@ -91,7 +91,14 @@ function backupEnv(input: BackupJobInput): unknown[] {
     { name: "METAMYSQL_SCRATCH_DIR", value: SCRATCH_DIR },
     { name: "METAMYSQL_RESULT_FILE", value: RESULT_PATH },
     ...storageEnv(input.storage),
-    { name: "METAMYSQL_ROOT_PASSWORD", valueFrom: { secretKeyRef: { name: input.credentialsSecret, key: SECRET_ROOT_PASSWORD, optional: input.mode === "remove" } } },
+  ];
+}
+
+/** Only the container that talks to the database gets the backup account's password. */
+function databaseEnv(input: BackupJobInput): unknown[] {
+  return [
+    { name: "METAMYSQL_BACKUP_USER", value: BACKUP_USER },
+    { name: "METAMYSQL_BACKUP_PASSWORD", valueFrom: { secretKeyRef: { name: input.backupSecret, key: SECRET_BACKUP_PASSWORD } } },
   ];
 }
 
@@ -126,13 +133,14 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
   if (input.storage.persistentVolumeClaim) volumes.push({ name: "backup", persistentVolumeClaim: { claimName: input.storage.persistentVolumeClaim.claimName } });
   let initContainers: unknown[] = [];
   let containers: unknown[];
+  const dumpEnv = [...env, ...databaseEnv(input)];
   if (mode === "remove") {
     containers = [container("remove", s3 ? BACKUP_TOOLS_IMAGE : input.image, "remove", env, input.storage)];
   } else if (s3) {
-    initContainers = [container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage), container("dump", input.image, "dump", env, input.storage)];
+    initContainers = [container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage), container("dump", input.image, "dump", dumpEnv, input.storage)];
     containers = [container("upload", BACKUP_TOOLS_IMAGE, "upload", env, input.storage)];
   } else {
-    containers = [container("dump", input.image, "dump", env, input.storage)];
+    containers = [container("dump", input.image, "dump", dumpEnv, input.storage)];
   }
   return {
     metadata: { labels: input.labels },

@@ -44,7 +44,9 @@ case "$COMPRESSION" in gzip) FILE=dump.sql.gz; COMPRESS=(gzip -1 -c);; zstd) FIL
 # The backup's path inside the storage: fixed (MySQLBackup) or <dir>/<timestamp> (schedules).
 if [ -n "\${METAMYSQL_BACKUP_PATH:-}" ]; then BPATH="$METAMYSQL_BACKUP_PATH"; else BPATH="\${METAMYSQL_BACKUP_DIR:?}/$(date -u +%Y%m%dT%H%M%SZ)"; fi
 
-sql() { MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$CLIENT" -h "$1" -P "\${METAMYSQL_PORT:-3306}" -uroot --connect-timeout=5 -N -B -e "$2"; }
+# Every connection uses the least-privilege backup account (its password only through MYSQL_PWD).
+BUSER="\${METAMYSQL_BACKUP_USER:-metamysql_backup}"
+sql() { MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$CLIENT" -h "$1" -P "\${METAMYSQL_PORT:-3306}" -u"$BUSER" --connect-timeout=5 -N -B -e "$2"; }
 
 preflight() {
   STEP="checking the storage"
@@ -75,7 +77,7 @@ choose_source() {
   for cand in \${METAMYSQL_SOURCES:-}; do n=$((n + 1)); done
   for cand in \${METAMYSQL_SOURCES:-}; do
     pod="\${cand%%=*}"; ip="\${cand#*=}"
-    if ! st="$(MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$CLIENT" -h "$ip" -P "\${METAMYSQL_PORT:-3306}" -uroot --connect-timeout=5 -e "SHOW SLAVE STATUS\\G" 2>&1)"; then reasons="$reasons $pod: cannot connect ($(printf '%s' "$st" | tail -n1 | cut -c1-160));"; continue; fi
+    if ! st="$(MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$CLIENT" -h "$ip" -P "\${METAMYSQL_PORT:-3306}" -u"$BUSER" --connect-timeout=5 -e "SHOW SLAVE STATUS\\G" 2>&1)"; then reasons="$reasons $pod: cannot connect ($(printf '%s' "$st" | tail -n1 | cut -c1-160));"; continue; fi
     if [ -z "$st" ]; then
       if [ "$n" -eq 1 ]; then SOURCE_POD="$pod"; SOURCE_IP="$ip"; SOURCE_ROLE=primary; return 0; fi
       reasons="$reasons $pod: not a replica;"; continue
@@ -116,35 +118,48 @@ dump() {
   if [ -f "$dir/meta.json" ]; then fail "a completed backup already exists at $BPATH; refusing to overwrite it"; fi
   mkdir -p "$dir" || fail "cannot create $dir (disk full or read-only volume?)"
   tmp="$dir/.$FILE.partial"; err="\${SCRATCH}/dump.err"; mkdir -p "$SCRATCH"
-  local args=(--host="$SOURCE_IP" --port="\${METAMYSQL_PORT:-3306}" --user=root --single-transaction --quick --all-databases --routines --events --triggers --hex-blob --max-allowed-packet=1G)
+  local args=(--host="$SOURCE_IP" --port="\${METAMYSQL_PORT:-3306}" --user="$BUSER" --single-transaction --quick --all-databases --routines --events --triggers --hex-blob --max-allowed-packet=1G)
+  # The position is the source's own binary log position at the snapshot (a replica logs what it
+  # applies: log_slave_updates), so a replica's applier is never stopped for the dump.
   if [ "$FLAVOR" = mysql ]; then
-    args+=(--source-data=2 --set-gtid-purged=ON)
-  elif [ "$SOURCE_ROLE" = replica ]; then
-    args+=(--gtid --dump-slave=2)
+    args+=(--source-data=2 --set-gtid-purged=ON --no-tablespaces)
   else
     args+=(--gtid --master-data=2)
   fi
   STEP="dumping $SOURCE_POD"
   log "dumping $SOURCE_POD ($SOURCE_ROLE, $version) to $BPATH ($COMPRESSION)"
-  # The uncompressed stream's head and tail hold the completion trailer and the GTID position.
-  # Uncompressed, the dump goes straight to the file and both are read back by seeking; when
-  # compressed, a FIFO keeps the last 64 KiB of the stream (one extra copy, no re-read).
-  rm -f "$SCRATCH/dump.head" "$SCRATCH/dump.tail" "$SCRATCH/fifo.tail"
+  # One pass over the data: the stored bytes are checksummed through a FIFO while they are written,
+  # and a background loop flushes the file every 2 s so the final fsync has little left to do.
+  # The uncompressed stream's head and tail hold the completion trailer and the GTID position:
+  # uncompressed, they are read back by seeking; compressed, a FIFO keeps the last 64 KiB.
+  rm -f "$SCRATCH/dump.head" "$SCRATCH/dump.tail" "$SCRATCH/fifo.tail" "$SCRATCH/fifo.sum" "$SCRATCH/dump.sha256"
+  mkfifo "$SCRATCH/fifo.sum" || fail "cannot create a FIFO in $SCRATCH"
+  local p_sum p_tail="" p_flush ok=1 werr="$SCRATCH/write.err"
+  : >"$werr"
+  sha256_of <"$SCRATCH/fifo.sum" >"$SCRATCH/dump.sha256" & p_sum=$!
+  : >"$tmp" || fail "cannot write $tmp (disk full or read-only volume?)"
+  (while sleep 2; do sync "$tmp" 2>/dev/null || true; done) & p_flush=$!
   if [ "$COMPRESSION" = none ]; then
-    if ! MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" >"$tmp"; then rm -f "$tmp"; fail "dump of $SOURCE_POD failed: $(errtail "$err")"; fi
+    MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" | tee "$SCRATCH/fifo.sum" 2>"$werr" >"$tmp" || ok=0
+  else
+    mkfifo "$SCRATCH/fifo.tail" || fail "cannot create a FIFO in $SCRATCH"
+    tail -c 65536 <"$SCRATCH/fifo.tail" >"$SCRATCH/dump.tail" & p_tail=$!
+    MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" | tee "$SCRATCH/fifo.tail" | "\${COMPRESS[@]}" | tee "$SCRATCH/fifo.sum" 2>"$werr" >"$tmp" || ok=0
+  fi
+  kill "$p_flush" 2>/dev/null || true; wait "$p_flush" 2>/dev/null || true
+  wait "$p_sum" || ok=0
+  if [ -n "$p_tail" ]; then wait "$p_tail" || ok=0; fi
+  rm -f "$SCRATCH/fifo.sum" "$SCRATCH/fifo.tail"
+  if [ "$ok" != 1 ]; then
+    rm -f "$tmp"
+    if grep -q . "$werr" 2>/dev/null; then fail "writing the dump of $SOURCE_POD to $BPATH failed: $(errtail "$werr")"; fi
+    if grep -q . "$err" 2>/dev/null; then fail "dump of $SOURCE_POD failed: $(errtail "$err")"; fi
+    fail "writing the dump of $SOURCE_POD to $BPATH failed"
+  fi
+  if [ "$COMPRESSION" = none ]; then
     tail -c 65536 "$tmp" >"$SCRATCH/dump.tail"
     head -c 262144 "$tmp" >"$SCRATCH/dump.head"
   else
-    local p_tail
-    mkfifo "$SCRATCH/fifo.tail" || fail "cannot create a FIFO in $SCRATCH"
-    tail -c 65536 <"$SCRATCH/fifo.tail" >"$SCRATCH/dump.tail" & p_tail=$!
-    if ! MYSQL_PWD="\${METAMYSQL_ROOT_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" | tee "$SCRATCH/fifo.tail" | "\${COMPRESS[@]}" >"$tmp"; then
-      kill "$p_tail" 2>/dev/null || true
-      rm -f "$tmp"
-      fail "dump of $SOURCE_POD failed: $(errtail "$err")"
-    fi
-    wait "$p_tail" || { rm -f "$tmp"; fail "reading the end of the dump stream failed"; }
-    rm -f "$SCRATCH/fifo.tail"
     (set +o pipefail; case "$COMPRESSION" in gzip) gzip -dc "$tmp";; *) zstd -dc -q "$tmp";; esac 2>/dev/null | head -c 262144 >"$SCRATCH/dump.head") || true
   fi
   STEP="checking the dump"
@@ -152,12 +167,10 @@ dump() {
   tail -c 200 "$SCRATCH/dump.tail" | grep -q "Dump completed" || { rm -f "$tmp"; fail "dump of $SOURCE_POD is incomplete: $(errtail "$err")"; }
   local gtid sum size
   gtid="$(gtid_of)"
-  # Flush the file to disk while checksumming it (I/O and CPU overlap).
-  local p_sync
-  sync "$tmp" 2>/dev/null & p_sync=$!
-  sum="$(sha256_of <"$tmp")"
-  wait "$p_sync" || true
+  sum="$(cat "$SCRATCH/dump.sha256")"
   [ "\${#sum}" -eq 64 ] || { rm -f "$tmp"; fail "no checksum of the dump"; }
+  sync "$tmp" 2>/dev/null || { rm -f "$tmp"; fail "cannot flush the dump to the backup volume (disk full?)"; }
+  [ "$(stat -c %s "$tmp")" -gt 0 ] || { rm -f "$tmp"; fail "the dump file is empty"; }
   size="$(stat -c %s "$tmp")"
   STEP="writing the backup"
   mv -f "$tmp" "$dir/$FILE" || fail "cannot rename the dump (disk full?)"

@@ -6,7 +6,7 @@ import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject } from "../api/k8s.js";
 import { buildScheduleCronJobs, type ClusterBackupSources } from "./backup-cluster.js";
 import { buildConfigMap, configData, configHash } from "./configmap.js";
-import { buildCredentialsSecret, type Credentials } from "./credentials.js";
+import { buildBackupCredentialsSecret, buildCredentialsSecret, type Credentials } from "./credentials.js";
 import { childNames } from "./labels.js";
 import { applyChildPatches, type PatchFailure } from "./patches.js";
 import {
@@ -25,6 +25,8 @@ export interface RenderInput {
   observed: readonly KubeObject[];
   /** Credentials for the generated Secret; ignored when `credentialsSecretName` is set. */
   credentials: Credentials;
+  /** Password of the backup account (Secret `<c>-backup-credentials`, always rendered). */
+  backupPassword: string;
   /** Pod name of the current primary, if any. */
   primary: string | undefined;
   /** Pods served by `<c>-ro`. */
@@ -75,6 +77,7 @@ export function renderChildren(input: RenderInput): RenderResult {
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
+  children.push(buildBackupCredentialsSecret(cluster, input.backupPassword));
   children.push(
     buildConfigMap(cluster, data),
     buildHeadlessService(cluster),

@@ -4,7 +4,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Cluster } from "../api/cluster.js";
-import { SECRET_KEYS } from "../api/constants.js";
+import { SECRET_BACKUP_PASSWORD, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
 import { childNames, standardLabels } from "./labels.js";
 
@@ -66,4 +66,26 @@ export function buildCredentialsSecret(cluster: Cluster, credentials: Credential
 /** Name of the Secret the pods read their passwords from. */
 export function credentialsSecretName(cluster: Cluster): string {
   return cluster.spec.credentialsSecretName ?? childNames(cluster.name).secret;
+}
+
+/**
+ * The backup account's password: always operator-owned (Secret `<c>-backup-credentials`, key
+ * `password`), also when the other credentials come from the user's Secret, so backup pods are
+ * given this Secret only. Generated once, then carried over like the others.
+ */
+export function resolveBackupPassword(observed: Secret | undefined, generate: () => string = generatePassword): string {
+  const encoded = observed?.data?.[SECRET_BACKUP_PASSWORD];
+  const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_BACKUP_PASSWORD];
+  return value || generate();
+}
+
+/** The Secret `<c>-backup-credentials`. */
+export function buildBackupCredentialsSecret(cluster: Cluster, password: string): Child {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: childNames(cluster.name).backupSecret, labels: standardLabels(cluster) },
+    type: "Opaque",
+    data: { [SECRET_BACKUP_PASSWORD]: Buffer.from(password, "utf8").toString("base64") },
+  };
 }

@@ -32,6 +32,7 @@ export function podSelector(cluster: Cluster): Record<string, string> {
 /** Names of the children of a cluster named `c`. */
 export function childNames(c: string): {
   secret: string;
+  backupSecret: string;
   config: string;
   headless: string;
   readWrite: string;
@@ -41,6 +42,7 @@ export function childNames(c: string): {
 } {
   return {
     secret: `${c}-credentials`,
+    backupSecret: `${c}-backup-credentials`,
     config: `${c}-config`,
     headless: `${c}-instances`,
     readWrite: c,

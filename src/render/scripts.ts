@@ -12,9 +12,16 @@
  */
 import type { Flavor } from "../api/cluster.js";
 // The privilege lists are shared with src/mysql's account setup: one definition of least privilege.
-import { MARIADB_OPERATOR_PRIVILEGES } from "../mysql/sql/mariadb.js";
-import { MYSQL_OPERATOR_DYNAMIC_PRIVILEGES, MYSQL_OPERATOR_PRIVILEGES } from "../mysql/sql/mysql.js";
-import { OPERATOR_USER, PRESTOP_WAIT_SECONDS, REPLICATION_USER, SERVER_ID_BASE } from "../api/constants.js";
+import { MARIADB_BACKUP_PRIVILEGES, MARIADB_OPERATOR_PRIVILEGES } from "../mysql/sql/mariadb.js";
+import { MYSQL_BACKUP_PRIVILEGES, MYSQL_OPERATOR_DYNAMIC_PRIVILEGES, MYSQL_OPERATOR_PRIVILEGES } from "../mysql/sql/mysql.js";
+import { BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, REPLICATION_USER, SERVER_ID_BASE } from "../api/constants.js";
+
+/**
+ * Version of the account set. An instance initialized by an older operator (no marker
+ * `.metamysql-accounts-<N>`) gets the missing accounts on its next start (see `upgrade_accounts`).
+ * 2: the backup account.
+ */
+export const ACCOUNTS_VERSION = 2;
 
 interface FlavorCommands {
   server: string;
@@ -22,6 +29,7 @@ interface FlavorCommands {
   admin: string;
   install: string;
   operatorGrants: string[];
+  backupGrant: string;
   openForInit: string;
 }
 
@@ -33,6 +41,7 @@ const COMMANDS: Record<Flavor, FlavorCommands> = {
     install:
       'mariadb-install-db --defaults-file="$CONFIG_DIR/my.cnf" --datadir="$DATA_DIR" --auth-root-authentication-method=normal --skip-test-db "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }',
     operatorGrants: [`GRANT ${MARIADB_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`],
+    backupGrant: `GRANT ${MARIADB_BACKUP_PRIVILEGES.join(", ")} ON *.* TO '${BACKUP_USER}'@'%';`,
     openForInit: "--read-only=OFF",
   },
   mysql: {
@@ -45,6 +54,7 @@ const COMMANDS: Record<Flavor, FlavorCommands> = {
       `GRANT ${MYSQL_OPERATOR_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`,
       `GRANT ${MYSQL_OPERATOR_DYNAMIC_PRIVILEGES.join(", ")} ON *.* TO '${OPERATOR_USER}'@'%';`,
     ],
+    backupGrant: `GRANT ${MYSQL_BACKUP_PRIVILEGES.join(", ")} ON *.* TO '${BACKUP_USER}'@'%';`,
     openForInit: "--read-only=OFF --super-read-only=OFF",
   },
 };
@@ -104,6 +114,7 @@ ALTER USER 'root'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_ROOT_PASSWORD");
 ALTER USER '${OPERATOR_USER}'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_OPERATOR_PASSWORD");
 ALTER USER '${REPLICATION_USER}'@'%' IDENTIFIED BY $(sql_string "$METAMYSQL_REPLICATION_PASSWORD");
 SQL
+  backup_account_sql
 }
 `
     : "";
@@ -136,8 +147,55 @@ CREATE USER IF NOT EXISTS '${OPERATOR_USER}'@'%' IDENTIFIED BY $op;
 ${c.operatorGrants.join("\n")}
 CREATE USER IF NOT EXISTS '${REPLICATION_USER}'@'%' IDENTIFIED BY $repl;
 GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'%';
-FLUSH PRIVILEGES;
 SQL
+  backup_account_sql
+  echo "FLUSH PRIVILEGES;"
+}
+
+# The least-privilege account of backup Jobs (binary log off: the caller's session sets it).
+backup_account_sql() {
+  : "\${METAMYSQL_BACKUP_PASSWORD:?}"
+  local bk; bk="$(sql_string "$METAMYSQL_BACKUP_PASSWORD")"
+  cat <<SQL
+CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'%' IDENTIFIED BY $bk;
+ALTER USER '${BACKUP_USER}'@'%' IDENTIFIED BY $bk;
+${c.backupGrant}
+SQL
+}
+
+# A private server for setup work: no network, this socket only. Sets init_socket and pid.
+start_private_server() {
+  init_socket="$RUN_DIR/init.sock"
+  ${c.server} "\${server_args[@]}" ${c.openForInit} --skip-networking --socket="$init_socket" &
+  pid=$!
+  local i
+  for i in $(seq 1 300); do
+    if ${c.admin} --protocol=socket --socket="$init_socket" -uroot ping >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then log "the server died during setup"; exit 1; fi
+    sleep 0.2
+  done
+}
+
+stop_private_server() {
+  MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" ${c.admin} --protocol=socket --socket="$init_socket" -uroot shutdown || kill "$pid" 2>/dev/null || true
+  wait "$pid" || true
+}
+
+# An instance initialized by an older operator gets the accounts it lacks, once, locally and
+# with the binary log off (no GTIDs). A failure is logged and retried on the next start; it
+# never keeps the database down (only backups would fail, saying access was denied).
+upgrade_accounts() {
+  [ -f "$DATA_DIR/.metamysql-accounts-${ACCOUNTS_VERSION}" ] && return 0
+  log "adding the accounts of version ${ACCOUNTS_VERSION} (backup account)"
+  local init_socket pid
+  start_private_server
+  if { echo "SET SESSION sql_log_bin=0;"; backup_account_sql; echo "FLUSH PRIVILEGES;"; } |
+    MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" ${c.client} --protocol=socket --socket="$init_socket" -uroot; then
+    touch "$DATA_DIR/.metamysql-accounts-${ACCOUNTS_VERSION}"
+  else
+    log "WARNING: could not add the backup account; backups of this instance will fail until the next start"
+  fi
+  stop_private_server
 }
 
 ${seedAccounts}
@@ -146,25 +204,18 @@ initialize() {
   touch "$DATA_DIR/.metamysql-initializing"
   find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .metamysql-initializing -exec rm -rf {} +
   ${c.install}
-  local init_socket="$RUN_DIR/init.sock"
-  ${c.server} "\${server_args[@]}" ${c.openForInit} --skip-networking --socket="$init_socket" &
-  local pid=$!
-  local i
-  for i in $(seq 1 300); do
-    if ${c.admin} --protocol=socket --socket="$init_socket" -uroot ping >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then log "the server died during initialization"; exit 1; fi
-    sleep 0.2
-  done
+  local init_socket pid
+  start_private_server
   ${initStep}
-  MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" ${c.admin} --protocol=socket --socket="$init_socket" -uroot shutdown
-  wait "$pid" || true
+  stop_private_server
   rm -f "$DATA_DIR/.metamysql-initializing"
-  touch "$DATA_DIR/.metamysql-initialized"
-  log "initialized: accounts root, ${OPERATOR_USER}, ${REPLICATION_USER} created without binary logging"
+  touch "$DATA_DIR/.metamysql-accounts-${ACCOUNTS_VERSION}" "$DATA_DIR/.metamysql-initialized"
+  log "initialized: accounts root, ${OPERATOR_USER}, ${REPLICATION_USER}, ${BACKUP_USER} created without binary logging"
 }
 
 if [ -f "$DATA_DIR/.metamysql-initialized" ]; then
   log "data directory already initialized"
+  upgrade_accounts
 elif [ -f "$DATA_DIR/.metamysql-initializing" ] || [ -z "$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
   initialize
 else

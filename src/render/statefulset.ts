@@ -13,6 +13,7 @@ import {
   MYSQL_PORT,
   PORT_NAME,
   RUN_DIR,
+  SECRET_BACKUP_PASSWORD,
   SECRET_OPERATOR_PASSWORD,
   SECRET_REPLICATION_PASSWORD,
   SECRET_ROOT_PASSWORD,
@@ -60,6 +61,7 @@ function env(cluster: Cluster): unknown[] {
     fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
     fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
     fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),
+    { name: "METAMYSQL_BACKUP_PASSWORD", valueFrom: { secretKeyRef: { name: childNames(cluster.name).backupSecret, key: SECRET_BACKUP_PASSWORD } } },
   ];
 }
 

@@ -37,6 +37,7 @@ describe("sync: new cluster", () => {
     const names = (res.body.children as Obj[]).map((c) => `${c.kind}/${c.metadata.name}`);
     expect(names).toEqual([
       "Secret/shop-credentials",
+      "Secret/shop-backup-credentials",
       "ConfigMap/shop-config",
       "Service/shop-instances",
       "Service/shop",

@@ -75,6 +75,18 @@ async function backupDone(t: TestRuntime, name: string): Promise<Record<string, 
   );
 }
 
+function findFile(dir: string, name: string): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.name === name) return path;
+    if (e.isDirectory()) {
+      const found = findFile(path, name);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function applyBackup(t: TestRuntime, name: string, spec: Record<string, unknown>): void {
   t.rt.applyObject({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLBackup", metadata: { name }, spec });
 }
@@ -128,6 +140,28 @@ describe("backups through the local runtime", () => {
     const dir = join(stateLayout(a.stateDir).pvcDir("default", "backups"), "src", "b1");
     expect(readdirSync(dir).sort()).toEqual(["dump.sql.gz", "meta.json"]);
   }, 400_000);
+
+  it("an instance initialized before the backup account existed gets it on its next start, without a GTID of its own", async () => {
+    const replica = a.rt.status().pods.find((x) => x.name !== primary)?.name ?? "";
+    const t = podTarget(a, replica);
+    // What an older operator left: no backup account, no accounts marker.
+    await query(t, "SET STATEMENT sql_log_bin=0 FOR DROP USER 'metamysql_backup'@'%'");
+    const claim = stateLayout(a.stateDir).pvcDir("default", `data-${replica}`);
+    const marker = findFile(claim, ".metamysql-accounts-2");
+    expect(marker, `accounts marker under ${claim}`).toBeDefined();
+    rmSync(marker ?? "");
+    a.rt.deletePod(replica);
+    await eventually(async () => {
+      if (!a.rt.allPodsReady() || statusOf(clusterOf(a)).state !== "Healthy") return false;
+      const rows = await query<RowDataPacket>(podTarget(a, replica), "SELECT COUNT(*) AS n FROM mysql.user WHERE user = 'metamysql_backup'");
+      return Number(rows[0]?.n) === 1;
+    }, 120_000, `${replica} to come back with the backup account`);
+    expect(existsSync(marker ?? "")).toBe(true);
+    // Still a clean replica: every GTID it holds came from the primary.
+    const p = podTarget(a, primary);
+    const [pg, rg] = await Promise.all([p, podTarget(a, replica)].map(async (x) => String((await query<RowDataPacket>(x, "SELECT @@gtid_binlog_state AS g"))[0]?.g)));
+    expect(rg).toBe(pg);
+  }, 200_000);
 
   it("backs up to S3 (rclone against a local S3 server) with credentials only from the Secret", async () => {
     a.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3-creds" }, stringData: { "access-key-id": "S3RVER", "secret-access-key": "S3RVER" }, data: { "access-key-id": Buffer.from("S3RVER").toString("base64"), "secret-access-key": Buffer.from("S3RVER").toString("base64") } });

@@ -19,7 +19,7 @@ const INSTALL_DB = existsSync("/usr/bin/mariadb-install-db") ? "/usr/bin/mariadb
 const IS_ROOT = process.getuid?.() === 0;
 
 /** Passwords used by every harness instance. */
-export const TEST_PASSWORDS = { root: "", operator: "op'pa\\ss\"w0rd", replication: "repl-Pa$$'", app: "app-pw" } as const;
+export const TEST_PASSWORDS = { root: "", operator: "op'pa\\ss\"w0rd", replication: "repl-Pa$$'", backup: "bk'Pa\\ss", app: "app-pw" } as const;
 /** A non-admin application account (no READ_ONLY ADMIN): refused on read-only replicas. */
 export const APP_USER = "app";
 
@@ -184,7 +184,7 @@ export class MariaDBHarness {
 
   private async createAccounts(inst: MariaDBInstance): Promise<void> {
     const statements = [
-      ...mariadbDialect.accountSetup({ operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication }),
+      ...mariadbDialect.accountSetup({ operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup }),
       "SET SESSION sql_log_bin=0",
       `CREATE USER IF NOT EXISTS '${APP_USER}'@'%' IDENTIFIED BY '${TEST_PASSWORDS.app}'`,
       `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO '${APP_USER}'@'%'`,

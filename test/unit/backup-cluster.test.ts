@@ -49,7 +49,7 @@ describe("schedule CronJobs", () => {
     expect(cj?.spec.jobTemplate.spec.template.metadata.labels["app.kubernetes.io/component"]).toBe("backup");
   });
   it("renderChildren adds them (deterministically) and nothing without schedules", () => {
-    const input = (s: MySQLClusterSpecInput) => ({ cluster: cluster(s), observed: [] as KubeObject[], credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" }, primary: "shop-0", readOnlyEndpoints: [], backupSources: SRC });
+    const input = (s: MySQLClusterSpecInput) => ({ cluster: cluster(s), observed: [] as KubeObject[], credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" }, backupPassword: "b", primary: "shop-0", readOnlyEndpoints: [], backupSources: SRC });
     const a = renderChildren(input(spec));
     if (!a.ok) throw new Error(a.failure.message);
     expect(a.children.filter((c) => c.kind === "CronJob").map((c) => c.metadata.name)).toEqual(["shop-backup-nightly"]);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
 import { renderChildren } from "../../src/render/children.js";
 import { buildConfigMap, configData, configHash } from "../../src/render/configmap.js";
-import { buildCredentialsSecret, generatePassword, readSecretPasswords, resolveGeneratedCredentials } from "../../src/render/credentials.js";
+import { buildBackupCredentialsSecret, buildCredentialsSecret, generatePassword, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
 import { applyChildPatches } from "../../src/render/patches.js";
 import { canonicalQuantity, compareQuantities } from "../../src/render/quantity.js";
@@ -113,6 +113,13 @@ describe("credentials", () => {
     const s = buildCredentialsSecret(cluster(), CREDS) as AnyObj;
     expect(readSecretPasswords(s as never)).toEqual(CREDS);
     expect(s["type"]).toBe("Opaque");
+  });
+  it("the backup account's password lives in its own operator-owned Secret, generated once and then kept", () => {
+    const s = buildBackupCredentialsSecret(cluster(), "bk") as AnyObj;
+    expect(s["metadata"].name).toBe("shop-backup-credentials");
+    expect(Object.keys(s["data"])).toEqual(["password"]);
+    expect(resolveBackupPassword(s as never, () => "new")).toBe("bk");
+    expect(resolveBackupPassword(undefined, () => "new")).toBe("new");
   });
 });
 
@@ -253,7 +260,8 @@ describe("StatefulSet", () => {
   it("reads passwords from the user's Secret when credentialsSecretName is set", () => {
     const env = sts({ credentialsSecretName: "mine" })["spec"].template.spec.containers[0].env as AnyObj[];
     const refs = env.filter((e) => e["valueFrom"]?.secretKeyRef).map((e) => e["valueFrom"].secretKeyRef.name);
-    expect(new Set(refs)).toEqual(new Set(["mine"]));
+    // The backup account's password is always in the operator-owned Secret.
+    expect(new Set(refs)).toEqual(new Set(["mine", "shop-backup-credentials"]));
   });
   it("keeps the observed claim templates (immutable)", () => {
     const observed = [{ metadata: { name: "data" }, spec: { resources: { requests: { storage: "1Gi" } } }, status: { phase: "Pending" } }];
@@ -280,6 +288,7 @@ describe("renderChildren", () => {
     cluster: cluster(spec),
     observed: [] as KubeObject[],
     credentials: CREDS,
+    backupPassword: "backup-pw",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
   });
@@ -288,7 +297,7 @@ describe("renderChildren", () => {
   });
   it("omits the generated Secret when the user supplies one", () => {
     const r = renderChildren(input({ credentialsSecretName: "mine" }));
-    expect(r.ok && r.children.some((c) => c.kind === "Secret")).toBe(false);
+    expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual(["shop-backup-credentials"]);
   });
   it("every child validates against the Kubernetes schema, for both flavors", () => {
     for (const flavor of ["mysql", "mariadb"] as const) {

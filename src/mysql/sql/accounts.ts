@@ -1,16 +1,20 @@
 /**
- * The operator and replication accounts, the same for both flavors except for the operator's
+ * The operator, replication and backup accounts, the same for both flavors except for the operator's
  * privileges (mysql-field-notes.md "least-privilege operator account"). Created with the binary
  * log off so a fresh instance holds no GTIDs of its own.
  */
-import { OPERATOR_USER, REPLICATION_USER } from "../../api/constants.js";
+import { BACKUP_USER, OPERATOR_USER, REPLICATION_USER } from "../../api/constants.js";
 import type { AccountPasswords } from "./dialect.js";
 import { quoteAccount, quoteString } from "./escape.js";
 
-/** Statements creating both accounts; `operatorGrants` are privilege lists, one GRANT each. */
-export function accountSetupStatements(p: AccountPasswords, operatorGrants: ReadonlyArray<readonly string[]>): string[] {
+/**
+ * Statements creating the accounts; `operatorGrants` are privilege lists, one GRANT each.
+ * The backup account is created only when its password is given.
+ */
+export function accountSetupStatements(p: AccountPasswords, operatorGrants: ReadonlyArray<readonly string[]>, backupGrants: readonly string[]): string[] {
   const op = quoteAccount(OPERATOR_USER);
   const repl = quoteAccount(REPLICATION_USER);
+  const backup = quoteAccount(BACKUP_USER);
   return [
     "SET SESSION sql_log_bin=0",
     `CREATE USER IF NOT EXISTS ${op} IDENTIFIED BY ${quoteString(p.operator)}`,
@@ -19,6 +23,13 @@ export function accountSetupStatements(p: AccountPasswords, operatorGrants: Read
     `CREATE USER IF NOT EXISTS ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
     `ALTER USER ${repl} IDENTIFIED BY ${quoteString(p.replication)}`,
     `GRANT REPLICATION SLAVE ON *.* TO ${repl}`,
+    ...(p.backup === undefined
+      ? []
+      : [
+          `CREATE USER IF NOT EXISTS ${backup} IDENTIFIED BY ${quoteString(p.backup)}`,
+          `ALTER USER ${backup} IDENTIFIED BY ${quoteString(p.backup)}`,
+          `GRANT ${backupGrants.join(", ")} ON *.* TO ${backup}`,
+        ]),
     "SET SESSION sql_log_bin=1",
   ];
 }

@@ -39,6 +39,8 @@ export interface BoundQuery {
 export interface AccountPasswords {
   operator: string;
   replication: string;
+  /** The backup account (created only when set). */
+  backup?: string;
 }
 
 /** Everything flavor-specific that observe/act send to a server. */

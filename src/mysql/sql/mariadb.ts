@@ -20,6 +20,13 @@ export const MARIADB_OPERATOR_PRIVILEGES = [
   "CONNECTION ADMIN",
 ] as const;
 
+/**
+ * What `mariadb-dump --single-transaction --gtid --master-data=2 --all-databases --routines
+ * --events --triggers` needs, plus SHOW SLAVE STATUS to choose the source: no replication
+ * control (the dump never stops the replica's applier), no SUPER.
+ */
+export const MARIADB_BACKUP_PRIVILEGES = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "BINLOG MONITOR", "SLAVE MONITOR"] as const;
+
 const selectGlobals = [
   "SELECT @@server_id AS server_id",
   "@@version AS version",
@@ -62,7 +69,7 @@ function semiSyncSource(o: SemiSyncSourceOptions): string[] {
 }
 
 function accountSetup(p: AccountPasswords): string[] {
-  return accountSetupStatements(p, [MARIADB_OPERATOR_PRIVILEGES]);
+  return accountSetupStatements(p, [MARIADB_OPERATOR_PRIVILEGES], MARIADB_BACKUP_PRIVILEGES);
 }
 
 /** The MariaDB dialect. */

@@ -26,6 +26,12 @@ export const MYSQL_OPERATOR_DYNAMIC_PRIVILEGES = [
   "CLONE_ADMIN",
 ] as const;
 
+/**
+ * What `mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON --no-tablespaces
+ * --all-databases --routines --events --triggers` needs, plus SHOW REPLICA STATUS.
+ */
+export const MYSQL_BACKUP_PRIVILEGES = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "REPLICATION CLIENT"] as const;
+
 /** Plugins needed for semi-sync on MySQL (loaded with plugin_load_add in my.cnf, or installed). */
 export const MYSQL_SEMI_SYNC_PLUGINS = [
   { name: "rpl_semi_sync_source", library: "semisync_source.so" },
@@ -80,7 +86,7 @@ export function installSemiSyncPlugins(): string[] {
 }
 
 function accountSetup(p: AccountPasswords): string[] {
-  return accountSetupStatements(p, [MYSQL_OPERATOR_PRIVILEGES, MYSQL_OPERATOR_DYNAMIC_PRIVILEGES]);
+  return accountSetupStatements(p, [MYSQL_OPERATOR_PRIVILEGES, MYSQL_OPERATOR_DYNAMIC_PRIVILEGES], MYSQL_BACKUP_PRIVILEGES);
 }
 
 /** The MySQL 8.4 dialect. */

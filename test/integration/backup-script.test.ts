@@ -1,0 +1,161 @@
+/**
+ * The rendered backup.sh against real mariadbd (127.10.22.x, test/helpers/mariadb.ts), with the
+ * least-privilege backup account the entrypoint creates (src/mysql/sql/accounts.ts): what it
+ * can dump, and how each failure of issue 5 ends (Failed with the reason, nothing published).
+ * Disk full is the kernel's real ENOSPC: the dump's output path is a symlink to /dev/full
+ * (mounting a small filesystem would need privileges CI may not have).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKUP_USER } from "../../src/api/constants.js";
+import { renderBackupScript } from "../../src/render/backup-script.js";
+import { MariaDBHarness, TEST_PASSWORDS, type MariaDBInstance } from "../helpers/mariadb.js";
+
+const h = new MariaDBHarness({ subnet: 22 });
+let small: MariaDBInstance;
+let big: MariaDBInstance;
+let work: string;
+
+interface Run {
+  code: number | null;
+  result: { state: string; message?: string; meta?: Record<string, unknown> };
+  stderr: string;
+}
+
+/** Runs `backup.sh dump` like the Job's container does (env only; the password via MYSQL_PWD). */
+function runDump(name: string, sources: string, env: Record<string, string> = {}, during?: (pvcDir: string) => Promise<void>): Promise<Run> {
+  const pvcRoot = join(work, "pvc");
+  const resultFile = join(work, `${name}.result`);
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("METAMYSQL_") && !k.startsWith("MYSQL_")));
+  const child = spawn("bash", ["-c", renderBackupScript(), "backup.sh", "dump"], {
+    env: {
+      ...clean,
+      METAMYSQL_FLAVOR: "mariadb",
+      METAMYSQL_CLUSTER: "db",
+      METAMYSQL_SOURCES: sources,
+      METAMYSQL_PRIMARY: "",
+      METAMYSQL_COMPRESSION: "none",
+      METAMYSQL_BACKUP_PATH: `db/${name}`,
+      METAMYSQL_STORAGE: "pvc",
+      METAMYSQL_PVC_ROOT: pvcRoot,
+      METAMYSQL_SCRATCH_DIR: join(work, `scratch-${name}`),
+      METAMYSQL_RESULT_FILE: resultFile,
+      METAMYSQL_BACKUP_USER: BACKUP_USER,
+      METAMYSQL_BACKUP_PASSWORD: TEST_PASSWORDS.backup,
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return (async () => {
+    if (during) await during(join(pvcRoot, "db", name));
+    const code = await exited;
+    return { code, stderr, result: JSON.parse(readFileSync(resultFile, "utf8")) as Run["result"] };
+  })();
+}
+
+function published(name: string): string[] {
+  const dir = join(work, "pvc", "db", name);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith(".")) : [];
+}
+
+beforeAll(async () => {
+  work = join(h.root, "work");
+  mkdirSync(join(work, "pvc"), { recursive: true });
+  [small, big] = await Promise.all([h.start(0), h.start(1)]);
+  for (const inst of [small, big]) await h.rootQuery(inst, "SET GLOBAL read_only=0");
+  // Everything a logical backup must carry: data, a view, a routine, a trigger, an event.
+  for (const sql of [
+    "CREATE DATABASE app",
+    "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+    "INSERT INTO app.t SELECT seq, concat('v', seq) FROM app.seq_1_to_1000",
+    "CREATE VIEW app.v AS SELECT COUNT(*) AS n FROM app.t",
+    "CREATE FUNCTION app.twice(x INT) RETURNS INT DETERMINISTIC RETURN 2 * x",
+    "CREATE TRIGGER app.tr BEFORE INSERT ON app.t FOR EACH ROW SET NEW.v = upper(NEW.v)",
+    "CREATE EVENT app.e ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM app.t WHERE id < 0",
+  ]) {
+    await h.rootQuery(small, sql);
+  }
+  // Enough data on the other server that a dump takes a while (killed mid-way below).
+  await h.rootQuery(big, "CREATE DATABASE big");
+  await h.rootQuery(big, "CREATE TABLE big.t (id INT PRIMARY KEY, a CHAR(64), b CHAR(64))");
+  await h.rootQuery(big, "INSERT INTO big.t SELECT seq, sha2(seq, 256), sha2(seq + 1, 256) FROM big.seq_1_to_400000");
+}, 60_000);
+
+afterAll(async () => {
+  await h.stopAll();
+});
+
+describe("backup.sh with the least-privilege backup account (real mariadbd)", () => {
+  it("dumps data, views, routines, triggers and events with only the backup account's privileges", async () => {
+    const run = await runDump("ok", `db-0=${small.host}`);
+    expect(run.result.state, run.stderr).toBe("Completed");
+    expect(run.code).toBe(0);
+    const dir = join(work, "pvc", "db", "ok");
+    const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as { sha256: string; sizeBytes: number; gtidPosition: string; file: string };
+    const dump = readFileSync(join(dir, meta.file));
+    expect(createHash("sha256").update(dump).digest("hex")).toBe(meta.sha256);
+    expect(statSync(join(dir, meta.file)).size).toBe(meta.sizeBytes);
+    const text = dump.toString();
+    const missing = [/CREATE TABLE `t`/, /VIEW `v`/, /FUNCTION `twice`/, /TRIGGER (app\.)?`?tr`? BEFORE INSERT/, /EVENT `e`/, /-- Dump completed/].filter((re) => !re.test(text));
+    expect(missing).toEqual([]);
+    expect(meta.gtidPosition).toMatch(/^0-100-\d+$/);
+    // Nothing of the account's secret reaches the output.
+    expect(run.stderr).not.toContain(TEST_PASSWORDS.backup);
+  }, 60_000);
+
+  it("the account cannot write, change replication or grant (least privilege)", async () => {
+    const rows = (await h.rootQuery(small, `SHOW GRANTS FOR '${BACKUP_USER}'@'%'`)) as Array<Record<string, string>>;
+    const grants = rows.map((r) => Object.values(r)[0]).join("\n");
+    expect(grants).toContain("SELECT");
+    for (const forbidden of ["INSERT", "UPDATE", "DELETE", "SUPER", "REPLICATION SLAVE ADMIN", "GRANT OPTION", "ALL PRIVILEGES", "CREATE USER"]) {
+      expect(grants).not.toContain(forbidden);
+    }
+  });
+
+  it("server gone before the dump: Failed, naming the instance that cannot be reached", async () => {
+    const run = await runDump("gone", "db-9=127.10.22.99");
+    expect(run.code).not.toBe(0);
+    expect(run.result.state).toBe("Failed");
+    expect(run.result.message).toMatch(/no healthy caught-up instance to back up: db-9: cannot connect/);
+    expect(published("gone")).toEqual([]);
+  }, 30_000);
+
+  it("wrong credentials: Failed with the server's answer, the password never printed", async () => {
+    const run = await runDump("denied", `db-0=${small.host}`, { METAMYSQL_BACKUP_PASSWORD: "wrong-S3cret" });
+    expect(run.result.state).toBe("Failed");
+    expect(run.result.message).toMatch(/Access denied/);
+    expect(JSON.stringify(run)).not.toContain("wrong-S3cret");
+    expect(published("denied")).toEqual([]);
+  }, 30_000);
+
+  it("disk full (ENOSPC while writing): Failed with the reason; no meta.json, no dump left behind", async () => {
+    const dir = join(work, "pvc", "db", "full");
+    mkdirSync(dir, { recursive: true });
+    symlinkSync("/dev/full", join(dir, ".dump.sql.partial"));
+    const run = await runDump("full", `db-0=${small.host}`);
+    expect(run.code).not.toBe(0);
+    expect(run.result.state).toBe("Failed");
+    expect(run.result.message).toMatch(/writing the dump of db-0 to db\/full failed: .*No space left on device/);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 30_000);
+
+  it("server gone during the dump (SIGKILL mid-stream): Failed naming the lost connection; nothing published", async () => {
+    const run = await runDump("killed", `db-1=${big.host}`, {}, async (dir) => {
+      const partial = join(dir, ".dump.sql.partial");
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && !(existsSync(partial) && statSync(partial).size > 2_000_000)) await new Promise((r) => setTimeout(r, 5));
+      expect(statSync(partial).size).toBeGreaterThan(2_000_000);
+      await h.kill(big);
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.result.state).toBe("Failed");
+    expect(run.result.message).toMatch(/dump of db-1 failed: .*(Lost connection|server has gone away|Error 20\d\d)/);
+    expect(readdirSync(join(work, "pvc", "db", "killed"))).toEqual([]);
+  }, 60_000);
+});
