@@ -5,13 +5,13 @@
  * Disk full is the kernel's real ENOSPC: the dump's output path is a symlink to /dev/full
  * (mounting a small filesystem would need privileges CI may not have).
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_USER } from "../../src/api/constants.js";
-import { renderBackupScript } from "../../src/render/backup-script.js";
+import { renderBackupScript, renderSeedScript } from "../../src/render/backup-script.js";
 import { MariaDBHarness, TEST_PASSWORDS, type MariaDBInstance } from "../helpers/mariadb.js";
 
 const h = new MariaDBHarness({ subnet: 22 });
@@ -158,4 +158,47 @@ describe("backup.sh with the least-privilege backup account (real mariadbd)", ()
     expect(run.result.message).toMatch(/dump of db-1 failed: .*(Lost connection|server has gone away|Error 20\d\d)/);
     expect(readdirSync(join(work, "pvc", "db", "killed"))).toEqual([]);
   }, 60_000);
+});
+
+describe("seed.sh check refuses anything but a complete backup of the same flavor and major version", () => {
+  /** A copy of the completed backup "ok" (first test above), changed by `damage`. */
+  function variant(name: string, damage: (dir: string, meta: Record<string, unknown>) => Record<string, unknown> | undefined): string {
+    const from = join(work, "pvc", "db", "ok");
+    const dir = join(work, "seed", name);
+    cpSync(from, dir, { recursive: true });
+    const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Record<string, unknown>;
+    const changed = damage(dir, meta);
+    if (changed) writeFileSync(join(dir, "meta.json"), JSON.stringify(changed));
+    return dir;
+  }
+  function check(dir: string): { code: number | null; stderr: string } {
+    const r = spawnSync("bash", ["-c", renderSeedScript(), "seed.sh", "check"], { env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_DIR: dir }, encoding: "utf8" });
+    return { code: r.status, stderr: r.stderr };
+  }
+
+  it("accepts the intact backup", () => {
+    const r = check(variant("intact", () => undefined));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/seed: restoring db\/ok \(mariadb 10\.\d+, gtid 0-100-\d+\)/);
+  });
+  it("refuses a backup without meta.json (half-written)", () => {
+    const r = check(variant("partial", (dir) => { spawnSync("rm", [join(dir, "meta.json")]); return undefined; }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no completed backup in .* \(meta\.json missing\): refusing to initialize from it/);
+  });
+  it("refuses a damaged dump (checksum mismatch)", () => {
+    const r = check(variant("damaged", (dir, meta) => { writeFileSync(join(dir, String(meta["file"])), "-- truncated\n"); return undefined; }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/checksum mismatch for dump\.sql: the backup is damaged, refusing it/);
+  });
+  it("refuses another flavor", () => {
+    const r = check(variant("flavor", (_dir, meta) => ({ ...meta, flavor: "mysql" })));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the backup is from mysql but this cluster runs mariadb: refusing to restore it/);
+  });
+  it("refuses another major version, naming both", () => {
+    const r = check(variant("major", (_dir, meta) => ({ ...meta, majorVersion: "10.6" })));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the backup is from mariadb 10\.6 but this server is mariadb 1\d\.\d+: refusing to restore across major versions/);
+  });
 });
