@@ -134,14 +134,17 @@ describe("backup.sh with the least-privilege backup account (real mariadbd)", ()
     expect(published("denied")).toEqual([]);
   }, 30_000);
 
-  it("disk full (ENOSPC while writing): Failed with the reason; no meta.json, no dump left behind", async () => {
-    const dir = join(work, "pvc", "db", "full");
+  it.each([
+    ["none", "dump.sql", /writing the dump of db-0 to db\/full-none failed: no space left on the volume \(.*errno 28/],
+    ["gzip", "dump.sql.gz", /writing the dump of db-0 to db\/full-gzip failed: .*No space left on device/],
+  ])("disk full (ENOSPC while writing, compression %s): Failed with the reason; no meta.json, no dump left behind", async (compression, file, message) => {
+    const dir = join(work, "pvc", "db", `full-${compression}`);
     mkdirSync(dir, { recursive: true });
-    symlinkSync("/dev/full", join(dir, ".dump.sql.partial"));
-    const run = await runDump("full", `db-0=${small.host}`);
+    symlinkSync("/dev/full", join(dir, `.${file}.partial`));
+    const run = await runDump(`full-${compression}`, `db-0=${small.host}`, { METAMYSQL_COMPRESSION: compression });
     expect(run.code).not.toBe(0);
     expect(run.result.state).toBe("Failed");
-    expect(run.result.message).toMatch(/writing the dump of db-0 to db\/full failed: .*No space left on device/);
+    expect(run.result.message).toMatch(message);
     expect(readdirSync(dir)).toEqual([]);
   }, 30_000);
 
