@@ -83,6 +83,13 @@ describe("MySQL 8.4 SQL text (documented syntax, no server here)", () => {
     expect(sql).toContain("GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'");
     expect(sql).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'");
     expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES/);
+    expect(sql.join(";")).not.toContain("metamysql_backup");
+  });
+  it("the backup account (when its password is given) can read and lock, not write or control replication", () => {
+    const sql = d.accountSetup({ operator: "o", replication: "r", backup: "b'k" });
+    expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql_backup'@'%' IDENTIFIED BY 'b\\'k'");
+    expect(sql).toContain("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT ON *.* TO 'metamysql_backup'@'%'");
+    expect(sql.at(-1)).toBe("SET SESSION sql_log_bin=1");
   });
 });
 
