@@ -3,20 +3,18 @@
  * Job without a result it creates one Pod (`restartPolicy: Never`, labels `job-name` and
  * `batch.kubernetes.io/job-name`, owned by the Job), runs its init containers then its
  * container as local processes with the container's env, Secrets and volumes mapped onto the
- * state dir (the same helpers as the kubelet), records each container's termination message
- * (terminationMessagePath, rewritten through the mounts), and writes Pod and Job status like
- * Kubernetes (active/succeeded/failed, startTime, completionTime, Complete/Failed conditions).
- * Simplifications (docs/local-runtime.md): one attempt per Job (the backup Jobs use
- * backoffLimit 0), no activeDeadlineSeconds, pods get no IP of their own.
+ * state dir (the kubelet's code, src/local/containers.ts), records each container's
+ * termination message (terminationMessagePath, rewritten through the mounts), and writes Pod
+ * and Job status like Kubernetes (active/succeeded/failed, startTime, completionTime,
+ * Complete/Failed conditions). Simplifications (docs/local-runtime.md): one attempt per Job
+ * (the backup Jobs use backoffLimit 0), no activeDeadlineSeconds, pods get no IP of their own.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { ContainerConfigError, containerEnv, resolveArgv } from "./container-env.js";
+import { type ContainerStatus, containerStatus, runInitContainers, runToCompletion } from "./containers.js";
 import { arrayField, clone, controllerOf, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "./objects.js";
-import type { ProcessSupervisor, SupervisedProcess } from "./process.js";
+import type { ProcessSupervisor } from "./process.js";
 import type { StateLayout } from "./statedir.js";
 import { isStoreError, type ObjectStore, type WatchEvent } from "./store.js";
-import { containerMounts, prepareVolumes, removePodDirs, rewritePath, VolumeNotReadyError } from "./volumes.js";
+import { removePodDirs } from "./volumes.js";
 
 /** Something a Job did, for the progress output. */
 export interface JobEvent {
@@ -35,8 +33,8 @@ export interface JobControllerOptions {
 
 interface Run {
   pod: KObject;
-  proc: SupervisedProcess | undefined;
-  cancelled: boolean;
+  /** Aborted when the Job or its pod is deleted, or the runtime stops: kills the running container. */
+  cancel: AbortController;
   done: Promise<void>;
 }
 
@@ -76,10 +74,7 @@ export class JobController {
   async stop(): Promise<void> {
     this.stopping = true;
     this.unwatch?.();
-    for (const r of this.runs.values()) {
-      r.cancelled = true;
-      if (r.proc && !r.proc.exit) this.supervisor.signal(r.proc.pid, "SIGKILL");
-    }
+    for (const r of this.runs.values()) r.cancel.abort();
     await Promise.all([...this.runs.values()].map((r) => r.done));
   }
 
@@ -93,11 +88,7 @@ export class JobController {
     if (obj.kind === "Job" && obj.apiVersion === "batch/v1") {
       const key = `${namespaceOf(obj)}/${obj.metadata.name}`;
       if (ev.type === "DELETED" || obj.metadata.deletionTimestamp) {
-        const r = this.runs.get(key);
-        if (r) {
-          r.cancelled = true;
-          if (r.proc && !r.proc.exit) this.supervisor.signal(r.proc.pid, "SIGKILL");
-        }
+        this.runs.get(key)?.cancel.abort();
         return;
       }
       if (this.runs.has(key) || jobFinished(obj) || this.stopping) return;
@@ -111,8 +102,7 @@ export class JobController {
       const key = `${namespaceOf(obj)}/${controllerOf(obj)?.name ?? ""}`;
       const r = this.runs.get(key);
       if (r && r.pod.metadata.uid === obj.metadata.uid) {
-        r.cancelled = true;
-        if (r.proc && !r.proc.exit) this.supervisor.signal(r.proc.pid, "SIGKILL");
+        r.cancel.abort();
         void r.done.then(() => this.removePod(obj));
       } else {
         this.removePod(obj);
@@ -156,7 +146,7 @@ export class JobController {
       if (isStoreError(err, "AlreadyExists")) return;
       throw err;
     }
-    const run: Run = { pod, proc: undefined, cancelled: false, done: Promise.resolve() };
+    const run: Run = { pod, cancel: new AbortController(), done: Promise.resolve() };
     this.runs.set(key, run);
     run.done = this.execute(job, run).finally(() => {
       if (this.runs.get(key) === run) this.runs.delete(key);
@@ -184,11 +174,9 @@ export class JobController {
     const name = `job ${job.metadata.name}`;
     this.setJobStatus(job, { startTime: started, active: 1 });
     this.onEvent({ job: job.metadata.name, reason: "Started", message: `started pod ${run.pod.metadata.name}` });
-    const inits = arrayField(run.pod, "spec", "initContainers").filter(isRecord);
     const mains = arrayField(run.pod, "spec", "containers").filter(isRecord);
-    const initStatuses: unknown[] = [];
-    const mainStatuses: unknown[] = [];
-    let failed: string | undefined;
+    let initStatuses: ContainerStatus[] = [];
+    const mainStatuses = mains.map((c) => containerStatus(c));
     const push = (phase: string): void =>
       this.setPodStatus(run, {
         phase,
@@ -196,27 +184,43 @@ export class JobController {
         ...(initStatuses.length ? { initContainerStatuses: initStatuses } : {}),
         containerStatuses: mainStatuses,
       });
-    push("Running");
-    for (const [list, statuses] of [
-      [inits, initStatuses],
-      [mains, mainStatuses],
-    ] as const) {
-      for (const c of list) {
-        if (failed || run.cancelled) break;
-        const res = await this.runContainer(run, c, name);
-        statuses.push({
-          name: stringField(c, "name") ?? "container",
-          image: stringField(c, "image") ?? "",
-          ready: false,
-          restartCount: 0,
-          state: { terminated: { exitCode: res.exitCode, reason: res.exitCode === 0 ? "Completed" : "Error", message: res.message, startedAt: res.startedAt, finishedAt: rfc3339() } },
-        });
-        push("Running");
-        if (res.exitCode !== 0) failed = `container ${stringField(c, "name") ?? "?"} failed (exit ${res.exitCode})`;
-      }
+    push("Pending");
+    // Containers are killed at once when cancelled; volumes and config are waited for (bounded),
+    // then the pod fails.
+    const host = { store: this.store, layout: this.layout, supervisor: this.supervisor };
+    const common = { host, pod: () => run.pod, signal: run.cancel.signal, killGraceMs: 0, createTimeoutMs: 30_000 };
+    const init = await runInitContainers({
+      ...common,
+      label: (c) => `${name} init container ${c}`,
+      backoffMs: () => 0,
+      onStatus: (statuses) => {
+        initStatuses = statuses;
+        push("Pending");
+      },
+    });
+    let failed: string | undefined;
+    if (init === "Failed") {
+      const bad = initStatuses.find((s) => s.state.terminated && s.state.terminated.exitCode !== 0);
+      failed = `init container ${bad?.name ?? "?"} failed (exit ${bad?.state.terminated?.exitCode ?? "?"})`;
     }
-    if (run.cancelled && this.stopping) return;
-    if (run.cancelled) failed ??= "cancelled";
+    for (const [i, c] of mains.entries()) {
+      if (failed || run.cancel.signal.aborted) break;
+      const res = await runToCompletion({
+        ...common,
+        container: c,
+        label: `${name} container ${stringField(c, "name") ?? "container"}`,
+        onStarted: (proc, startedAt) => {
+          mainStatuses[i] = containerStatus(c, { containerID: `local://${proc.pid}`, started: true, state: { running: { startedAt } } });
+          push("Running");
+        },
+      });
+      if (!res) break;
+      mainStatuses[i] = containerStatus(c, { state: { terminated: res } });
+      push("Running");
+      if (res.exitCode !== 0) failed = `container ${stringField(c, "name") ?? "?"} failed (exit ${res.exitCode})`;
+    }
+    if (run.cancel.signal.aborted && this.stopping) return;
+    if (run.cancel.signal.aborted) failed ??= "cancelled";
     push(failed ? "Failed" : "Succeeded");
     const done = rfc3339();
     if (failed) {
@@ -235,61 +239,5 @@ export class JobController {
       });
       this.onEvent({ job: job.metadata.name, reason: "Completed", message: "completed" });
     }
-  }
-
-  private async runContainer(run: Run, c: Record<string, unknown>, label: string): Promise<{ exitCode: number; message: string; startedAt: string }> {
-    const startedAt = rfc3339();
-    const pod = run.pod;
-    const cname = stringField(c, "name") ?? "container";
-    let env: Record<string, string>;
-    let argv: string[];
-    let mounts;
-    // Volumes and config: wait (bounded) like ContainerCreating, then fail the pod.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        prepareVolumes(pod, this.store, this.layout);
-        mounts = containerMounts(pod, c, this.layout);
-        const home = join(this.layout.podDir(namespaceOf(pod), pod.metadata.name), "home");
-        mkdirSync(home, { recursive: true });
-        env = containerEnv({ pod, container: c, store: this.store, mounts, home });
-        argv = resolveArgv([...arrayField(c, "command"), ...arrayField(c, "args")], env, mounts);
-        break;
-      } catch (err) {
-        if ((err instanceof VolumeNotReadyError || err instanceof ContainerConfigError) && Date.now() < deadline && !run.cancelled) {
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        return { exitCode: 128, message: err instanceof Error ? err.message : String(err), startedAt };
-      }
-    }
-    const [command, ...args] = argv;
-    if (!command) return { exitCode: 128, message: "the container has no command", startedAt };
-    const messagePath = rewritePath(stringField(c, "terminationMessagePath") ?? "/dev/termination-log", mounts);
-    const logFile = join(this.layout.logsDir, `${pod.metadata.name}.log`);
-    mkdirSync(this.layout.logsDir, { recursive: true });
-    try {
-      run.proc = this.supervisor.spawn({
-        command,
-        args,
-        env,
-        cwd: this.layout.podDir(namespaceOf(pod), pod.metadata.name),
-        logFile,
-        label: `${label} container ${cname}`,
-      });
-    } catch (err) {
-      return { exitCode: 128, message: err instanceof Error ? err.message : String(err), startedAt };
-    }
-    const exit = await run.proc.exited;
-    run.proc = undefined;
-    const exitCode = exit.code ?? 128 + (exit.signal === "SIGKILL" ? 9 : 15);
-    let message = "";
-    if (messagePath.startsWith("/") && messagePath !== "/dev/termination-log" && existsSync(messagePath)) {
-      message = readFileSync(messagePath, "utf8").slice(0, 4096);
-    }
-    if (!message && exitCode !== 0 && stringField(c, "terminationMessagePolicy") === "FallbackToLogsOnError" && existsSync(logFile)) {
-      message = readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n").slice(-2048);
-    }
-    return { exitCode, message, startedAt };
   }
 }

@@ -1,18 +1,32 @@
 /**
  * The kubelet of the local runtime: runs each Pod of the store as local processes. A pod gets
- * a loopback IP (its pod IP), its volumes as host dirs, and its (single supported) container
- * as a process in its own process group, with the container's env and command rewritten to
- * host paths. Readiness, liveness and startup probes run as Kubernetes runs them; a container
- * that exits is restarted with CrashLoopBackOff delays (immediately, then 10 s doubling to
- * 300 s, reset after 10 minutes of running); a liveness failure restarts it. Deletion runs the
- * preStop hook, then SIGTERM, then SIGKILL at the end of the grace period, then removes the Pod.
- * Pod status (phase, podIP, conditions, containerStatuses) is written back like the real thing.
- * ARCHITECTURE.md section 6.
+ * a loopback IP (its pod IP), its volumes as host dirs (emptyDirs start empty with the pod,
+ * are shared by its containers, survive container restarts and go with the pod), its init
+ * containers run in order, each to completion (a failing one is restarted with CrashLoopBackOff
+ * delays, the pod stays Pending and not Ready meanwhile; they do not run again when the main
+ * container restarts), then its (single supported) container runs as a process in its own
+ * process group, with the container's env and command rewritten to host paths. Readiness,
+ * liveness and startup probes run as Kubernetes runs them; a container that exits is restarted
+ * with CrashLoopBackOff delays (immediately, then 10 s doubling to 300 s, reset after 10
+ * minutes of running); a liveness failure restarts it. Deletion runs the preStop hook, then
+ * SIGTERM, then SIGKILL at the end of the grace period, then removes the Pod. Pod status
+ * (phase, podIP, conditions, initContainerStatuses, containerStatuses) is written back like
+ * the real thing. ARCHITECTURE.md section 6.
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { flavorOfImage, missingServerMessage } from "./binaries.js";
-import { ContainerConfigError, containerEnv, resolveArgv } from "./container-env.js";
+import {
+  type ContainerStatus,
+  crashLoopDelay,
+  formatBackoff,
+  initDisplayState,
+  lastLine,
+  resolveContainer,
+  runInitContainers,
+  spawnContainer,
+  type TerminatedState,
+  terminatedState,
+  waitingReason,
+} from "./containers.js";
 import { allocateIp } from "./ipam.js";
 import { isJobPod } from "./job.js";
 import { arrayField, clone, deepEqual, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "./objects.js";
@@ -20,7 +34,7 @@ import { ProbeLoop, runHandler, type HandlerContext } from "./probes.js";
 import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "./process.js";
 import type { StateLayout } from "./statedir.js";
 import type { ObjectStore, WatchEvent } from "./store.js";
-import { containerMounts, prepareVolumes, refreshProjectedVolumes, removePodDirs, type Mount, VolumeNotReadyError } from "./volumes.js";
+import { refreshProjectedVolumes, removePodDirs, type Mount } from "./volumes.js";
 
 /** Something a pod did, for the progress output. */
 export interface PodEvent {
@@ -56,16 +70,6 @@ export interface PodRuntimeInfo {
   state: string;
 }
 
-interface LastTermination {
-  exitCode: number;
-  signal?: number;
-  reason: string;
-  startedAt: string;
-  finishedAt: string;
-}
-
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
-
 /** Runs one pod. */
 class PodWorker {
   pod: KObject;
@@ -79,7 +83,14 @@ class PodWorker {
   private startedAt: string | undefined;
   private readonly startTime = rfc3339();
   private waiting: { reason: string; message: string } | undefined = { reason: "ContainerCreating", message: "" };
-  private lastTermination: LastTermination | undefined;
+  private lastTermination: TerminatedState | undefined;
+  /** initContainerStatuses; `initialized` once every init container succeeded (or there is none). */
+  private initStatuses: ContainerStatus[] = [];
+  private initialized: boolean;
+  /** An init container failed and the pod's restartPolicy is Never: phase Failed, nothing more runs. */
+  private failed = false;
+  /** Aborted when the pod is deleted or the runtime stops: kills a running init container. */
+  private readonly abort = new AbortController();
   private readonly transitions = new Map<string, { status: string; time: string }>();
   private probes: ProbeLoop[] = [];
   private terminating = false;
@@ -98,6 +109,8 @@ class PodWorker {
   ) {
     this.pod = pod;
     this.ip = ip;
+    this.initialized = this.initContainers.length === 0;
+    if (!this.initialized) this.waiting = { reason: "PodInitializing", message: "" };
     // Start on a later tick: the first status write re-enters the kubelet's watch.
     this.done = Promise.resolve().then(() => this.run());
   }
@@ -111,6 +124,10 @@ class PodWorker {
     return isRecord(c) ? c : {};
   }
 
+  private get initContainers(): Record<string, unknown>[] {
+    return arrayField(this.pod, "spec", "initContainers").filter(isRecord);
+  }
+
   private get graceSeconds(): number {
     const spec = recordField(this.pod, "spec");
     return this.pod.metadata.deletionGracePeriodSeconds ?? (typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : 30);
@@ -119,6 +136,7 @@ class PodWorker {
   /** Pod deleted: terminate gracefully. */
   terminate(): void {
     this.terminating = true;
+    this.abort.abort();
     this.wake?.();
   }
 
@@ -126,6 +144,7 @@ class PodWorker {
   shutdown(): void {
     this.shuttingDown = true;
     this.terminating = true;
+    this.abort.abort();
     this.wake?.();
   }
 
@@ -137,8 +156,9 @@ class PodWorker {
       pid: this.proc?.pid,
       ready: this.ready,
       hung: this.hung,
-      restarts: this.restartCount,
-      state: this.proc ? (this.hung ? "Hung" : "Running") : (this.waiting?.reason ?? "Terminated"),
+      // Like kubectl's RESTARTS and STATUS columns: init containers' restarts count too.
+      restarts: this.restartCount + this.initStatuses.reduce((n, s) => n + s.restartCount, 0),
+      state: (!this.initialized && initDisplayState(this.initStatuses)) || (this.proc ? (this.hung ? "Hung" : "Running") : (this.waiting?.reason ?? "Terminated")),
     };
   }
 
@@ -155,7 +175,12 @@ class PodWorker {
   }
 
   private async run(): Promise<void> {
+    // A new pod: nothing of an earlier pod with this name (a restarted runtime) is kept.
+    removePodDirs(this.pod, this.k.layout);
     this.pushStatus();
+    if (!this.initialized) await this.runInitContainers();
+    // A failed pod stays until it is deleted (its controller replaces it).
+    while (this.failed && !this.terminating) await this.sleep(3_600_000);
     while (!this.terminating) {
       const proc = await this.startContainer();
       if (!proc) {
@@ -172,9 +197,9 @@ class PodWorker {
       this.recordExit(info);
       if (this.terminating) break;
       const delay = this.nextBackoff();
-      this.k.emit(this.name, "BackOff", `container exited (${describeExit(info)}); restarting${delay ? ` in ${Math.round(delay / 1000)}s` : ""}`);
+      this.k.emit(this.name, "BackOff", `container exited (${describeExit(info)}); restarting${delay ? ` in ${formatBackoff(delay)}` : ""}`);
       if (delay > 0) {
-        this.waiting = { reason: "CrashLoopBackOff", message: `back-off ${Math.round(delay / 1000)}s restarting failed container` };
+        this.waiting = { reason: "CrashLoopBackOff", message: `back-off ${formatBackoff(delay)} restarting failed container` };
         this.pushStatus();
         await this.sleep(delay);
       }
@@ -193,10 +218,39 @@ class PodWorker {
     }
   }
 
+  /** Init containers in order, each to completion; failures restart with CrashLoopBackOff. */
+  private async runInitContainers(): Promise<void> {
+    const result = await runInitContainers({
+      host: this.k,
+      pod: () => this.pod,
+      extraEnv: this.extraEnv,
+      label: (c) => `init container ${c} ${namespaceOf(this.pod)}/${this.name}`,
+      signal: this.abort.signal,
+      killGraceMs: Math.min(this.graceSeconds, 30) * 1000,
+      backoffMs: (restarts) => crashLoopDelay(restarts, this.k.crashLoopBaseMs, this.k.crashLoopMaxMs),
+      onStatus: (statuses) => {
+        this.initStatuses = statuses;
+        this.pushStatus();
+      },
+      onEvent: (reason, message) => this.k.emit(this.name, reason, message),
+    });
+    if (result === "Failed") {
+      this.failed = true;
+      this.pushStatus();
+    }
+    if (result !== "Initialized") return;
+    this.initialized = true;
+    this.waiting = { reason: "ContainerCreating", message: "" };
+    this.pushStatus();
+  }
+
+  private get extraEnv(): Record<string, string> {
+    return { METAMYSQL_BIND_ADDRESS: this.ip, ...this.k.extraEnv };
+  }
+
   private nextBackoff(): number {
     if (Date.now() - this.lastRunMs > 10 * 60_000) this.restartCount = 0;
-    if (this.restartCount === 0) return 0;
-    return Math.min(this.k.crashLoopMaxMs, this.k.crashLoopBaseMs * 2 ** (this.restartCount - 1));
+    return crashLoopDelay(this.restartCount, this.k.crashLoopBaseMs, this.k.crashLoopMaxMs);
   }
 
   private async waitExitOrEvent(proc: SupervisedProcess): Promise<"exit" | "terminate" | "liveness"> {
@@ -223,40 +277,19 @@ class PodWorker {
     const flavor = flavorOfImage(image);
     const missing = flavor ? missingServerMessage(flavor) : undefined;
     if (missing) return this.wait("ServerNotInstalled", missing);
+    let launch;
     try {
-      prepareVolumes(this.pod, this.k.store, this.k.layout);
-      this.mounts = containerMounts(this.pod, c, this.k.layout);
-      const home = join(this.k.layout.podDir(namespaceOf(this.pod), this.name), "home");
-      mkdirSync(home, { recursive: true });
-      this.env = containerEnv({
-        pod: this.pod,
-        container: c,
-        store: this.k.store,
-        mounts: this.mounts,
-        home,
-        extra: { METAMYSQL_BIND_ADDRESS: this.ip, ...this.k.extraEnv },
-      });
+      launch = resolveContainer(this.k, this.pod, c, this.extraEnv);
     } catch (err) {
-      if (err instanceof VolumeNotReadyError) return this.wait("ContainerCreating", err.message);
-      if (err instanceof ContainerConfigError) return this.wait("CreateContainerConfigError", err.message);
+      const waiting = waitingReason(err);
+      if (waiting) return this.wait(waiting.reason, waiting.message);
       throw err;
     }
-    const argv = resolveArgv([...arrayField(c, "command"), ...arrayField(c, "args")], this.env, this.mounts);
-    const [command, ...args] = argv;
-    if (!command) return this.wait("CreateContainerError", "the container has no command (images' entrypoints are not known locally)");
-    const logDir = this.k.layout.logsDir;
-    mkdirSync(logDir, { recursive: true });
-    const cwd = stringField(c, "workingDir");
+    this.env = launch.env;
+    this.mounts = launch.mounts;
     let proc: SupervisedProcess;
     try {
-      proc = this.k.supervisor.spawn({
-        command,
-        args,
-        env: this.env,
-        cwd: cwd ? resolveArgv([cwd], this.env, this.mounts)[0] : this.k.layout.podDir(namespaceOf(this.pod), this.name),
-        logFile: join(logDir, `${this.name}.log`),
-        label: `container ${namespaceOf(this.pod)}/${this.name}`,
-      });
+      proc = spawnContainer(this.k, this.pod, launch, `container ${namespaceOf(this.pod)}/${this.name}`);
     } catch (err) {
       return this.wait("RunContainerError", err instanceof Error ? err.message : String(err));
     }
@@ -370,14 +403,7 @@ class PodWorker {
 
   private recordExit(info: ExitInfo): void {
     this.stopProbes();
-    const sig = info.signal ? SIGNAL_NUMBERS[info.signal] ?? 0 : 0;
-    this.lastTermination = {
-      exitCode: info.code ?? 128 + sig,
-      ...(sig ? { signal: sig } : {}),
-      reason: info.code === 0 ? "Completed" : "Error",
-      startedAt: this.startedAt ?? rfc3339(),
-      finishedAt: rfc3339(),
-    };
+    this.lastTermination = terminatedState(info, this.startedAt ?? rfc3339());
     this.proc = undefined;
     this.hung = false;
     this.ready = false;
@@ -386,11 +412,11 @@ class PodWorker {
     this.pushStatus();
   }
 
-  private condition(type: string, ok: boolean): Record<string, unknown> {
+  private condition(type: string, ok: boolean, whyNot?: { reason: string; message: string }): Record<string, unknown> {
     const status = ok ? "True" : "False";
     const prev = this.transitions.get(type);
     if (!prev || prev.status !== status) this.transitions.set(type, { status, time: rfc3339() });
-    return { type, status, lastProbeTime: null, lastTransitionTime: this.transitions.get(type)?.time };
+    return { type, status, lastProbeTime: null, lastTransitionTime: this.transitions.get(type)?.time, ...(!ok && whyNot ? whyNot : {}) };
   }
 
   private pushStatus(): void {
@@ -399,11 +425,12 @@ class PodWorker {
     const state = this.proc
       ? { running: { startedAt: this.startedAt } }
       : { waiting: { reason: this.waiting?.reason ?? "ContainerCreating", ...(this.waiting?.message ? { message: this.waiting.message } : {}) } };
+    const incomplete = this.initStatuses.filter((s) => s.state.terminated?.exitCode !== 0).map((s) => s.name);
     const status = {
-      phase: this.everStarted ? "Running" : "Pending",
+      phase: this.failed ? "Failed" : this.everStarted ? "Running" : "Pending",
       conditions: [
         this.condition("PodReadyToStartContainers", true),
-        this.condition("Initialized", true),
+        this.condition("Initialized", this.initialized, { reason: "ContainersNotInitialized", message: `containers with incomplete status: [${incomplete.join(" ")}]` }),
         this.condition("Ready", this.ready),
         this.condition("ContainersReady", this.ready),
         this.condition("PodScheduled", true),
@@ -413,6 +440,7 @@ class PodWorker {
       podIP: this.ip,
       podIPs: [{ ip: this.ip }],
       startTime: this.startTime,
+      ...(this.initStatuses.length > 0 ? { initContainerStatuses: this.initStatuses } : {}),
       containerStatuses: [
         {
           name: stringField(c, "name") ?? "container",
@@ -551,9 +579,4 @@ export class Kubelet {
 
 function describeExit(info: ExitInfo): string {
   return info.signal ? `signal ${info.signal}` : `exit code ${info.code ?? "?"}`;
-}
-
-function lastLine(text: string): string {
-  const lines = text.trim().split("\n");
-  return (lines[lines.length - 1] ?? "").slice(0, 200);
 }

@@ -154,7 +154,7 @@ export class LocalRuntime {
       ...(opts.crashLoopBaseMs !== undefined ? { crashLoopBaseMs: opts.crashLoopBaseMs } : {}),
       ...(opts.crashLoopMaxMs !== undefined ? { crashLoopMaxMs: opts.crashLoopMaxMs } : {}),
       onEvent: (ev) => {
-        const warn = ["BackOff", "Unhealthy", "NotReady", "FailedPreStopHook", "ServerNotInstalled", "CreateContainerConfigError", "RunContainerError", "CreateContainerError"];
+        const warn = ["BackOff", "Failed", "Unhealthy", "NotReady", "FailedPreStopHook", "ServerNotInstalled", "CreateContainerConfigError", "RunContainerError", "CreateContainerError"];
         this.event(`pod ${ev.pod}`, ev.reason, ev.message, warn.includes(ev.reason) ? "warn" : "info");
       },
     });
