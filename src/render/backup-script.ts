@@ -257,12 +257,18 @@ fetch() {
   # Init container: download the backup when the data dir still has to be initialized.
   if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
   [ "$STORAGE" = s3 ] || exit 0
-  local src="$S3_ROOT/\${METAMYSQL_SEED_PATH:?}" err; err="$(mktemp)"
+  local src="$S3_ROOT/\${METAMYSQL_SEED_PATH:?}" err="$SEED_DIR/.fetch.err"
   mkdir -p "$SEED_DIR"
   rm -f "$SEED_DIR"/*
-  "\${RCLONE[@]}" copyto "$src/meta.json" "$SEED_DIR/meta.json" 2>"$err" || { echo "no completed backup at s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_PATH} (meta.json missing): $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  # rclone copyto of a missing object succeeds and creates nothing: check what arrived.
+  if ! "\${RCLONE[@]}" copyto "$src/meta.json" "$SEED_DIR/meta.json" 2>"$err" || [ ! -s "$SEED_DIR/meta.json" ]; then
+    echo "no completed backup at s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_PATH} (meta.json missing): $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1
+  fi
   local file; file="$(meta_field file)"
-  "\${RCLONE[@]}" copyto "$src/$file" "$SEED_DIR/$file" 2>"$err" || { echo "download of $file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  if ! "\${RCLONE[@]}" copyto "$src/$file" "$SEED_DIR/$file" 2>"$err" || [ ! -f "$SEED_DIR/$file" ]; then
+    echo "download of $file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1
+  fi
+  rm -f "$err"
   echo "fetched $(meta_field path) ($(meta_field sizeBytes) bytes)" >&2
 }
 
@@ -311,14 +317,18 @@ fetch_latest() {
   # then the dump of the newest one of this cluster, into the scan dir. The entrypoint checks it.
   if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
   local src="$S3_ROOT/\${METAMYSQL_SEED_S3_PATH:?}" dst="\${METAMYSQL_SEED_SCAN:?}" err at d file
-  err="$(mktemp)"
   mkdir -p "$dst"
   find "$dst" -mindepth 1 -delete
-  "\${RCLONE[@]}" copy --include '/*/*/meta.json' "$src" "$dst" 2>"$err" || { echo "cannot list the scheduled backups in s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_S3_PATH}: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  err="$dst/.fetch.err"
+  # One recursive listing (--fast-list) rather than one per folder.
+  "\${RCLONE[@]}" copy --fast-list --include '/*/*/meta.json' "$src" "$dst" 2>"$err" || { echo "cannot list the scheduled backups in s3://\${METAMYSQL_S3_BUCKET}/\${METAMYSQL_SEED_S3_PATH}: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
   read -r at d < <(pick_newest) || true
   if [ -z "\${d:-}" ]; then echo "no completed backup of this cluster yet: the instance initializes without one" >&2; exit 0; fi
   SEED_DIR="$d"; file="$(meta_field file)"
-  "\${RCLONE[@]}" copyto "$src/\${d#"$dst"/}/$file" "$d/$file" 2>"$err" || { echo "download of \${d#"$dst"/}/$file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1; }
+  if ! "\${RCLONE[@]}" copyto "$src/\${d#"$dst"/}/$file" "$d/$file" 2>"$err" || [ ! -f "$d/$file" ]; then
+    echo "download of \${d#"$dst"/}/$file failed: $(tail -n2 "$err" | tr '\\n' ' ')" >&2; exit 1
+  fi
+  rm -f "$err"
   echo "fetched \${d#"$dst"/} (completed $at)" >&2
 }
 

@@ -184,7 +184,7 @@ describe("seeding from S3 through the local runtime's init containers", () => {
       expect(((inits[1]?.lastState as Obj).terminated as Obj).reason).toBe("Error");
       expect(Number(inits[1]?.restartCount)).toBeGreaterThanOrEqual(1);
       expect((((f.containerStatuses as Obj[])[0]?.state as Obj).waiting as Obj).reason).toBe("PodInitializing");
-      expect(b.events.some((e) => e.source === "pod dst-0" && e.reason === "BackOff" && e.message.startsWith("init container fetch-seed failed"))).toBe(true);
+      expect(b.events.some((e) => e.source === "pod dst-0" && e.reason === "BackOff" && e.message.startsWith("init container fetch-seed failed") && e.message.includes("no completed backup at s3://"))).toBe(true);
       expect(b.rt.store.get("v1", "Pod", "default", "dst-1")).toBeUndefined();
 
       a.rt.applyObject({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLBackup", metadata: { name: "full" }, spec: { clusterName: "src", storage: s3Storage(), compression: "zstd" } });
