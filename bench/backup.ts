@@ -11,6 +11,9 @@
  * - restore, bare:   mariadb --init-command="SET SESSION sql_log_bin=0" < file
  * - restore, operator: the rendered seed.sh check (meta.json, sha256, flavor, version) + sql +
  *                    position piped into one client session, as the entrypoint does
+ * - dump, durable bare: the bare dump plus one fsync of the file (what the operator's PVC path
+ *                    must do before meta.json may call the backup complete)
+ * - round trip:      plain `mariadb-dump | mariadb` against the operator's dump plus restore
  * Each restore is checked against the source (CHECKSUM TABLE). Reported: MB/s of dump text,
  * rows/s, and operator/bare time ratio (target < 1.10). RUNS (default 1) repeats each pair,
  * alternating the order; the best time of each is compared.
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
       `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${PASSWORD}'`,
       "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION",
       `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'%' IDENTIFIED BY '${PASSWORD}'`,
+      `ALTER USER '${BACKUP_USER}'@'%' IDENTIFIED BY '${PASSWORD}'`,
       `GRANT ${MARIADB_BACKUP_PRIVILEGES.join(", ")} ON *.* TO '${BACKUP_USER}'@'%'`,
     ]) {
       await sql(inst, `SET STATEMENT sql_log_bin=0 FOR ${stmt}`);
@@ -179,10 +183,19 @@ async function main(): Promise<void> {
   best.opDumpZstd = z.s;
   zstdBytes = statSync(join(z.dir, "dump.sql.zst")).size;
   const zRestore = await opRestore(z.dir);
+  // The round trip without storage in between: plain `mariadb-dump | mariadb` (issue 5's
+  // reference), against the operator's dump to storage followed by its restore.
+  await reset();
+  const pipe = sh(
+    `set -o pipefail; MYSQL_PWD='${PASSWORD}' mariadb-dump --host=${srcAddr.host} --port=3306 --user=${BACKUP_USER} ${dumpFlags} | MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G --init-command="SET SESSION sql_log_bin=0"`,
+    {},
+    "bare round trip",
+  );
+  if ((await checksum(dst)) !== want) throw new Error("bare round trip: checksum differs");
 
   const mb = dumpBytes / 1e6;
   const line = (name: string, s: number, ref?: number): string =>
-    `  ${name.padEnd(34)}${fmt(s)} s${fmt(mb / s)} MB/s${fmt(rows / s, 0)} rows/s${ref ? `   ratio ${(s / ref).toFixed(3)}` : ""}\n`;
+    `  ${name.padEnd(38)}${fmt(s)} s${fmt(mb / s)} MB/s${fmt(rows / s, 0)} rows/s${ref ? `   ratio ${(s / ref).toFixed(3)}` : ""}\n`;
   process.stdout.write(`\nbench:backup: ${rows.toLocaleString()} rows, ${mb.toFixed(0)} MB dump text, MariaDB ${String(((await sql(src, "SELECT VERSION() AS v")) as Array<{ v: string }>)[0]?.v)}, best of ${RUNS}\n`);
   process.stdout.write(line("dump    bare mariadb-dump > file", best.bareDump));
   process.stdout.write(line("dump    bare mariadb-dump > file; sync", best.bareDumpSync, best.bareDump));
@@ -191,6 +204,8 @@ async function main(): Promise<void> {
   process.stdout.write(line("restore bare mariadb < file", best.bareRestore));
   process.stdout.write(line("restore operator seed.sh (none)", best.opRestore, best.bareRestore));
   process.stdout.write(line("restore operator seed.sh (zstd)", zRestore, best.bareRestore));
+  process.stdout.write(line("round trip bare mariadb-dump | mariadb", pipe));
+  process.stdout.write(line("round trip operator dump + restore", best.opDump + best.opRestore, pipe));
   const worst = Math.max(best.opDump / best.bareDump, best.opRestore / best.bareRestore);
   process.stdout.write(`  operator overhead (worst of dump/restore, same compression): ${((worst - 1) * 100).toFixed(1)}% (target < 10%): ${worst < 1.1 ? "OK" : "OVER"}\n`);
   const worstDurable = Math.max(best.opDump / best.bareDumpSync, best.opRestore / best.bareRestore);

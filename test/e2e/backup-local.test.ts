@@ -11,7 +11,7 @@ import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateLayout } from "../../src/local/statedir.js";
 import type { KObject } from "../../src/local/objects.js";
-import { eventually, leftoverPids, query, startTestRuntime, tempStateDir, type TestRuntime } from "../helpers/local.js";
+import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, tempStateDir, type TestRuntime } from "../helpers/local.js";
 
 // s3rver ships no types.
 // eslint-disable-next-line @typescript-eslint/ban-ts-comment
@@ -37,26 +37,7 @@ function clusterOf(t: TestRuntime): KObject {
   return c;
 }
 
-function statusOf(obj: KObject | undefined): Record<string, unknown> {
-  return (obj?.status ?? {}) as Record<string, unknown>;
-}
-
-function podTarget(t: TestRuntime, name: string): Target {
-  const p = t.rt.status().pods.find((x) => x.name === name);
-  if (!p) throw new Error(`no pod ${name}`);
-  return { host: p.ip, port: 3306, password: t.rt.credentials()?.password ?? "" };
-}
-
-async function healthy(t: TestRuntime, instances: number): Promise<string> {
-  return await eventually(
-    () => {
-      const st = statusOf(clusterOf(t));
-      return t.rt.allPodsReady() && t.rt.status().pods.length === instances && st.state === "Healthy" ? String(st.currentPrimary) : undefined;
-    },
-    240_000,
-    "a healthy cluster",
-  );
-}
+const healthy = (t: TestRuntime, instances: number): Promise<string> => healthyCluster(t, instances, 240_000);
 
 async function checksum(target: Target): Promise<{ count: number; checksum: string }> {
   const c = await query<RowDataPacket>(target, "SELECT COUNT(*) AS n FROM app.t", 10_000);

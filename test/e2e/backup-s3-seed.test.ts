@@ -16,9 +16,8 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KObject } from "../../src/local/objects.js";
 import { stateLayout } from "../../src/local/statedir.js";
-import { eventually, leftoverPids, query, startTestRuntime, tempStateDir, type TestRuntime } from "../helpers/local.js";
+import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, tempStateDir, type TestRuntime } from "../helpers/local.js";
 import { startS3, type TestS3 } from "../helpers/s3.js";
 
 const ROWS = 20_000;
@@ -41,31 +40,8 @@ function rt(t: TestRuntime | undefined): TestRuntime {
   return t;
 }
 
-function statusOf(obj: KObject | undefined): Obj {
-  return (obj?.status ?? {}) as Obj;
-}
-
-function target(t: TestRuntime, pod: string): Target {
-  const p = t.rt.status().pods.find((x) => x.name === pod);
-  if (!p) throw new Error(`no pod ${pod}`);
-  return { host: p.ip, port: 3306, password: t.rt.credentials()?.password ?? "" };
-}
-
-async function healthy(t: TestRuntime, instances: number): Promise<string> {
-  let last: Obj = {};
-  try {
-    return await eventually(
-      () => {
-        last = statusOf(t.rt.cluster());
-        return t.rt.allPodsReady() && t.rt.status().pods.length === instances && last.state === "Healthy" ? String(last.currentPrimary) : undefined;
-      },
-      60_000,
-      `a healthy cluster of ${instances}`,
-    );
-  } catch (err) {
-    throw new Error(`${String(err)}; last status: ${JSON.stringify({ state: last.state, message: last.message, instances: last.instances })}`);
-  }
-}
+const target = podTarget;
+const healthy = (t: TestRuntime, instances: number): Promise<string> => healthyCluster(t, instances, 60_000);
 
 async function checksum(t: Target): Promise<string> {
   const rows = await query<RowDataPacket>(t, "CHECKSUM TABLE app.t, app.u", 20_000);

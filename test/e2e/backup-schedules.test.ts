@@ -13,8 +13,7 @@ import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocal } from "../../src/cli/local.js";
 import { stateLayout } from "../../src/local/statedir.js";
-import type { KObject } from "../../src/local/objects.js";
-import { eventually, leftoverPids, query, startTestRuntime, type TestRuntime } from "../helpers/local.js";
+import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, type TestRuntime } from "../helpers/local.js";
 
 const ROWS = 10_000;
 let t: TestRuntime;
@@ -37,26 +36,8 @@ function clusterSpec(instances: number): Record<string, unknown> {
   };
 }
 
-function statusOf(obj: KObject | undefined): Record<string, unknown> {
-  return (obj?.status ?? {}) as Record<string, unknown>;
-}
-
-function target(name: string): { host: string; port: number; password: string } {
-  const p = t.rt.status().pods.find((x) => x.name === name);
-  if (!p) throw new Error(`no pod ${name}`);
-  return { host: p.ip, port: 3306, password: t.rt.credentials()?.password ?? "" };
-}
-
-async function healthy(instances: number): Promise<string> {
-  return await eventually(
-    () => {
-      const st = statusOf(t.rt.cluster());
-      return t.rt.allPodsReady() && t.rt.status().pods.length === instances && st.state === "Healthy" ? String(st.currentPrimary) : undefined;
-    },
-    180_000,
-    `a healthy cluster of ${instances}`,
-  );
-}
+const target = (name: string): { host: string; port: number; password: string } => podTarget(t, name);
+const healthy = (instances: number): Promise<string> => healthyCluster(t, instances);
 
 function pvc(...parts: string[]): string {
   return join(stateLayout(t.stateDir).pvcDir("default", "backups"), ...parts);

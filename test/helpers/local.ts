@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
 import { pidAlive, readPidLog } from "../../src/local/process.js";
 import { LocalRuntime, type LocalRuntimeOptions, type RuntimeEvent } from "../../src/local/runtime.js";
+import type { KObject } from "../../src/local/objects.js";
 import { stateLayout } from "../../src/local/statedir.js";
 
 /** A fresh temporary state dir. */
@@ -95,6 +96,35 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs: number,
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** The status of an object (empty when it has none). */
+export function statusOf(obj: KObject | undefined): Record<string, unknown> {
+  return (obj?.status ?? {}) as Record<string, unknown>;
+}
+
+/** Where to connect to a pod of the runtime's cluster, as root. */
+export function podTarget(t: TestRuntime, pod: string): { host: string; port: number; password: string } {
+  const p = t.rt.status().pods.find((x) => x.name === pod);
+  if (!p) throw new Error(`no pod ${pod}`);
+  return { host: p.ip, port: 3306, password: t.rt.credentials()?.password ?? "" };
+}
+
+/** Waits until the cluster has `instances` ready pods and is Healthy; returns the primary's name. */
+export async function healthyCluster(t: TestRuntime, instances: number, timeoutMs = 180_000): Promise<string> {
+  let last: Record<string, unknown> = {};
+  try {
+    return await eventually(
+      () => {
+        last = statusOf(t.rt.cluster());
+        return t.rt.allPodsReady() && t.rt.status().pods.length === instances && last.state === "Healthy" ? String(last.currentPrimary) : undefined;
+      },
+      timeoutMs,
+      `a healthy cluster of ${instances}`,
+    );
+  } catch (err) {
+    throw new Error(`${String(err)}; last status: ${JSON.stringify({ state: last.state, message: last.message, instances: last.instances })}`, { cause: err });
+  }
 }
 
 /** A recorded hook call. */
