@@ -28,6 +28,7 @@ describe("metamysql render", () => {
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON() as { apiVersion: string; kind: string; metadata: { name: string } });
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       "Secret/shop-credentials",
+      "Secret/shop-backup-credentials",
       "ConfigMap/shop-config",
       "Service/shop-instances",
       "Service/shop",
