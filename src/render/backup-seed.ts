@@ -49,26 +49,33 @@ function withLatestSeed(cluster: Cluster, podSpec: Obj, env: unknown[], mounts: 
   mounts.push({ name: "seed-latest", mountPath: LATEST_DIR });
   env.push({ name: "METAMYSQL_SEED_SCAN", value: LATEST_DIR });
   const init = (podSpec["initContainers"] as unknown[] | undefined) ?? [];
-  init.push({
-    name: "fetch-latest-seed",
-    image: BACKUP_TOOLS_IMAGE,
-    imagePullPolicy: "IfNotPresent",
-    command: ["bash", "-c", renderSeedScript(), "seed.sh", "fetch-latest"],
-    env: [
+  init.push(
+    fetchContainer("fetch-latest-seed", "fetch-latest", { name: "seed-latest", mountPath: LATEST_DIR }, [
       { name: "METAMYSQL_SEED_SCAN", value: LATEST_DIR },
       { name: "METAMYSQL_SEED_S3_PATH", value: scheduledRoot(cluster.name) },
-      { name: "METAMYSQL_DATA_DIR", value: DATA_DIR },
       { name: "METAMYSQL_CLUSTER", value: cluster.name },
       ...(cluster.uid ? [{ name: "METAMYSQL_CLUSTER_UID", value: cluster.uid }] : []),
       ...storageEnv(schedule.storage),
-    ],
-    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
-    volumeMounts: [
-      { name: DATA_VOLUME, mountPath: DATA_DIR, readOnly: true },
-      { name: "seed-latest", mountPath: LATEST_DIR },
-    ],
-  });
+    ]),
+  );
   podSpec["initContainers"] = init;
+}
+
+/**
+ * An init container (tools image) that downloads a backup from S3 into an emptyDir while the
+ * data dir is uninitialized (`seed.sh fetch|fetch-latest`); the data dir is mounted read-only
+ * only to see whether it is.
+ */
+function fetchContainer(name: string, phase: string, target: { name: string; mountPath: string }, env: unknown[]): Obj {
+  return {
+    name,
+    image: BACKUP_TOOLS_IMAGE,
+    imagePullPolicy: "IfNotPresent",
+    command: ["bash", "-c", renderSeedScript(), "seed.sh", phase],
+    env: [...env, { name: "METAMYSQL_DATA_DIR", value: DATA_DIR }],
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
+    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR, readOnly: true }, target],
+  };
 }
 
 /** The StatefulSet with seeding added when the cluster starts from a backup or has schedules. */
@@ -97,23 +104,11 @@ export function withSeeding(cluster: Cluster, sts: Child): Child {
   env.push({ name: "METAMYSQL_SEED_DIR", value: SEED_DIR });
   podSpec["initContainers"] = [
     ...((podSpec["initContainers"] as unknown[] | undefined) ?? []),
-    {
-      name: "fetch-seed",
-      image: BACKUP_TOOLS_IMAGE,
-      imagePullPolicy: "IfNotPresent",
-      command: ["bash", "-c", renderSeedScript(), "seed.sh", "fetch"],
-      env: [
-        { name: "METAMYSQL_SEED_DIR", value: SEED_DIR },
-        { name: "METAMYSQL_DATA_DIR", value: DATA_DIR },
-        { name: "METAMYSQL_SEED_PATH", value: from.path },
-        ...storageEnv(from.storage),
-      ],
-      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
-      volumeMounts: [
-        { name: DATA_VOLUME, mountPath: DATA_DIR, readOnly: true },
-        { name: "seed", mountPath: SEED_DIR },
-      ],
-    },
+    fetchContainer("fetch-seed", "fetch", { name: "seed", mountPath: SEED_DIR }, [
+      { name: "METAMYSQL_SEED_DIR", value: SEED_DIR },
+      { name: "METAMYSQL_SEED_PATH", value: from.path },
+      ...storageEnv(from.storage),
+    ]),
   ];
   return sts;
 }
