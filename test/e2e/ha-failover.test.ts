@@ -76,7 +76,7 @@ afterAll(async () => {
   await hooks?.close();
   if (c) {
     expect(leftoverPids(c.t.stateDir)).toEqual([]);
-    rmSync(c.t.stateDir, { recursive: true, force: true });
+    if (!process.env.KEEP_STATE) rmSync(c.t.stateDir, { recursive: true, force: true });
   }
 }, 120_000);
 
