@@ -94,7 +94,8 @@ choose_source() {
 gtid_of() {
   # The GTID position the dump recorded (commented out: set explicitly on restore), from the
   # first 256 KiB and last 64 KiB of the uncompressed stream, captured while dumping.
-  # MySQL writes it at the top, MariaDB (with --dump-slave) at the end.
+  # MySQL writes it near the top; for MariaDB both ends are read (where it stands depends on the
+  # mariadb-dump version and on --master-data vs --dump-slave).
   local text
   text="$(cat "$SCRATCH/dump.head" 2>/dev/null || true)"
   if [ "$FLAVOR" != mysql ]; then text="$text

@@ -6,7 +6,7 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createApp } from "../../src/server.js";
-import { asObserved, clusterObject, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
+import { asObserved, clusterObject, newClusterChildren, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
 import { validateKubeObject } from "../helpers/kube-schema.js";
 
 const silent = pino({ level: "silent" });
@@ -35,17 +35,7 @@ describe("sync: new cluster", () => {
     const res = await sync(syncRequest({ parent: clusterObject("shop", SPEC) }));
     expect(res.status).toBe(200);
     const names = (res.body.children as Obj[]).map((c) => `${c.kind}/${c.metadata.name}`);
-    expect(names).toEqual([
-      "Secret/shop-credentials",
-      "Secret/shop-backup-credentials",
-      "ConfigMap/shop-config",
-      "Service/shop-instances",
-      "Service/shop",
-      "Service/shop-ro",
-      "EndpointSlice/shop-ro",
-      "StatefulSet/shop",
-      "PodDisruptionBudget/shop",
-    ]);
+    expect(names).toEqual(newClusterChildren("shop"));
     expect(res.body.status.state).toBe("Initializing");
     expect(res.body.status.currentPrimary).toBeUndefined();
     expect(res.body.status.endpoints).toEqual({ readWrite: "shop.shop-ns.svc:3306", readOnly: "shop-ro.shop-ns.svc:3306" });

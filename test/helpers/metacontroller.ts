@@ -17,6 +17,24 @@ export const CHILD_TYPES = [
 ];
 
 /** `Kind.version` for core types, `Kind.group/version` otherwise. */
+/**
+ * The children a new cluster `c` (no backups configured) renders, in order: the contract's names
+ * (ARCHITECTURE.md) plus the backup account's Secret. One list for every test that checks it.
+ */
+export function newClusterChildren(c: string): string[] {
+  return [
+    `Secret/${c}-credentials`,
+    `Secret/${c}-backup-credentials`,
+    `ConfigMap/${c}-config`,
+    `Service/${c}-instances`,
+    `Service/${c}`,
+    `Service/${c}-ro`,
+    `EndpointSlice/${c}-ro`,
+    `StatefulSet/${c}`,
+    `PodDisruptionBudget/${c}`,
+  ];
+}
+
 export function typeKey(obj: { apiVersion: string; kind: string }): string {
   return `${obj.kind}.${obj.apiVersion}`;
 }
