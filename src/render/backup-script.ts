@@ -91,6 +91,27 @@ choose_source() {
   fail "no healthy caught-up instance to back up:\${reasons:- no instance}"
 }
 
+# The dump itself, its PID in $SCRATCH/dump.pid for the watchdog; its exit status is returned.
+dump_cmd() {
+  MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" &
+  echo "$!" >"$SCRATCH/dump.pid"
+  wait "$!"
+}
+
+watch_dump() {
+  # Stops the process in pid file $1 when file $2 has not grown for METAMYSQL_STALL_SECONDS.
+  local pid="" file="$2" last=-1 size idle=0 limit="\${METAMYSQL_STALL_SECONDS:-300}"
+  while [ -z "$pid" ]; do sleep 0.1 & wait "$!"; pid="$(cat "$1" 2>/dev/null || true)"; done
+  while kill -0 "$pid" 2>/dev/null; do
+    # In the background and waited for: a TERM ends this loop at once (a foreground sleep
+    # would delay it by up to a second).
+    sleep 1 & wait "$!"
+    size="$(stat -c %s "$file" 2>/dev/null || echo 0)"
+    if [ "$size" != "$last" ]; then last="$size"; idle=0; else idle=$((idle + 1)); fi
+    if [ "$idle" -ge "$limit" ]; then : >"$SCRATCH/stalled"; kill "$pid" 2>/dev/null || true; return 0; fi
+  done
+}
+
 gtid_of() {
   # The GTID position the dump recorded (commented out: set explicitly on restore), from the
   # first 256 KiB and last 64 KiB of the uncompressed stream, captured while dumping.
@@ -136,19 +157,26 @@ dump() {
   # or flushing in the background while dumping, both cost more than this (they compete with
   # mariadb-dump and the server for CPU and block the writer).
   rm -f "$SCRATCH/dump.head" "$SCRATCH/dump.tail" "$SCRATCH/fifo.tail"
-  local p_tail="" ok=1 werr="$SCRATCH/write.err"
+  local p_tail="" p_watch ok=1 werr="$SCRATCH/write.err"
   : >"$werr"
+  rm -f "$SCRATCH/stalled" "$SCRATCH/dump.pid"
+  watch_dump "$SCRATCH/dump.pid" "$tmp" & p_watch=$!
   if [ "$COMPRESSION" = none ]; then
-    MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" >"$tmp" || ok=0
+    dump_cmd >"$tmp" || ok=0
   else
     mkfifo "$SCRATCH/fifo.tail" || fail "cannot create a FIFO in $SCRATCH"
     tail -c 65536 <"$SCRATCH/fifo.tail" >"$SCRATCH/dump.tail" & p_tail=$!
-    MYSQL_PWD="\${METAMYSQL_BACKUP_PASSWORD:-}" "$DUMP" "\${args[@]}" 2>"$err" | tee "$SCRATCH/fifo.tail" | "\${COMPRESS[@]}" 2>"$werr" >"$tmp" || ok=0
+    dump_cmd | tee "$SCRATCH/fifo.tail" | "\${COMPRESS[@]}" 2>"$werr" >"$tmp" || ok=0
   fi
+  # mariadb-dump has no I/O timeout: a source that hangs mid-dump (accepting, never answering)
+  # would keep the Job running forever. A dump whose output has not grown for
+  # METAMYSQL_STALL_SECONDS (default 300) is stopped and the backup ends Failed.
+  kill "$p_watch" 2>/dev/null || true; wait "$p_watch" 2>/dev/null || true
   if [ -n "$p_tail" ]; then wait "$p_tail" || ok=0; fi
-  rm -f "$SCRATCH/fifo.tail"
+  rm -f "$SCRATCH/fifo.tail" "$SCRATCH/dump.pid"
   if [ "$ok" != 1 ]; then
     rm -f "$tmp"
+    if [ -f "$SCRATCH/stalled" ]; then fail "dump of $SOURCE_POD stalled: no output for \${METAMYSQL_STALL_SECONDS:-300} s (is the server hung?); stopped"; fi
     if grep -q . "$werr" 2>/dev/null; then fail "writing the dump of $SOURCE_POD to $BPATH failed: $(errtail "$werr")"; fi
     if grep -q "errno 28" "$err" 2>/dev/null; then fail "writing the dump of $SOURCE_POD to $BPATH failed: no space left on the volume ($(errtail "$err"))"; fi
     if grep -q . "$err" 2>/dev/null; then fail "dump of $SOURCE_POD failed: $(errtail "$err")"; fi

@@ -148,6 +148,26 @@ describe("backup.sh with the least-privilege backup account (real mariadbd)", ()
     expect(readdirSync(dir)).toEqual([]);
   }, 30_000);
 
+  it("server hung during the dump (SIGSTOP mid-stream, gzip): stopped after the stall limit, Failed saying so; nothing published", async () => {
+    let stopped = false;
+    try {
+      const run = await runDump("hung", `db-1=${big.host}`, { METAMYSQL_COMPRESSION: "gzip", METAMYSQL_STALL_SECONDS: "2" }, async (dir) => {
+        const partial = join(dir, ".dump.sql.gz.partial");
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline && !(existsSync(partial) && statSync(partial).size > 500_000)) await new Promise((r) => setTimeout(r, 5));
+        expect(statSync(partial).size).toBeGreaterThan(500_000);
+        h.signal(big, "SIGSTOP");
+        stopped = true;
+      });
+      expect(run.code).not.toBe(0);
+      expect(run.result.state).toBe("Failed");
+      expect(run.result.message).toMatch(/dump of db-1 stalled: no output for 2 s \(is the server hung\?\); stopped/);
+      expect(readdirSync(join(work, "pvc", "db", "hung"))).toEqual([]);
+    } finally {
+      if (stopped) h.signal(big, "SIGCONT");
+    }
+  }, 60_000);
+
   it("server gone during the dump (SIGKILL mid-stream): Failed naming the lost connection; nothing published", async () => {
     const run = await runDump("killed", `db-1=${big.host}`, {}, async (dir) => {
       const partial = join(dir, ".dump.sql.partial");
