@@ -17,7 +17,7 @@ import { syncMySQLCluster } from "../hooks/mysqlcluster/sync.js";
 import { KeyedSerializer } from "../hooks/serialize.js";
 import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "./api/env.js";
 import { createHookMetrics, type HookMetrics } from "./metrics.js";
-import { generatePassword } from "./render/credentials.js";
+import { generatePassword } from "./passwords.js";
 
 export interface AppOptions {
   config?: EnvConfig;
@@ -28,6 +28,16 @@ export interface AppOptions {
 }
 
 type Handler = (body: unknown, ctx: HookContext) => Promise<unknown>;
+
+/**
+ * Every hook endpoint, `/hooks/<resource>/<hook>` (ARCHITECTURE.md section 4). The one place
+ * that knows the hooks: the HTTP routes below and `metamysql render` (src/cli) both dispatch
+ * through it, so no other module imports hooks/.
+ */
+export const HOOKS = {
+  mysqlcluster: { sync: syncMySQLCluster, finalize: finalizeMySQLCluster, customize: customizeMySQLCluster },
+  mysqlbackup: { sync: syncMySQLBackup, finalize: finalizeMySQLBackup, customize: customizeMySQLBackup },
+} as const satisfies Record<string, Record<"sync" | "finalize" | "customize", Handler>>;
 
 /** Key used to serialize calls for one parent: namespace/name from the body, if present. */
 function parentKey(body: unknown): string | undefined {
@@ -61,8 +71,12 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
 
   const jsonBody = express.json({ limit: config.BODY_LIMIT, strict: false });
 
-  const route = (hook: string, handler: Handler, resource = "mysqlcluster") =>
-    app.post(`/hooks/${resource}/${hook.replace(/^mysqlbackup-/, "")}`, jsonBody, async (req: Request, res: Response) => {
+  // `hook` is the metrics label: the cluster's hooks keep their historical names (sync, ...),
+  // other resources' are prefixed (mysqlbackup-sync, ...).
+  const route = (resource: keyof typeof HOOKS, name: keyof (typeof HOOKS)[keyof typeof HOOKS]) => {
+    const handler: Handler = HOOKS[resource][name];
+    const hook = resource === "mysqlcluster" ? name : `${resource}-${name}`;
+    app.post(`/hooks/${resource}/${name}`, jsonBody, async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
       const key = parentKey(req.body);
@@ -90,13 +104,11 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
         log.debug({ code, ms: Math.round(seconds * 1000) }, "hook answered");
       }
     });
+  };
 
-  route("sync", syncMySQLCluster);
-  route("finalize", finalizeMySQLCluster);
-  route("customize", customizeMySQLCluster);
-  route("mysqlbackup-sync", syncMySQLBackup, "mysqlbackup");
-  route("mysqlbackup-finalize", finalizeMySQLBackup, "mysqlbackup");
-  route("mysqlbackup-customize", customizeMySQLBackup, "mysqlbackup");
+  for (const resource of Object.keys(HOOKS) as (keyof typeof HOOKS)[]) {
+    for (const name of ["sync", "finalize", "customize"] as const) route(resource, name);
+  }
 
   app.get("/healthz", (_req, res) => {
     res.status(200).json({ status: "ok" });

@@ -4,7 +4,7 @@
  * the result). Depends on the spec only, as Metacontroller caches it per generation.
  */
 import { MySQLBackupSpecSchema } from "../../src/api/backup.js";
-import { API_VERSION, COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, PLURAL } from "../../src/api/constants.js";
+import { API_VERSION, COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, CLUSTER_PLURAL } from "../../src/api/constants.js";
 import type { CustomizeResponse } from "../../src/api/metacontroller.js";
 import { LABEL_BACKUP } from "../../src/render/backup-job.js";
 import type { HookContext } from "../context.js";
@@ -19,7 +19,7 @@ export async function customizeMySQLBackup(body: unknown, _ctx: HookContext): Pr
   ];
   const spec = MySQLBackupSpecSchema.safeParse(parent.spec ?? {});
   if (spec.success) {
-    related.push({ apiVersion: API_VERSION, resource: PLURAL, namespace, names: [spec.data.clusterName] });
+    related.push({ apiVersion: API_VERSION, resource: CLUSTER_PLURAL, namespace, names: [spec.data.clusterName] });
     related.push({
       apiVersion: "v1",
       resource: "pods",

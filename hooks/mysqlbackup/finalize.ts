@@ -7,8 +7,8 @@ import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/ba
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { buildBackupJob } from "../../src/render/backup-job.js";
-import { childNames } from "../../src/render/labels.js";
-import { unchangedChild } from "../../src/render/unchanged.js";
+import { childNames } from "../../src/api/names.js";
+import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../context.js";
 import { parseBackupSync } from "./request.js";
 import { backupLabels, backupPath, BACKUP_RESYNC_SECONDS } from "./sync.js";

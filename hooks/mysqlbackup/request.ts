@@ -3,7 +3,7 @@
  * Job children, and the related MySQLCluster, database pods and backup pods.
  */
 import { MySQLBackupObjectSchema, type MySQLBackupObject } from "../../src/api/backup.js";
-import { API_VERSION, KIND } from "../../src/api/constants.js";
+import { API_VERSION, CLUSTER_KIND } from "../../src/api/constants.js";
 import { type KubeObject, PodSchema, type Pod } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, SyncRequestSchema, type SyncRequest } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
@@ -46,7 +46,7 @@ export function parseBackupSync(body: unknown): ParsedBackupSync {
     if (obj.kind === "Pod") {
       const pod = PodSchema.safeParse(obj);
       if (pod.success) pods.push(pod.data);
-    } else if (obj.kind === KIND && obj.apiVersion === API_VERSION) {
+    } else if (obj.kind === CLUSTER_KIND && obj.apiVersion === API_VERSION) {
       cluster = obj;
     }
   }

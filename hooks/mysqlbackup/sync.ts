@@ -15,10 +15,10 @@ import { issuesOf } from "../../src/api/parse.js";
 import { jobOutcome, podsOfJob } from "../../src/backup/job-result.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { buildBackupJob, LABEL_BACKUP } from "../../src/render/backup-job.js";
-import { childNames } from "../../src/render/labels.js";
-import { unchangedChild } from "../../src/render/unchanged.js";
+import { childNames } from "../../src/api/names.js";
+import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../context.js";
-import { recordBackupMetrics } from "./metrics.js";
+import { recordBackupMetrics } from "../../src/backup/metrics.js";
 import { parseBackupSync, type ParsedBackupSync } from "./request.js";
 
 /** Seconds between syncs while a backup waits or runs. */

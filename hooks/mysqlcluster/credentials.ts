@@ -5,7 +5,7 @@ import type { Cluster } from "../../src/api/cluster.js";
 import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
 import { readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
-import { childNames } from "../../src/render/labels.js";
+import { childNames } from "../../src/api/names.js";
 import { findSecret, type ParsedSync } from "./request.js";
 
 /**

@@ -11,7 +11,7 @@ import { MySQLClusterStatusSchema } from "../../src/api/cluster.js";
 import { mergeConditions } from "../../src/api/conditions.js";
 import { CONDITION_READY, REASON } from "../../src/api/constants.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
-import { unchangedChild } from "../../src/render/unchanged.js";
+import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../context.js";
 import { parseSyncRequest } from "./request.js";
 import { parseCluster } from "../../src/api/parse.js";
@@ -20,7 +20,7 @@ import type { Cluster } from "../../src/api/cluster.js";
 import { MYSQL_PORT, OPERATOR_USER } from "../../src/api/constants.js";
 import { fence, withSession } from "../../src/mysql/index.js";
 import { credentialsOf } from "./credentials.js";
-import { recordBackupSuccess } from "../mysqlbackup/metrics.js";
+import { recordBackupSuccess } from "../../src/backup/metrics.js";
 import type { ParsedSync } from "./request.js";
 
 /** Seconds between finalize calls while pods are still stopping. */

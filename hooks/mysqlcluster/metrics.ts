@@ -8,7 +8,7 @@ import type { Cluster, MySQLClusterStatus } from "../../src/api/cluster.js";
 import { ClusterStateSchema } from "../../src/api/cluster.js";
 import type { HookMetrics } from "../../src/metrics.js";
 import { gtidTransactionCount, type InstanceObservation } from "../../src/topology/index.js";
-import { recordBackupSuccess } from "../mysqlbackup/metrics.js";
+import { recordBackupSuccess } from "../../src/backup/metrics.js";
 
 /** Updates the gauges of one cluster from the status and the probes of this sync. */
 export function recordClusterMetrics(m: HookMetrics, cluster: Cluster, status: MySQLClusterStatus, observed: readonly InstanceObservation[]): void {

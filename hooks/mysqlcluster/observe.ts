@@ -7,7 +7,7 @@ import type { Cluster } from "../../src/api/cluster.js";
 import { MYSQL_PORT, OPERATOR_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import { readInstanceStatus } from "../../src/mysql/index.js";
-import { podName } from "../../src/render/labels.js";
+import { podName } from "../../src/api/names.js";
 import type { InstanceObservation } from "../../src/topology/index.js";
 
 export interface ObserveOptions {

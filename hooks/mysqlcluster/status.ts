@@ -9,7 +9,7 @@ import { mergeConditions, type ConditionInput } from "../../src/api/conditions.j
 import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_SPEC_VALID, MYSQL_PORT, REASON } from "../../src/api/constants.js";
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import type { SpecIssue } from "../../src/api/parse.js";
-import { childNames, podName } from "../../src/render/labels.js";
+import { childNames, podName } from "../../src/api/names.js";
 import type { Decision } from "../../src/topology/index.js";
 
 /** `host:port` of the read-write and read-only Services. */

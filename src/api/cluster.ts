@@ -3,7 +3,7 @@
  * (scripts/gen-crds.ts), the hooks and the docs. ARCHITECTURE.md section 2.
  */
 import { z } from "zod";
-import { API_VERSION, KIND } from "./constants.js";
+import { API_VERSION, CLUSTER_KIND } from "./constants.js";
 import { ClusterBackupsSchema, ClusterBackupsStatusSchema, InitDBSchema } from "./backup.js";
 import { ObjectMetaSchema } from "./k8s.js";
 
@@ -275,7 +275,7 @@ export type MySQLClusterStatus = z.infer<typeof MySQLClusterStatusSchema>;
  */
 export const MySQLClusterObjectSchema = z.object({
   apiVersion: z.literal(API_VERSION),
-  kind: z.literal(KIND),
+  kind: z.literal(CLUSTER_KIND),
   metadata: ObjectMetaSchema.extend({ name: z.string().min(1), namespace: z.string().min(1).default("default") }),
   spec: z.unknown().optional(),
   status: z.unknown().optional(),

@@ -6,9 +6,9 @@
 export const GROUP = "metamysql.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
-export const KIND = "MySQLCluster";
-export const PLURAL = "mysqlclusters";
-export const SHORT_NAME = "myc";
+export const CLUSTER_KIND = "MySQLCluster";
+export const CLUSTER_PLURAL = "mysqlclusters";
+export const CLUSTER_SHORT_NAME = "myc";
 
 /** Standard labels carried by every child (ARCHITECTURE.md section 3). */
 export const LABEL_NAME = "app.kubernetes.io/name";
@@ -59,6 +59,9 @@ export const ROOT_USER = "root";
 export const BACKUP_USER = "metamysql_backup";
 export const SECRET_BACKUP_PASSWORD = "password";
 
+/** Semi-sync source timeout for `durability: lossless`: 24 h, i.e. never degrade to async. */
+export const LOSSLESS_SEMI_SYNC_TIMEOUT_MS = 86_400_000;
+
 /** server_id = SERVER_ID_BASE + ordinal (never 0, which disables replication). */
 export const SERVER_ID_BASE = 100;
 
@@ -84,12 +87,6 @@ export const REASON = {
   BackupFailed: "BackupFailed",
   BackupsCompleted: "BackupsCompleted",
   NoBackupYet: "NoBackupYet",
-} as const;
-
-/** Default image repositories per flavor. */
-export const IMAGES = {
-  mysql: { repository: "docker.io/library/mysql", defaultVersion: "8.4" },
-  mariadb: { repository: "docker.io/library/mariadb", defaultVersion: "11.4" },
 } as const;
 
 /** Pod termination grace and the part of it the preStop hook may spend waiting for a switchover. */

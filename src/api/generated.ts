@@ -6,7 +6,7 @@
 import { renderApiDocs } from "./api-docs.js";
 import { BACKUP_KIND, BACKUP_PLURAL, BACKUP_SHORT_NAME, MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "./backup.js";
 import { MySQLClusterSpecSchema, MySQLClusterStatusSchema } from "./cluster.js";
-import { GROUP, KIND, PLURAL, SHORT_NAME, VERSION } from "./constants.js";
+import { GROUP, CLUSTER_KIND, CLUSTER_PLURAL, CLUSTER_SHORT_NAME, VERSION } from "./constants.js";
 import { renderCrdYaml, type CrdDefinition } from "./crd.js";
 
 /**
@@ -20,10 +20,10 @@ export const CLUSTER_NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 /** The MySQLCluster CustomResourceDefinition (ARCHITECTURE.md section 2). */
 export const MYSQLCLUSTER_CRD: CrdDefinition = {
   group: GROUP,
-  kind: KIND,
-  plural: PLURAL,
-  singular: KIND.toLowerCase(),
-  shortNames: [SHORT_NAME],
+  kind: CLUSTER_KIND,
+  plural: CLUSTER_PLURAL,
+  singular: CLUSTER_KIND.toLowerCase(),
+  shortNames: [CLUSTER_SHORT_NAME],
   categories: ["metamysql"],
   scope: "Namespaced",
   metadataName: {

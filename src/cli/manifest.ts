@@ -3,7 +3,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseAllDocuments } from "yaml";
-import { API_VERSION, KIND } from "../api/constants.js";
+import { API_VERSION, CLUSTER_KIND } from "../api/constants.js";
 
 /** The first MySQLCluster document of a YAML file, as plain JSON. */
 export async function readClusterManifest(file: string): Promise<Record<string, unknown>> {
@@ -19,11 +19,11 @@ export async function readClusterManifest(file: string): Promise<Record<string, 
     const value: unknown = doc.toJSON();
     if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       const obj = value as Record<string, unknown>;
-      if (obj["kind"] === KIND) {
+      if (obj["kind"] === CLUSTER_KIND) {
         if (obj["apiVersion"] !== API_VERSION) throw new Error(`${file}: MySQLCluster must have apiVersion ${API_VERSION}, not ${String(obj["apiVersion"])}`);
         return obj;
       }
     }
   }
-  throw new Error(`${file}: no ${KIND} document found`);
+  throw new Error(`${file}: no ${CLUSTER_KIND} document found`);
 }

@@ -1,12 +1,13 @@
 /**
- * Calls the sync hook in-process with the request Metacontroller sends for a new cluster.
+ * Calls the sync hook in-process with the request Metacontroller sends for a new cluster,
+ * through the server's hook table (only the server knows hooks/).
  */
 import type { Logger } from "pino";
-import { syncMySQLCluster } from "../../hooks/mysqlcluster/sync.js";
 import { EnvConfigSchema } from "../api/env.js";
 import type { SyncResponse } from "../api/metacontroller.js";
 import { createHookMetrics } from "../metrics.js";
-import { generatePassword } from "../render/credentials.js";
+import { generatePassword } from "../passwords.js";
+import { HOOKS } from "../server.js";
 
 /** The sync response for `manifest` as a cluster with no children yet. */
 export async function syncMySQLClusterForRender(manifest: Record<string, unknown>, logger: Logger): Promise<SyncResponse> {
@@ -26,7 +27,7 @@ export async function syncMySQLClusterForRender(manifest: Record<string, unknown
     related: { "Pod.v1": {} },
     finalizing: false,
   };
-  return syncMySQLCluster(body, {
+  return HOOKS.mysqlcluster.sync(body, {
     config: EnvConfigSchema.parse({}),
     logger,
     metrics: createHookMetrics(),

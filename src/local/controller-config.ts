@@ -5,7 +5,7 @@
  */
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
-import { API_VERSION, KIND, PLURAL } from "../api/constants.js";
+import { API_VERSION, CLUSTER_KIND, CLUSTER_PLURAL } from "../api/constants.js";
 import { kindOfResource } from "./objects.js";
 
 /** How Metacontroller updates an existing child of a type. */
@@ -62,7 +62,7 @@ export function mysqlClusterController(
   });
   return {
     name: opts.name ?? "metamysql-mysqlcluster",
-    parent: { apiVersion: API_VERSION, resource: PLURAL, kind: KIND },
+    parent: { apiVersion: API_VERSION, resource: CLUSTER_PLURAL, kind: CLUSTER_KIND },
     children: [
       child("v1", "secrets", "OnDelete"),
       child("v1", "configmaps", "InPlace"),
@@ -134,7 +134,7 @@ export function parseCompositeController(
   yamlText: string,
   hookUrl: string,
   overrides: { timeoutMs?: number; resyncPeriodSeconds?: number } = {},
-  parentType: { resource: string; kind: string } = { resource: PLURAL, kind: KIND },
+  parentType: { resource: string; kind: string } = { resource: CLUSTER_PLURAL, kind: CLUSTER_KIND },
 ): CompositeControllerConfig | undefined {
   const hookBase = `/hooks/${parentType.kind.toLowerCase()}`;
   for (const doc of parseAllDocuments(yamlText)) {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { destination, pino } from "pino";
-import { API_VERSION, KIND, ROOT_USER, SECRET_ROOT_PASSWORD } from "../api/constants.js";
+import { API_VERSION, CLUSTER_KIND, ROOT_USER, SECRET_ROOT_PASSWORD } from "../api/constants.js";
 import { flavorOfImage, missingServerMessage } from "./binaries.js";
 import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./controller-config.js";
 import { ControlError, startControlServer } from "./control.js";
@@ -269,7 +269,7 @@ export class LocalRuntime {
 
   /** The MySQLCluster of this state dir, if any. */
   cluster(): KObject | undefined {
-    return this.store.list({ apiVersion: API_VERSION, kind: KIND })[0];
+    return this.store.list({ apiVersion: API_VERSION, kind: CLUSTER_KIND })[0];
   }
 
   /**
@@ -277,8 +277,8 @@ export class LocalRuntime {
    * `kubectl apply`. One cluster per state dir.
    */
   async apply(manifest: unknown): Promise<KObject> {
-    if (!isRecord(manifest) || manifest.kind !== KIND || manifest.apiVersion !== API_VERSION) {
-      throw new ControlError(400, `expected a ${KIND} with apiVersion ${API_VERSION}`);
+    if (!isRecord(manifest) || manifest.kind !== CLUSTER_KIND || manifest.apiVersion !== API_VERSION) {
+      throw new ControlError(400, `expected a ${CLUSTER_KIND} with apiVersion ${API_VERSION}`);
     }
     const meta = recordField(manifest, "metadata");
     const name = stringField(meta, "name");
@@ -302,7 +302,7 @@ export class LocalRuntime {
     if (!existing) {
       return this.store.create({
         apiVersion: API_VERSION,
-        kind: KIND,
+        kind: CLUSTER_KIND,
         metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
         spec: manifest.spec ?? {},
       });
@@ -325,7 +325,7 @@ export class LocalRuntime {
     if (!isRecord(manifest) || typeof manifest.kind !== "string" || typeof manifest.apiVersion !== "string") {
       throw new ControlError(400, "expected a Kubernetes object with apiVersion and kind");
     }
-    if (manifest.kind === KIND) throw new ControlError(400, "use apply for the MySQLCluster");
+    if (manifest.kind === CLUSTER_KIND) throw new ControlError(400, "use apply for the MySQLCluster");
     const allowed = ["MySQLBackup", "Secret", "PersistentVolumeClaim"];
     if (!allowed.includes(manifest.kind)) throw new ControlError(400, `the local runtime applies only ${allowed.join(", ")} besides the cluster`);
     const meta = recordField(manifest, "metadata");
@@ -486,7 +486,7 @@ export class LocalRuntime {
 
   private observe(ev: WatchEvent): void {
     const obj = ev.object;
-    if (obj.kind === KIND && ev.type === "MODIFIED" && ev.old) {
+    if (obj.kind === CLUSTER_KIND && ev.type === "MODIFIED" && ev.old) {
       const before = recordField(ev.old, "status");
       const after = recordField(obj, "status");
       const name = `cluster ${obj.metadata.name}`;

@@ -7,7 +7,7 @@ import type { Child, KubeObject } from "../api/k8s.js";
 import { buildScheduleCronJobs, type ClusterBackupSources } from "./backup-cluster.js";
 import { buildConfigMap, configData, configHash } from "./configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, type Credentials } from "./credentials.js";
-import { childNames } from "./labels.js";
+import { childNames } from "../api/names.js";
 import { applyChildPatches, type PatchFailure } from "./patches.js";
 import {
   buildHeadlessService,

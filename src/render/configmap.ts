@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Cluster } from "../api/cluster.js";
 import type { Child } from "../api/k8s.js";
-import { childNames, standardLabels } from "./labels.js";
+import { childNames, standardLabels } from "../api/names.js";
 import { renderMyCnf } from "./mycnf.js";
 import { renderSeedScript } from "./backup-script.js";
 import { seedsFromBackups } from "./backup-seed.js";

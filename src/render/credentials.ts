@@ -2,24 +2,13 @@
  * Credentials: generated once from a CSPRNG, then carried over from the observed Secret on
  * every later sync (a regenerated password would lock the operator out of its own servers).
  */
-import { randomInt } from "node:crypto";
 import type { Cluster } from "../api/cluster.js";
 import { SECRET_BACKUP_PASSWORD, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
-import { childNames, standardLabels } from "./labels.js";
+import { childNames, standardLabels } from "../api/names.js";
 
 export type SecretKey = (typeof SECRET_KEYS)[number];
 export type Credentials = Record<SecretKey, string>;
-
-const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-const PASSWORD_LENGTH = 32;
-
-/** A password of 32 characters from a 57-symbol alphabet (~186 bits), from node:crypto. */
-export function generatePassword(): string {
-  let out = "";
-  for (let i = 0; i < PASSWORD_LENGTH; i++) out += ALPHABET[randomInt(ALPHABET.length)];
-  return out;
-}
 
 /** Decodes the password keys of a Secret; missing or empty keys are absent from the result. */
 export function readSecretPasswords(secret: Secret | undefined): Partial<Credentials> {
@@ -36,11 +25,12 @@ export function readSecretPasswords(secret: Secret | undefined): Partial<Credent
 
 /**
  * The credentials the cluster uses: kept from the observed Secret, generated only for keys that
- * were never there. `generate` is injectable so tests can be deterministic.
+ * were never there. `generate` comes from the hook context (src/passwords.ts in production), so
+ * rendering stays pure and tests are deterministic.
  */
 export function resolveGeneratedCredentials(
   observed: Secret | undefined,
-  generate: () => string = generatePassword,
+  generate: () => string,
 ): Credentials {
   const existing = readSecretPasswords(observed);
   return {
@@ -73,7 +63,7 @@ export function credentialsSecretName(cluster: Cluster): string {
  * `password`), also when the other credentials come from the user's Secret, so backup pods are
  * given this Secret only. Generated once, then carried over like the others.
  */
-export function resolveBackupPassword(observed: Secret | undefined, generate: () => string = generatePassword): string {
+export function resolveBackupPassword(observed: Secret | undefined, generate: () => string): string {
   const encoded = observed?.data?.[SECRET_BACKUP_PASSWORD];
   const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_BACKUP_PASSWORD];
   return value || generate();

@@ -7,7 +7,7 @@ import type { MySQLClusterSpec } from "../api/cluster.js";
 import { normalizeOptionName } from "../api/cluster.js";
 // Semi-sync timeout for `durability: lossless` (24 h: the primary never silently degrades to
 // asynchronous replication): the same value the operator sets at promotion.
-import { LOSSLESS_SEMI_SYNC_TIMEOUT_MS } from "../topology/rules.js";
+import { LOSSLESS_SEMI_SYNC_TIMEOUT_MS } from "../api/constants.js";
 
 /** For `async` the plugin stays loaded but disabled; the timeout only matters if enabled by hand. */
 export const ASYNC_SEMI_SYNC_TIMEOUT_MS = 10000;

@@ -13,7 +13,7 @@ import {
   PORT_NAME,
 } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
-import { childNames, podSelector, standardLabels } from "./labels.js";
+import { childNames, podSelector, standardLabels } from "../api/names.js";
 
 const servicePort = { name: PORT_NAME, port: MYSQL_PORT, protocol: "TCP", targetPort: PORT_NAME };
 

@@ -23,8 +23,8 @@ import {
 import type { Child } from "../api/k8s.js";
 import { withSeeding } from "./backup-seed.js";
 import { credentialsSecretName } from "./credentials.js";
-import { childNames, podSelector, standardLabels } from "./labels.js";
-import { canonicalQuantity, canonicalResourceList } from "./quantity.js";
+import { childNames, podSelector, standardLabels } from "../api/names.js";
+import { canonicalQuantity, canonicalResourceList } from "../api/quantity.js";
 
 /** The database container's user and group in the official mysql and mariadb images. */
 export const DATABASE_UID = 999;

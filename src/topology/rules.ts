@@ -3,11 +3,10 @@
  * under the same name. Pure.
  */
 import type { MySQLClusterSpec } from "../api/cluster.js";
+import { LOSSLESS_SEMI_SYNC_TIMEOUT_MS } from "../api/constants.js";
 import { gtidMerge } from "./gtid.js";
 import type { InstanceProbe, ReplicaStatus } from "./observation.js";
 
-/** Semi-sync source timeout for `durability: lossless`: 24 h, i.e. never degrade to async. */
-export const LOSSLESS_SEMI_SYNC_TIMEOUT_MS = 86_400_000;
 /** A replica this far behind (Seconds_Behind_*) is not a switchover candidate. */
 export const SWITCHOVER_MAX_LAG_SECONDS = 5;
 /** A replica this far behind is taken out of the read-only endpoints. */

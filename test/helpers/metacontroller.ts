@@ -3,7 +3,7 @@
  * wire format: children/related keyed by `Kind.version` / `Kind.group/version`, then by `name`
  * (hook v1) or `namespace/name` (hook v2); children as the API server returns them.
  */
-import { LAST_APPLIED_ANNOTATION } from "../../src/render/unchanged.js";
+import { LAST_APPLIED_ANNOTATION } from "../../src/api/unchanged.js";
 
 export type Obj = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: unknown }; [k: string]: unknown };
 

@@ -21,7 +21,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
-import { API_VERSION, KIND, SECRET_KEYS } from "../../src/api/constants.js";
+import { API_VERSION, CLUSTER_KIND, SECRET_KEYS } from "../../src/api/constants.js";
 import { buildCrd, isRecord, validateValue } from "../../src/api/crd.js";
 import { CLUSTER_NAME_PATTERN, MAX_CLUSTER_NAME_LENGTH, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
 
@@ -134,7 +134,7 @@ function validateObject(obj: KubeObject): void {
     if (!parsed.success) throw new Error(`${id}: ${parsed.error.message}`);
     return;
   }
-  if (obj.apiVersion === API_VERSION && obj.kind === KIND) {
+  if (obj.apiVersion === API_VERSION && obj.kind === CLUSTER_KIND) {
     validateCluster(obj);
     return;
   }
@@ -346,7 +346,7 @@ describe("deploy/examples", () => {
   for (const file of files) {
     it(`${file} parses with the spec schema and validates`, () => {
       const objects = parseObjects(readFileSync(join(dir, file), "utf8"), file);
-      const clusters = objects.filter((o) => o.kind === KIND);
+      const clusters = objects.filter((o) => o.kind === CLUSTER_KIND);
       expect(clusters.length, `${file} has no MySQLCluster`).toBeGreaterThan(0);
       for (const obj of objects) {
         expect(obj.metadata.namespace, `${file}: examples go to the current namespace`).toBeUndefined();
@@ -368,7 +368,7 @@ describe("deploy/examples", () => {
 
   it("the examples exercise flavors, defaults and the production knobs", () => {
     const spec = (file: string): z.infer<typeof MySQLClusterSpecSchema> => {
-      const cluster = parseObjects(readFileSync(join(dir, file), "utf8"), file).find((o) => o.kind === KIND);
+      const cluster = parseObjects(readFileSync(join(dir, file), "utf8"), file).find((o) => o.kind === CLUSTER_KIND);
       return MySQLClusterSpecSchema.parse(cluster?.spec);
     };
     expect(spec("mysql-minimal.yaml")).toMatchObject({ flavor: "mysql", instances: 3, durability: "lossless" });

@@ -5,10 +5,11 @@ import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
 import { renderChildren } from "../../src/render/children.js";
 import { buildConfigMap, configData, configHash } from "../../src/render/configmap.js";
-import { buildBackupCredentialsSecret, buildCredentialsSecret, generatePassword, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
+import { buildBackupCredentialsSecret, buildCredentialsSecret, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
+import { generatePassword } from "../../src/passwords.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
 import { applyChildPatches } from "../../src/render/patches.js";
-import { canonicalQuantity, compareQuantities } from "../../src/render/quantity.js";
+import { canonicalQuantity, compareQuantities } from "../../src/api/quantity.js";
 import {
   buildHeadlessService,
   buildPodDisruptionBudget,
@@ -17,7 +18,7 @@ import {
   buildReadWriteService,
 } from "../../src/render/services.js";
 import { buildStatefulSet } from "../../src/render/statefulset.js";
-import { forbiddenChanges } from "../../src/render/validate.js";
+import { forbiddenChanges } from "../../src/api/spec-changes.js";
 import { renderEntrypoint, renderProbe } from "../../src/render/scripts.js";
 import { validateKubeObject } from "../helpers/kube-schema.js";
 import type { Child, KubeObject } from "../../src/api/k8s.js";

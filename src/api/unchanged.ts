@@ -5,7 +5,7 @@
  * server-owned fields. Nothing is deleted or modified.
  */
 import { z } from "zod";
-import type { Child, KubeObject } from "../api/k8s.js";
+import type { Child, KubeObject } from "./k8s.js";
 
 /** Annotation in which Metacontroller's dynamic apply stores what the hook last returned. */
 export const LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration";

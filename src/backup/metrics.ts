@@ -2,8 +2,8 @@
  * Backup metrics (docs/backups.md): time and size of the last successful backup per cluster,
  * whichever path took it (a MySQLBackup, a schedule's run, the final backup on delete).
  */
-import type { MySQLBackupStatus } from "../../src/api/backup.js";
-import type { HookMetrics } from "../../src/metrics.js";
+import type { MySQLBackupStatus } from "../api/backup.js";
+import type { HookMetrics } from "../metrics.js";
 
 /** Newest completion time seen per metrics registry and cluster (gauges only go forward). */
 const newest = new WeakMap<HookMetrics, Map<string, number>>();

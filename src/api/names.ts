@@ -1,7 +1,7 @@
 /**
  * Labels and selectors shared by every child (ARCHITECTURE.md section 3).
  */
-import type { Cluster } from "../api/cluster.js";
+import type { Cluster } from "./cluster.js";
 import {
   COMPONENT_DATABASE,
   LABEL_COMPONENT,
@@ -9,7 +9,7 @@ import {
   LABEL_MANAGED_BY,
   LABEL_NAME,
   MANAGED_BY,
-} from "../api/constants.js";
+} from "./constants.js";
 
 /** The four standard labels of every child of `cluster`. */
 export function standardLabels(cluster: Cluster): Record<string, string> {

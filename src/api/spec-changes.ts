@@ -4,10 +4,10 @@
  * before a rule existed). ARCHITECTURE.md section 4.
  */
 import { z } from "zod";
-import type { Cluster } from "../api/cluster.js";
-import { LABEL_NAME } from "../api/constants.js";
-import type { KubeObject } from "../api/k8s.js";
-import type { SpecIssue } from "../api/parse.js";
+import type { Cluster } from "./cluster.js";
+import { LABEL_NAME } from "./constants.js";
+import type { KubeObject } from "./k8s.js";
+import type { SpecIssue } from "./parse.js";
 import { compareQuantities } from "./quantity.js";
 
 const DataTemplateSchema = z.object({
