@@ -9,7 +9,7 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { buildBackupJob } from "../../src/render/backup-job.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
-import type { HookContext } from "../context.js";
+import type { HookContext } from "../shared/context.js";
 import { parseBackupSync } from "./request.js";
 import { backupLabels, backupPath, BACKUP_RESYNC_SECONDS } from "./sync.js";
 

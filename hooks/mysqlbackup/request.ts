@@ -7,7 +7,7 @@ import { API_VERSION, CLUSTER_KIND } from "../../src/api/constants.js";
 import { type KubeObject, PodSchema, type Pod } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, SyncRequestSchema, type SyncRequest } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
-import { BadRequestError } from "../context.js";
+import { BadRequestError } from "../shared/context.js";
 
 /** A parsed MySQLBackup sync/finalize request. */
 export interface ParsedBackupSync {

@@ -17,7 +17,7 @@ import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { buildBackupJob, LABEL_BACKUP } from "../../src/render/backup-job.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
-import type { HookContext } from "../context.js";
+import type { HookContext } from "../shared/context.js";
 import { recordBackupMetrics } from "../../src/backup/metrics.js";
 import { parseBackupSync, type ParsedBackupSync } from "./request.js";
 

@@ -7,7 +7,7 @@
 import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import { COMPONENT_BACKUP, COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../src/api/constants.js";
 import type { CustomizeResponse } from "../../src/api/metacontroller.js";
-import type { HookContext } from "../context.js";
+import type { HookContext } from "../shared/context.js";
 import { parseCustomizeRequest } from "./request.js";
 
 /** Handles a customize request body. */

@@ -12,7 +12,7 @@ import { mergeConditions } from "../../src/api/conditions.js";
 import { CONDITION_READY, REASON } from "../../src/api/constants.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
-import type { HookContext } from "../context.js";
+import type { HookContext } from "../shared/context.js";
 import { parseSyncRequest } from "./request.js";
 import { parseCluster } from "../../src/api/parse.js";
 import { finalBackupStep, type FinalBackupStep } from "../../src/backup/final.js";

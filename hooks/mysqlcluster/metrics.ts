@@ -6,7 +6,7 @@
 import { BackupRunStateSchema, type ClusterBackupsStatus } from "../../src/api/backup.js";
 import type { Cluster, MySQLClusterStatus } from "../../src/api/cluster.js";
 import { ClusterStateSchema } from "../../src/api/cluster.js";
-import type { HookMetrics } from "../../src/metrics.js";
+import type { HookMetrics } from "../../src/metrics/registry.js";
 import { gtidTransactionCount, type InstanceObservation } from "../../src/topology/index.js";
 import { recordBackupSuccess } from "../../src/backup/metrics.js";
 

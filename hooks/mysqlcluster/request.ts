@@ -7,7 +7,7 @@ import { COMPONENT_BACKUP, LABEL_COMPONENT } from "../../src/api/constants.js";
 import { type KubeObject, PodSchema, SecretSchema, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, SyncRequestSchema, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
-import { BadRequestError } from "../context.js";
+import { BadRequestError } from "../shared/context.js";
 
 /** A parsed sync/finalize request. */
 export interface ParsedSync {

@@ -20,7 +20,7 @@ import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import { forbiddenChanges } from "../../src/api/spec-changes.js";
 import { decide, type Decision, type InstanceObservation } from "../../src/topology/index.js";
-import type { HookContext } from "../context.js";
+import type { HookContext } from "../shared/context.js";
 import { recordClusterMetrics, recordOperation, recordScheduleMetrics } from "./metrics.js";
 import { observeInstances } from "./observe.js";
 import { parseSyncRequest, type ParsedSync } from "./request.js";

@@ -3,7 +3,7 @@
  * whichever path took it (a MySQLBackup, a schedule's run, the final backup on delete).
  */
 import type { MySQLBackupStatus } from "../api/backup.js";
-import type { HookMetrics } from "../metrics.js";
+import type { HookMetrics } from "../metrics/registry.js";
 
 /** Newest completion time seen per metrics registry and cluster (gauges only go forward). */
 const newest = new WeakMap<HookMetrics, Map<string, number>>();

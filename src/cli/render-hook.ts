@@ -5,9 +5,9 @@
 import type { Logger } from "pino";
 import { EnvConfigSchema } from "../api/env.js";
 import type { SyncResponse } from "../api/metacontroller.js";
-import { createHookMetrics } from "../metrics.js";
-import { generatePassword } from "../passwords.js";
-import { HOOKS } from "../server.js";
+import { createHookMetrics } from "../metrics/registry.js";
+import { generatePassword } from "../server/passwords.js";
+import { HOOKS } from "../server/app.js";
 
 /** The sync response for `manifest` as a cluster with no children yet. */
 export async function syncMySQLClusterForRender(manifest: Record<string, unknown>, logger: Logger): Promise<SyncResponse> {

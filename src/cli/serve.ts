@@ -3,7 +3,7 @@
  * on SIGTERM it reports not-ready, stops accepting, lets in-flight hooks finish (bounded).
  */
 import { loadEnvConfig } from "../api/env.js";
-import { startHookServer } from "../server.js";
+import { startHookServer } from "../server/app.js";
 
 const DRAIN_MS = 10_000;
 

@@ -561,7 +561,7 @@ function loadBackupController(hookUrl: string, opts: LocalRuntimeOptions): Compo
 
 /** The real hook server on an ephemeral port, logging to `logFile` (not to the progress output). */
 async function startInProcessHookServer(logLevel: string, logFile: string): Promise<HookServer> {
-  const { startHookServer } = await import("../server.js");
+  const { startHookServer } = await import("../server/app.js");
   const level = logLevel as "info";
   const logger = pino({ level, base: { component: "metamysql-hooks" } }, destination({ dest: logFile, sync: true, append: true }));
   return await startHookServer({ port: 0, host: "127.0.0.1", logLevel: level, logger });

@@ -6,7 +6,7 @@
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { createApp } from "../../src/server.js";
+import { createApp } from "../../src/server/app.js";
 import { asObserved, clusterObject, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
 import { cronJobRunName, plusSeconds, runPod } from "../helpers/backup-pods.js";
 import { clusterStatusErrors } from "../helpers/crd-schema.js";

@@ -5,7 +5,7 @@
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { createApp } from "../../src/server.js";
+import { createApp } from "../../src/server/app.js";
 import { asObserved, clusterObject, newClusterChildren, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
 import { validateKubeObject } from "../helpers/kube-schema.js";
 

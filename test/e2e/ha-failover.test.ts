@@ -15,7 +15,7 @@ import { rmSync } from "node:fs";
 import { destination, pino } from "pino";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHookServer } from "../../src/server.js";
+import { startHookServer } from "../../src/server/app.js";
 import { APP_PASSWORD, APP_USER, HaCluster, Writer, clusterManifest, haStateDir, sleep } from "../helpers/ha.js";
 import { HookInterposer, eventually, leftoverPids, query, startTestRuntime } from "../helpers/local.js";
 

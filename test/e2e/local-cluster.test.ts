@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { startHookServer } from "../../src/server.js";
+import { startHookServer } from "../../src/server/app.js";
 import { deepEqual, type KObject } from "../../src/local/objects.js";
 import { HookInterposer, connectTo, destroy, eventually, leftoverPids, query, startTestRuntime, type TestRuntime } from "../helpers/local.js";
 

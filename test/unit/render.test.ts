@@ -6,7 +6,7 @@ import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from
 import { renderChildren } from "../../src/render/children.js";
 import { buildConfigMap, configData, configHash } from "../../src/render/configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
-import { generatePassword } from "../../src/passwords.js";
+import { generatePassword } from "../../src/server/passwords.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
 import { applyChildPatches } from "../../src/render/patches.js";
 import { canonicalQuantity, compareQuantities } from "../../src/api/quantity.js";

@@ -7,16 +7,16 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import express, { type Request, type Response } from "express";
 import { pino, type Logger } from "pino";
-import { BadRequestError, type HookContext } from "../hooks/context.js";
-import { customizeMySQLBackup } from "../hooks/mysqlbackup/customize.js";
-import { finalizeMySQLBackup } from "../hooks/mysqlbackup/finalize.js";
-import { syncMySQLBackup } from "../hooks/mysqlbackup/sync.js";
-import { customizeMySQLCluster } from "../hooks/mysqlcluster/customize.js";
-import { finalizeMySQLCluster } from "../hooks/mysqlcluster/finalize.js";
-import { syncMySQLCluster } from "../hooks/mysqlcluster/sync.js";
-import { KeyedSerializer } from "../hooks/serialize.js";
-import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "./api/env.js";
-import { createHookMetrics, type HookMetrics } from "./metrics.js";
+import { BadRequestError, type HookContext } from "../../hooks/shared/context.js";
+import { customizeMySQLBackup } from "../../hooks/mysqlbackup/customize.js";
+import { finalizeMySQLBackup } from "../../hooks/mysqlbackup/finalize.js";
+import { syncMySQLBackup } from "../../hooks/mysqlbackup/sync.js";
+import { customizeMySQLCluster } from "../../hooks/mysqlcluster/customize.js";
+import { finalizeMySQLCluster } from "../../hooks/mysqlcluster/finalize.js";
+import { syncMySQLCluster } from "../../hooks/mysqlcluster/sync.js";
+import { KeyedSerializer } from "./serialize.js";
+import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "../api/env.js";
+import { createHookMetrics, type HookMetrics } from "../metrics/registry.js";
 import { generatePassword } from "./passwords.js";
 
 export interface AppOptions {

@@ -3,8 +3,8 @@
  * Injected so tests can pin time and randomness.
  */
 import type { Logger } from "pino";
-import type { EnvConfig } from "../src/api/env.js";
-import type { HookMetrics } from "../src/metrics.js";
+import type { EnvConfig } from "../../src/api/env.js";
+import type { HookMetrics } from "../../src/metrics/registry.js";
 
 export interface HookContext {
   config: EnvConfig;
