@@ -10,18 +10,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { destination, pino } from "pino";
 import { API_VERSION, KIND, ROOT_USER, SECRET_ROOT_PASSWORD } from "../api/constants.js";
-import { flavorOfImage, missingServerMessage } from "./binaries.js";
-import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./controller-config.js";
-import { ControlError, startControlServer } from "./control.js";
-import { CronJobController } from "./cronjob.js";
-import { isJobPod, JobController } from "./job.js";
-import { defaultIpPrefix, parseIpPrefix } from "./ipam.js";
-import { Kubelet, type PodRuntimeInfo } from "./kubelet.js";
-import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller.js";
-import { isRecord, namespaceOf, numberField, recordField, stringField, type KObject } from "./objects.js";
-import { killLeftovers, ProcessSupervisor } from "./process.js";
-import { ServiceProxies } from "./proxy.js";
-import { podRunningAndReady, StatefulSetController } from "./statefulset.js";
+import { flavorOfImage, missingServerMessage } from "./node/binaries.js";
+import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./metacontroller/controller-config.js";
+import { ControlError, startControlServer } from "./control/channel.js";
+import { CronJobController } from "./controllers/cronjob.js";
+import { isJobPod, JobController } from "./controllers/job.js";
+import { defaultIpPrefix, parseIpPrefix } from "./node/ipam.js";
+import { Kubelet, type PodRuntimeInfo } from "./kubelet/kubelet.js";
+import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller/metacontroller.js";
+import { isRecord, namespaceOf, numberField, recordField, stringField, type KObject } from "./apiserver/objects.js";
+import { killLeftovers, ProcessSupervisor } from "./node/process.js";
+import { ServiceProxies } from "./proxy/proxy.js";
+import { podRunningAndReady, StatefulSetController } from "./controllers/statefulset.js";
 import {
   acquireLock,
   readSettings,
@@ -31,8 +31,8 @@ import {
   type StateLayout,
   type StateLock,
   type StateSettings,
-} from "./statedir.js";
-import { ObjectStore, type WatchEvent } from "./store.js";
+} from "./node/statedir.js";
+import { ObjectStore, type WatchEvent } from "./apiserver/store.js";
 
 /** One line of progress: what happened, where. */
 export interface RuntimeEvent {

@@ -1,5 +1,5 @@
 /**
- * Init containers in the local runtime (src/local/containers.ts), with real processes: the
+ * Init containers in the local runtime (src/local/kubelet/containers.ts), with real processes: the
  * kubelet runs a StatefulSet-style pod's init containers in order, each to completion, before its
  * container, restarts a failing one with CrashLoopBackOff while the pod stays Pending and not
  * Ready (initContainerStatuses, Init:CrashLoopBackOff), shares emptyDirs between them, keeps the
@@ -12,12 +12,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { JobController } from "../../src/local/job.js";
-import { Kubelet, type PodEvent } from "../../src/local/kubelet.js";
-import type { KObject } from "../../src/local/objects.js";
-import { ProcessSupervisor } from "../../src/local/process.js";
-import { stateLayout, type StateLayout } from "../../src/local/statedir.js";
-import { ObjectStore } from "../../src/local/store.js";
+import { JobController } from "../../src/local/controllers/job.js";
+import { Kubelet, type PodEvent } from "../../src/local/kubelet/kubelet.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
+import { ProcessSupervisor } from "../../src/local/node/process.js";
+import { stateLayout, type StateLayout } from "../../src/local/node/statedir.js";
+import { ObjectStore } from "../../src/local/apiserver/store.js";
 import { eventually, leftoverPids, tempStateDir } from "../helpers/local.js";
 
 type Obj = Record<string, unknown>;

@@ -7,10 +7,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { mysqlClusterController } from "../../src/local/controller-config.js";
-import { MetacontrollerEmulator, type MetacontrollerEvent } from "../../src/local/metacontroller.js";
-import type { KObject } from "../../src/local/objects.js";
-import { ObjectStore } from "../../src/local/store.js";
+import { mysqlClusterController } from "../../src/local/metacontroller/controller-config.js";
+import { MetacontrollerEmulator, type MetacontrollerEvent } from "../../src/local/metacontroller/metacontroller.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
+import { ObjectStore } from "../../src/local/apiserver/store.js";
 import { eventually } from "../helpers/local.js";
 
 type Reply = { status: number; body?: unknown } | "hang";

@@ -4,14 +4,14 @@
  */
 import { createServer, connect, type Server } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { applyUpdate, LAST_APPLIED_ANNOTATION, merge, withLastApplied } from "../../src/local/apply.js";
-import { parseCompositeController, parseGoDuration } from "../../src/local/controller-config.js";
-import { allocateIp, defaultIpPrefix, parseIpPrefix } from "../../src/local/ipam.js";
-import { matchesSelector, type KObject } from "../../src/local/objects.js";
-import { TcpProxy } from "../../src/local/proxy.js";
-import { acquireLock, stateLayout } from "../../src/local/statedir.js";
-import { validateStatefulSetUpdate } from "../../src/local/statefulset.js";
-import { ObjectStore, StoreError } from "../../src/local/store.js";
+import { applyUpdate, LAST_APPLIED_ANNOTATION, merge, withLastApplied } from "../../src/local/metacontroller/apply.js";
+import { parseCompositeController, parseGoDuration } from "../../src/local/metacontroller/controller-config.js";
+import { allocateIp, defaultIpPrefix, parseIpPrefix } from "../../src/local/node/ipam.js";
+import { matchesSelector, type KObject } from "../../src/local/apiserver/objects.js";
+import { TcpProxy } from "../../src/local/proxy/proxy.js";
+import { acquireLock, stateLayout } from "../../src/local/node/statedir.js";
+import { validateStatefulSetUpdate } from "../../src/local/controllers/statefulset.js";
+import { ObjectStore, StoreError } from "../../src/local/apiserver/store.js";
 import { eventually, tempStateDir } from "../helpers/local.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -158,7 +158,7 @@ describe("TcpProxy", () => {
 
 describe("database server check", () => {
   it("names the missing server for a flavor", async () => {
-    const { missingServerMessage, flavorOfImage } = await import("../../src/local/binaries.js");
+    const { missingServerMessage, flavorOfImage } = await import("../../src/local/node/binaries.js");
     expect(flavorOfImage("docker.io/library/mariadb:11.4")).toBe("mariadb");
     expect(flavorOfImage("docker.io/library/mysql:8.4")).toBe("mysql");
     expect(missingServerMessage("mariadb")).toBeUndefined();

@@ -24,8 +24,8 @@ import {
   typeKey,
   type KObject,
   type LabelSelector,
-} from "./objects.js";
-import { isStoreError, type ObjectStore, type WatchEvent } from "./store.js";
+} from "../apiserver/objects.js";
+import { isStoreError, type ObjectStore, type WatchEvent } from "../apiserver/store.js";
 import { WorkQueue } from "./workqueue.js";
 
 /** Something the emulation reports (for the progress output and tests). */

@@ -13,7 +13,7 @@
  * (phase, podIP, conditions, initContainerStatuses, containerStatuses) is written back like
  * the real thing. ARCHITECTURE.md section 6.
  */
-import { flavorOfImage, missingServerMessage } from "./binaries.js";
+import { flavorOfImage, missingServerMessage } from "../node/binaries.js";
 import {
   type ContainerStatus,
   crashLoopDelay,
@@ -27,13 +27,13 @@ import {
   terminatedState,
   waitingReason,
 } from "./containers.js";
-import { allocateIp } from "./ipam.js";
-import { isJobPod } from "./job.js";
-import { arrayField, clone, deepEqual, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "./objects.js";
+import { allocateIp } from "../node/ipam.js";
+import { isJobPod } from "../controllers/job.js";
+import { arrayField, clone, deepEqual, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "../apiserver/objects.js";
 import { ProbeLoop, runHandler, type HandlerContext } from "./probes.js";
-import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "./process.js";
-import type { StateLayout } from "./statedir.js";
-import type { ObjectStore, WatchEvent } from "./store.js";
+import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "../node/process.js";
+import type { StateLayout } from "../node/statedir.js";
+import type { ObjectStore, WatchEvent } from "../apiserver/store.js";
 import { refreshProjectedVolumes, removePodDirs, type Mount } from "./volumes.js";
 
 /** Something a pod did, for the progress output. */
@@ -530,7 +530,7 @@ export class Kubelet {
   private onChange(ev: WatchEvent): void {
     const obj = ev.object;
     if (obj.kind === "Pod") {
-      // Pods of Jobs run to completion under the Job controller (src/local/job.ts).
+      // Pods of Jobs run to completion under the Job controller (src/local/controllers/job.ts).
       if (isJobPod(obj)) return;
       const key = `${namespaceOf(obj)}/${obj.metadata.name}`;
       const w = this.workers.get(key);
