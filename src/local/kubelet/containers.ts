@@ -335,22 +335,6 @@ export async function runInitContainers(opts: InitOptions): Promise<"Initialized
   return "Initialized";
 }
 
-/**
- * The STATUS column kubectl shows for a pod that is initializing (Init:1/2, Init:Error,
- * Init:CrashLoopBackOff, ...), from its init container statuses; undefined once they all succeeded.
- */
-export function initDisplayState(statuses: readonly ContainerStatus[]): string | undefined {
-  for (const [i, s] of statuses.entries()) {
-    const t = s.state.terminated;
-    if (t && t.exitCode === 0) continue;
-    if (t) return `Init:${t.reason || (t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`)}`;
-    const w = s.state.waiting;
-    if (w && w.reason && w.reason !== "PodInitializing") return `Init:${w.reason}`;
-    return `Init:${i}/${statuses.length}`;
-  }
-  return undefined;
-}
-
 /** Last non-empty line of `text`, at most 200 characters. */
 export function lastLine(text: string): string {
   const lines = text.trim().split("\n");
