@@ -6,7 +6,9 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { controlRequest } from "../local/control/channel.js";
-import { type LocalStatus, LocalRuntime, type RuntimeEvent } from "../local/runtime.js";
+import type { LocalStatus } from "../local/control/verbs.js";
+import type { RuntimeEvent } from "../local/narration.js";
+import { LocalRuntime } from "../local/runtime.js";
 import { stateLayout } from "../local/node/statedir.js";
 import { isRecord, recordField, stringField } from "../local/apiserver/objects.js";
 import { readClusterManifest } from "./manifest.js";

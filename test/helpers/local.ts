@@ -11,7 +11,8 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
 import { pidAlive, readPidLog } from "../../src/local/node/process.js";
-import { LocalRuntime, type LocalRuntimeOptions, type RuntimeEvent } from "../../src/local/runtime.js";
+import type { RuntimeEvent } from "../../src/local/narration.js";
+import { LocalRuntime, type LocalRuntimeOptions } from "../../src/local/runtime.js";
 import type { KObject } from "../../src/local/apiserver/objects.js";
 import { stateLayout } from "../../src/local/node/statedir.js";
 
