@@ -153,7 +153,8 @@ describe("init containers (local kubelet)", () => {
     const { store, supervisor } = setup();
     const first = startKubelet(store, supervisor);
     store.create(pod("q"));
-    await eventually(() => first.pods()[0]?.ready, 20_000, "pod q Ready");
+    // Ready as soon as it runs (no readiness probe): wait for its first line too.
+    await eventually(() => first.pods()[0]?.ready && trace("q").length === 5, 20_000, "pod q Ready and its container started");
     await first.stop();
     // Stopping keeps the pod's dirs, like a node going down; the next runtime drops the pod.
     expect(trace("q")).toHaveLength(5);

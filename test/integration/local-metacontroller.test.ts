@@ -156,6 +156,18 @@ describe("MetacontrollerEmulator", () => {
     await eventually(() => store.get("v1", "ConfigMap", "default", "c-config"), 5000, "the child");
     await eventually(() => (store.get("metamysql.dev/v1alpha1", "MySQLCluster", "default", "c")?.status as { state?: string })?.state === "ok", 5000, "status");
     const uid = store.get("v1", "ConfigMap", "default", "c-config")?.metadata.uid;
+    // The first sync's own writes (child, status) trigger another sync: let it happen before the
+    // hook starts failing, so that the failures below form one backoff chain.
+    let calls = -1;
+    await eventually(
+      () => {
+        const settled = hooks.calls.length === calls && hooks.calls.filter((c) => c.hook === "sync").length >= 2;
+        calls = hooks.calls.length;
+        return settled;
+      },
+      5000,
+      "the syncs to settle",
+    );
 
     mode = "500";
     const from = hooks.calls.length;
