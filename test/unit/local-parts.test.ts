@@ -12,6 +12,8 @@ import { matchesSelector, type KObject } from "../../src/local/apiserver/objects
 import { validateStatefulSetUpdate } from "../../src/local/controllers/statefulset.js";
 import { ObjectStore, StoreError } from "../../src/local/apiserver/store.js";
 import { flavorOfImage } from "../../src/local/node/binaries.js";
+import { RestartBackoff } from "../../src/local/kubelet/restart-backoff.js";
+import { MetacontrollerCustomizeResponseSchema, MetacontrollerSyncResponseSchema } from "../../src/api/metacontroller.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -97,5 +99,38 @@ describe("database server images", () => {
   it("maps an image to the server flavor it needs", () => {
     expect(flavorOfImage("docker.io/library/mariadb:11.4")).toBe("mariadb");
     expect(flavorOfImage("docker.io/library/mysql:8.4")).toBe("mysql");
+  });
+});
+
+describe("CrashLoopBackOff bookkeeping", () => {
+  it("restarts at once, then doubles from the base to the max; a long run resets the count", () => {
+    const b = new RestartBackoff(10_000, 40_000);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      b.started(i * 1000);
+      delays.push(b.nextDelay(i * 1000 + 500));
+      b.restarting();
+    }
+    expect(delays).toEqual([0, 10_000, 20_000, 40_000, 40_000]);
+    expect(b.restartCount).toBe(5);
+    b.started(100_000);
+    expect(b.nextDelay(100_000 + 10 * 60_000 + 1)).toBe(0);
+    expect(b.restartCount).toBe(0);
+  });
+});
+
+describe("hook responses as the local Metacontroller reads them (src/api/metacontroller.ts)", () => {
+  it("takes a null or missing status and children and a zero resync, like Metacontroller", () => {
+    expect(MetacontrollerSyncResponseSchema.safeParse({ status: null, children: null, resyncAfterSeconds: 0 }).success).toBe(true);
+    expect(MetacontrollerSyncResponseSchema.safeParse({}).success).toBe(true);
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: null }).success).toBe(true);
+    const rule = { apiVersion: "v1", resource: "pods", labelSelector: { matchExpressions: [{ key: "a", operator: "Exists" }] } };
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: [rule] }).success).toBe(true);
+  });
+  it("rejects unknown fields, unnamed children and a negative resync", () => {
+    expect(MetacontrollerSyncResponseSchema.safeParse({ status: {}, children: [], extra: 1 }).success).toBe(false);
+    expect(MetacontrollerSyncResponseSchema.safeParse({ children: [{ apiVersion: "v1", kind: "Secret", metadata: { name: "" } }] }).success).toBe(false);
+    expect(MetacontrollerSyncResponseSchema.safeParse({ resyncAfterSeconds: -1 }).success).toBe(false);
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: [], extra: 1 }).success).toBe(false);
   });
 });
