@@ -106,7 +106,8 @@ describe("init containers (local kubelet)", () => {
     cleanup.push(async () => unwatch());
     kubelet = startKubelet(store, supervisor, events);
     store.create(pod("p"));
-    await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True", 20_000, "pod p Ready");
+    // Ready as soon as it runs (no readiness probe): wait for its first line too.
+    await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True" && trace("p").length === 5, 20_000, "pod p Ready and its container started");
 
     expect(trace("p")).toEqual(["first s3cret", "flaky 1", "flaky 2", "flaky 3", "main"]);
     const st = statusOf(store, "p");
