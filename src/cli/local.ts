@@ -5,10 +5,12 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { controlRequest } from "../local/control.js";
-import { type LocalStatus, LocalRuntime, type RuntimeEvent } from "../local/runtime.js";
-import { stateLayout } from "../local/statedir.js";
-import { isRecord, recordField, stringField } from "../local/objects.js";
+import { controlRequest } from "../local/control/channel.js";
+import type { LocalStatus } from "../local/control/verbs.js";
+import type { RuntimeEvent } from "../local/narration.js";
+import { LocalRuntime } from "../local/runtime.js";
+import { stateLayout } from "../local/node/statedir.js";
+import { isRecord, recordField, stringField } from "../local/apiserver/objects.js";
 import { readClusterManifest } from "./manifest.js";
 
 const USAGE = `usage: metamysql local <verb> [options]

@@ -4,24 +4,42 @@
  * controller, the kubelet (mariadbd/mysqld processes on loopback pod IPs) and kube-proxy (one
  * TCP proxy per Service), on top of an object store persisted in the state dir.
  * ARCHITECTURE.md section 6; docs/local-runtime.md lists where it simplifies.
+ *
+ * This file wires the parts together and starts and stops them; the verbs (apply, status, kill,
+ * delete, trigger) are in control/verbs.ts, the control channel's routes in control/routes.ts,
+ * and what is printed as things happen in narration.ts.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { destination, pino } from "pino";
-import { API_VERSION, CLUSTER_KIND, ROOT_USER, SECRET_ROOT_PASSWORD } from "../api/constants.js";
-import { flavorOfImage, missingServerMessage } from "./binaries.js";
-import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./controller-config.js";
-import { ControlError, startControlServer } from "./control.js";
-import { CronJobController } from "./cronjob.js";
-import { isJobPod, JobController } from "./job.js";
-import { defaultIpPrefix, parseIpPrefix } from "./ipam.js";
-import { Kubelet, type PodRuntimeInfo } from "./kubelet.js";
-import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller.js";
-import { isRecord, namespaceOf, numberField, recordField, stringField, type KObject } from "./objects.js";
-import { killLeftovers, ProcessSupervisor } from "./process.js";
-import { ServiceProxies } from "./proxy.js";
-import { podRunningAndReady, StatefulSetController } from "./statefulset.js";
+import { namespaceOf, numberField, type KObject } from "./apiserver/objects.js";
+import { ObjectStore, type WatchEvent } from "./apiserver/store.js";
+import { startControlServer } from "./control/channel.js";
+import { controlRoutes } from "./control/routes.js";
+import {
+  applyCluster,
+  applyObject,
+  clusterCredentials,
+  clusterOf,
+  deleteCluster,
+  deletePod,
+  killPod,
+  type LocalStatus,
+  localStatus,
+  type RuntimeParts,
+  triggerCronJob,
+  waitForStore,
+} from "./control/verbs.js";
+import { CronJobController } from "./controllers/cronjob.js";
+import { JobController } from "./controllers/job.js";
+import { podRunningAndReady, StatefulSetController } from "./controllers/statefulset.js";
+import { Kubelet, type PodRuntimeInfo } from "./kubelet/kubelet.js";
+import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./metacontroller/controller-config.js";
+import { MetacontrollerEmulator } from "./metacontroller/metacontroller.js";
+import { narrateClusterChange, narrateMetacontroller, podEventLevel, type RuntimeEvent, type Say } from "./narration.js";
+import { defaultIpPrefix, parseIpPrefix } from "./node/ipam.js";
+import { killLeftovers, ProcessSupervisor } from "./node/process.js";
 import {
   acquireLock,
   readSettings,
@@ -31,18 +49,8 @@ import {
   type StateLayout,
   type StateLock,
   type StateSettings,
-} from "./statedir.js";
-import { ObjectStore, type WatchEvent } from "./store.js";
-
-/** One line of progress: what happened, where. */
-export interface RuntimeEvent {
-  time: Date;
-  /** "pod shop-0", "cluster shop", "service shop-ro", "metacontroller", "runtime". */
-  source: string;
-  reason: string;
-  message: string;
-  level: "info" | "warn" | "error";
-}
+} from "./node/statedir.js";
+import { ServiceProxies } from "./proxy/proxy.js";
 
 /** Options of a local runtime. */
 export interface LocalRuntimeOptions {
@@ -66,14 +74,6 @@ export interface LocalRuntimeOptions {
   /** Serve the control channel for the `local` verbs (default true). */
   control?: boolean;
   onEvent?: (ev: RuntimeEvent) => void;
-}
-
-/** `local status --json` (ARCHITECTURE.md section 6). */
-export interface LocalStatus {
-  cluster: KObject | null;
-  pods: Array<{ name: string; ip: string; port: number; pid: number | null; ready: boolean }>;
-  services: Record<string, string>;
-  credentials: { user: string; password: string } | null;
 }
 
 /** Runtime details of the pods, for the human status view. */
@@ -153,10 +153,7 @@ export class LocalRuntime {
       ipPrefix: settings.ipPrefix,
       ...(opts.crashLoopBaseMs !== undefined ? { crashLoopBaseMs: opts.crashLoopBaseMs } : {}),
       ...(opts.crashLoopMaxMs !== undefined ? { crashLoopMaxMs: opts.crashLoopMaxMs } : {}),
-      onEvent: (ev) => {
-        const warn = ["BackOff", "Failed", "Unhealthy", "NotReady", "FailedPreStopHook", "ServerNotInstalled", "CreateContainerConfigError", "RunContainerError", "CreateContainerError"];
-        this.event(`pod ${ev.pod}`, ev.reason, ev.message, warn.includes(ev.reason) ? "warn" : "info");
-      },
+      onEvent: (ev) => this.event(`pod ${ev.pod}`, ev.reason, ev.message, podEventLevel(ev.reason)),
     });
     this.statefulSets = new StatefulSetController({
       store,
@@ -169,9 +166,9 @@ export class LocalRuntime {
       (ev) => this.event(`service ${ev.service}`, "Endpoints", ev.message),
       (ports) => writeSettings(layout, { ...settings, servicePorts: ports }),
     );
-    this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => this.onMetacontrollerEvent(ev) });
+    this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => narrateMetacontroller(ev, this.say) });
     this.backupController = init.backupController
-      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => this.onMetacontrollerEvent(ev) })
+      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => narrateMetacontroller(ev, this.say) })
       : undefined;
     this.jobs = new JobController({
       store,
@@ -229,34 +226,18 @@ export class LocalRuntime {
     this.jobs.start();
     this.cronJobs.start();
     if (control) {
-      this.control = await startControlServer(this.layout.controlSocket, {
-        "GET /status": async (_b, q) => (q.get("detail") ? { ...this.status(), detail: this.kubelet.pods() } : this.status()),
-        "POST /apply": async (body) => this.apply(body),
-        "POST /kill": async (body) => {
-          const b = isRecord(body) ? body : {};
-          this.kill(String(b.pod ?? ""), String(b.signal ?? "KILL"));
-          return { ok: true };
-        },
-        "POST /delete": async () => {
-          await this.deleteCluster();
-          setImmediate(() => void this.stop());
-          return { ok: true };
-        },
-        "POST /object": async (body) => this.applyObject(body),
-        "POST /trigger": async (body) => {
-          const b = isRecord(body) ? body : {};
-          const ns = this.cluster() ? namespaceOf(this.cluster() as KObject) : "default";
-          try {
-            return { job: this.cronJobs.trigger(ns, String(b.cronJob ?? "")).metadata.name };
-          } catch (err) {
-            throw new ControlError(404, err instanceof Error ? err.message : String(err));
-          }
-        },
-        "POST /stop": async () => {
-          setImmediate(() => void this.stop());
-          return { ok: true };
-        },
-      });
+      this.control = await startControlServer(
+        this.layout.controlSocket,
+        controlRoutes({
+          status: (detail) => (detail ? { ...this.status(), detail: this.kubelet.pods() } : this.status()),
+          apply: (manifest) => this.apply(manifest),
+          applyObject: (manifest) => this.applyObject(manifest),
+          kill: (pod, signal) => this.kill(pod, signal),
+          deleteCluster: () => this.deleteCluster(),
+          trigger: (cronJob) => triggerCronJob(this.parts, cronJob),
+          stop: () => this.stop(),
+        }),
+      );
     }
     writeJsonAtomic(this.layout.runtimeFile, {
       pid: process.pid,
@@ -267,77 +248,24 @@ export class LocalRuntime {
     this.event("runtime", "Started", `state dir ${this.layout.root}, pod IPs ${this.ipPrefix}.0/24, hooks at ${this.hookUrl}`);
   }
 
+  /** The parts the verbs act on. */
+  private get parts(): RuntimeParts {
+    return { layout: this.layout, store: this.store, kubelet: this.kubelet, proxies: this.proxies, cronJobs: this.cronJobs, say: this.say };
+  }
+
   /** The MySQLCluster of this state dir, if any. */
   cluster(): KObject | undefined {
-    return this.store.list({ apiVersion: API_VERSION, kind: CLUSTER_KIND })[0];
+    return clusterOf(this.store);
   }
 
-  /**
-   * Creates or updates the cluster from a manifest (spec, labels, annotations), like
-   * `kubectl apply`. One cluster per state dir.
-   */
+  /** Creates or updates the cluster, like `kubectl apply` (control/verbs.ts applyCluster). */
   async apply(manifest: unknown): Promise<KObject> {
-    if (!isRecord(manifest) || manifest.kind !== CLUSTER_KIND || manifest.apiVersion !== API_VERSION) {
-      throw new ControlError(400, `expected a ${CLUSTER_KIND} with apiVersion ${API_VERSION}`);
-    }
-    const meta = recordField(manifest, "metadata");
-    const name = stringField(meta, "name");
-    if (!name) throw new ControlError(400, "metadata.name is required");
-    const namespace = stringField(meta, "namespace") ?? "default";
-    const existing = this.cluster();
-    if (existing && (existing.metadata.name !== name || namespaceOf(existing) !== namespace)) {
-      throw new ControlError(
-        409,
-        `state dir ${this.layout.root} already runs cluster ${namespaceOf(existing)}/${existing.metadata.name}; ` +
-          `delete it first ("metamysql local delete") or use another --state-dir`,
-      );
-    }
-    const flavor = stringField(manifest, "spec", "flavor") ?? "mysql";
-    const image = stringField(manifest, "spec", "image");
-    const serverFlavor = image ? flavorOfImage(image) : flavor === "mariadb" ? "mariadb" : "mysql";
-    const missing = serverFlavor ? missingServerMessage(serverFlavor) : undefined;
-    if (missing) throw new ControlError(422, missing);
-    const labels = isRecord(meta.labels) ? (meta.labels as Record<string, string>) : undefined;
-    const annotations = isRecord(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
-    if (!existing) {
-      return this.store.create({
-        apiVersion: API_VERSION,
-        kind: CLUSTER_KIND,
-        metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
-        spec: manifest.spec ?? {},
-      });
-    }
-    if (existing.metadata.deletionTimestamp) throw new ControlError(409, `cluster ${name} is being deleted`);
-    const next: KObject = { ...existing, spec: manifest.spec ?? {} };
-    next.metadata = { ...existing.metadata };
-    if (labels) next.metadata.labels = labels;
-    else delete next.metadata.labels;
-    if (annotations) next.metadata.annotations = annotations;
-    else delete next.metadata.annotations;
-    return this.store.update(next);
+    return applyCluster(this.parts, manifest);
   }
 
-  /**
-   * Creates or updates another object (MySQLBackup, Secret, PersistentVolumeClaim), like
-   * `kubectl apply`: the spec (data for Secrets) is replaced, status is kept.
-   */
+  /** Creates or updates a MySQLBackup, Secret or PersistentVolumeClaim (control/verbs.ts applyObject). */
   applyObject(manifest: unknown): KObject {
-    if (!isRecord(manifest) || typeof manifest.kind !== "string" || typeof manifest.apiVersion !== "string") {
-      throw new ControlError(400, "expected a Kubernetes object with apiVersion and kind");
-    }
-    if (manifest.kind === CLUSTER_KIND) throw new ControlError(400, "use apply for the MySQLCluster");
-    const allowed = ["MySQLBackup", "Secret", "PersistentVolumeClaim"];
-    if (!allowed.includes(manifest.kind)) throw new ControlError(400, `the local runtime applies only ${allowed.join(", ")} besides the cluster`);
-    const meta = recordField(manifest, "metadata");
-    const name = stringField(meta, "name");
-    if (!name) throw new ControlError(400, "metadata.name is required");
-    const namespace = stringField(meta, "namespace") ?? "default";
-    const existing = this.store.get(manifest.apiVersion, manifest.kind, namespace, name);
-    const labels = isRecord(meta.labels) ? (meta.labels as Record<string, string>) : undefined;
-    const body: KObject = { ...(manifest as KObject), metadata: { name, namespace, ...(labels ? { labels } : {}) } };
-    delete body.status;
-    if (!existing) return this.store.create(body);
-    return this.store.update({ ...body, metadata: { ...existing.metadata, ...(labels ? { labels } : {}) } });
+    return applyObject(this.parts, manifest);
   }
 
   /** Deletes an object applied with applyObject (a MySQLBackup goes through its finalize hook). */
@@ -347,94 +275,32 @@ export class LocalRuntime {
 
   /** `local status --json`. */
   status(): LocalStatus {
-    const cluster = this.cluster();
-    const ns = cluster ? namespaceOf(cluster) : "default";
-    const pods = this.kubelet
-      .pods()
-      .filter((p) => p.namespace === ns)
-      .map((p) => ({ name: p.name, ip: p.ip, port: 3306, pid: p.pid ?? null, ready: p.ready }));
-    return { cluster: cluster ?? null, pods, services: this.proxies.addresses(ns), credentials: this.credentials() };
+    return localStatus(this.parts);
   }
 
   /** The cluster's root account, from its credentials Secret. */
   credentials(): { user: string; password: string } | null {
-    const cluster = this.cluster();
-    if (!cluster) return null;
-    const secretName = stringField(cluster, "spec", "credentialsSecretName") ?? `${cluster.metadata.name}-credentials`;
-    const secret = this.store.get("v1", "Secret", namespaceOf(cluster), secretName);
-    const raw = secret ? recordField(secret, "data")[SECRET_ROOT_PASSWORD] : undefined;
-    if (typeof raw !== "string") return null;
-    return { user: ROOT_USER, password: Buffer.from(raw, "base64").toString("utf8") };
+    return clusterCredentials(this.store);
   }
 
   /** `local kill POD --signal KILL|STOP|CONT|TERM`. */
   kill(pod: string, signal: string): void {
-    const sig = (signal.startsWith("SIG") ? signal : `SIG${signal}`).toUpperCase();
-    if (!["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM"].includes(sig)) {
-      throw new ControlError(400, `unsupported signal ${signal}: use KILL, STOP, CONT or TERM`);
-    }
-    const ns = this.cluster() ? namespaceOf(this.cluster() as KObject) : "default";
-    try {
-      this.kubelet.signal(ns, pod, sig as NodeJS.Signals);
-    } catch (err) {
-      throw new ControlError(404, err instanceof Error ? err.message : String(err));
-    }
+    killPod(this.parts, pod, signal);
   }
 
-  /**
-   * Deletes a Pod like `kubectl delete pod`: it gets a deletionTimestamp (the hooks see it
-   * terminating), the kubelet runs the preStop hook, then SIGTERM, then SIGKILL at the end of
-   * the grace period, and removes it; its StatefulSet then re-creates it with the same name
-   * and PVC.
-   */
+  /** Deletes a Pod like `kubectl delete pod` (control/verbs.ts deletePod). */
   deletePod(pod: string, gracePeriodSeconds?: number): void {
-    const ns = this.cluster() ? namespaceOf(this.cluster() as KObject) : "default";
-    try {
-      this.store.delete("v1", "Pod", ns, pod, gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds });
-    } catch (err) {
-      throw new ControlError(404, err instanceof Error ? err.message : String(err));
-    }
-    this.event(`pod ${pod}`, "Deleting", `deletion requested${gracePeriodSeconds === undefined ? "" : ` (grace ${gracePeriodSeconds}s)`}`);
+    deletePod(this.parts, pod, gracePeriodSeconds);
   }
 
-  /**
-   * Deletes the cluster like `kubectl delete`: Metacontroller calls finalize until it answers
-   * finalized, the children are garbage collected, pods terminate. Resolves when every pod is
-   * gone; data dirs (PVCs) are kept per the retention policy.
-   */
+  /** Deletes the cluster like `kubectl delete`; resolves when every pod is gone (control/verbs.ts deleteCluster). */
   async deleteCluster(timeoutMs = 600_000): Promise<void> {
-    const cluster = this.cluster();
-    if (!cluster) throw new ControlError(404, "no cluster to delete");
-    if (!cluster.metadata.deletionTimestamp) {
-      this.store.delete(cluster.apiVersion, cluster.kind, namespaceOf(cluster), cluster.metadata.name);
-      this.event(`cluster ${cluster.metadata.name}`, "Deleting", "deletion requested; waiting for the finalize hook");
-    }
-    await this.waitFor(() => !this.cluster() && this.store.list({ kind: "Pod" }).filter((p) => !isJobPod(p)).length === 0 && this.kubelet.pods().length === 0, timeoutMs, "cluster deletion");
-    this.event(`cluster ${cluster.metadata.name}`, "Deleted", "cluster deleted, every instance stopped; data dirs kept");
+    await deleteCluster(this.parts, timeoutMs);
   }
 
   /** Resolves when `predicate` holds (checked on every store change and every 200 ms). */
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (predicate()) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearInterval(tick);
-        clearTimeout(timer);
-        unwatch();
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = (): void => {
-        try {
-          if (predicate()) done();
-        } catch (err) {
-          done(err instanceof Error ? err : new Error(String(err)));
-        }
-      };
-      const unwatch = this.store.watch(() => queueMicrotask(check));
-      const tick = setInterval(check, 200);
-      const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-    });
+    await waitForStore(this.store, predicate, timeoutMs, what);
   }
 
   /** Stops everything (controllers, processes, proxies, hook server) and releases the state dir. */
@@ -466,38 +332,11 @@ export class LocalRuntime {
     this.emitEvent({ time: new Date(), source, reason, message, level });
   }
 
-  private onMetacontrollerEvent(ev: MetacontrollerEvent): void {
-    switch (ev.type) {
-      case "SyncError":
-        this.event("metacontroller", "SyncError", `${ev.hook} of ${ev.parent} failed: ${ev.message}; retrying in ${formatMs(ev.retryInMs)}`, "warn");
-        break;
-      case "ChildCreated":
-      case "ChildUpdated":
-      case "ChildDeleted":
-        this.event("metacontroller", ev.type, `${ev.type.slice(5).toLowerCase()} ${ev.child}`);
-        break;
-      case "Finalized":
-        this.event("metacontroller", "Finalized", `${ev.parent}: finalize hook reported finalized`);
-        break;
-      case "Synced":
-        break;
-    }
-  }
+  private readonly say: Say = (source, reason, message, level) => this.event(source, reason, message, level);
 
   private observe(ev: WatchEvent): void {
+    narrateClusterChange(ev, this.say);
     const obj = ev.object;
-    if (obj.kind === CLUSTER_KIND && ev.type === "MODIFIED" && ev.old) {
-      const before = recordField(ev.old, "status");
-      const after = recordField(obj, "status");
-      const name = `cluster ${obj.metadata.name}`;
-      if (before.state !== after.state && typeof after.state === "string") {
-        const msg = stringField(after, "message");
-        this.event(name, "State", `${String(before.state ?? "(none)")} -> ${after.state}${msg ? `: ${msg}` : ""}`, after.state === "Healthy" || after.state === "Initializing" ? "info" : "warn");
-      }
-      if ((before.currentPrimary ?? "") !== (after.currentPrimary ?? "")) {
-        this.event(name, "Primary", after.currentPrimary ? `primary is now ${String(after.currentPrimary)}${before.currentPrimary ? ` (was ${String(before.currentPrimary)})` : ""}` : `no primary (was ${String(before.currentPrimary)})`, "warn");
-      }
-    }
     if (obj.kind === "Pod" || obj.kind === "StatefulSet") {
       const all = this.allPodsReady();
       if (all && !this.lastAllReady) {
@@ -526,10 +365,6 @@ export class LocalRuntime {
       .filter((p) => p.metadata.name.startsWith(`${cluster.metadata.name}-`) && /^\d+$/.test(p.metadata.name.slice(cluster.metadata.name.length + 1)));
     return pods.length === replicas && pods.every(podRunningAndReady);
   }
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
 function loadController(hookUrl: string, opts: LocalRuntimeOptions): CompositeControllerConfig {

@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs
 import { dirname, join } from "node:path";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateLayout } from "../../src/local/statedir.js";
-import type { KObject } from "../../src/local/objects.js";
+import { stateLayout } from "../../src/local/node/statedir.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
 import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, tempStateDir, type TestRuntime } from "../helpers/local.js";
 
 // s3rver ships no types.

@@ -16,7 +16,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateLayout } from "../../src/local/statedir.js";
+import { stateLayout } from "../../src/local/node/statedir.js";
 import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, tempStateDir, type TestRuntime } from "../helpers/local.js";
 import { startS3, type TestS3 } from "../helpers/s3.js";
 

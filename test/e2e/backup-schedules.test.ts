@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocal } from "../../src/cli/local.js";
-import { stateLayout } from "../../src/local/statedir.js";
+import { stateLayout } from "../../src/local/node/statedir.js";
 import { eventually, healthyCluster, leftoverPids, podTarget, query, startTestRuntime, statusOf, type TestRuntime } from "../helpers/local.js";
 
 const ROWS = 10_000;

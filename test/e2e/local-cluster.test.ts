@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startHookServer } from "../../src/server/app.js";
-import { deepEqual, type KObject } from "../../src/local/objects.js";
+import { deepEqual, type KObject } from "../../src/local/apiserver/objects.js";
 import { HookInterposer, connectTo, destroy, eventually, leftoverPids, query, startTestRuntime, type TestRuntime } from "../helpers/local.js";
 
 const EXAMPLE = join(import.meta.dirname, "../../deploy/examples/mariadb.yaml");

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
-import type { KObject } from "../../src/local/objects.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
 import { destroy, query, startTestRuntime, type TestRuntime } from "./local.js";
 
 /** The application account: no READ_ONLY ADMIN, so read_only refuses its writes (field notes). */

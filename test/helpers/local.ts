@@ -10,10 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
-import { pidAlive, readPidLog } from "../../src/local/process.js";
-import { LocalRuntime, type LocalRuntimeOptions, type RuntimeEvent } from "../../src/local/runtime.js";
-import type { KObject } from "../../src/local/objects.js";
-import { stateLayout } from "../../src/local/statedir.js";
+import { pidAlive, readPidLog } from "../../src/local/node/process.js";
+import type { RuntimeEvent } from "../../src/local/narration.js";
+import { LocalRuntime, type LocalRuntimeOptions } from "../../src/local/runtime.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
+import { stateLayout } from "../../src/local/node/statedir.js";
 
 /** A fresh temporary state dir. */
 export function tempStateDir(tag: string): string {

@@ -1,19 +1,20 @@
 /**
  * Pure and small parts of the local runtime: the 3-way apply, the object store's API-server
- * semantics, StatefulSet admission, pod IPs, the state dir lock and the TCP proxy.
+ * semantics (in memory), StatefulSet admission, selectors, pod IPs, the controller manifest and
+ * image flavors. The parts that touch the host (the store's file, the state dir lock, the TCP
+ * proxy, the installed server) are tested in test/integration/local-parts-on-host.test.ts.
  */
-import { createServer, connect, type Server } from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
-import { applyUpdate, LAST_APPLIED_ANNOTATION, merge, withLastApplied } from "../../src/local/apply.js";
-import { parseCompositeController, parseGoDuration } from "../../src/local/controller-config.js";
-import { allocateIp, defaultIpPrefix, parseIpPrefix } from "../../src/local/ipam.js";
-import { matchesSelector, type KObject } from "../../src/local/objects.js";
-import { TcpProxy } from "../../src/local/proxy.js";
-import { acquireLock, stateLayout } from "../../src/local/statedir.js";
-import { validateStatefulSetUpdate } from "../../src/local/statefulset.js";
-import { ObjectStore, StoreError } from "../../src/local/store.js";
-import { eventually, tempStateDir } from "../helpers/local.js";
-import { readFileSync, writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { applyUpdate, LAST_APPLIED_ANNOTATION, merge, withLastApplied } from "../../src/local/metacontroller/apply.js";
+import { parseCompositeController, parseGoDuration } from "../../src/local/metacontroller/controller-config.js";
+import { allocateIp, defaultIpPrefix, parseIpPrefix } from "../../src/local/node/ipam.js";
+import { matchesSelector, type KObject } from "../../src/local/apiserver/objects.js";
+import { validateStatefulSetUpdate } from "../../src/local/controllers/statefulset.js";
+import { ObjectStore, StoreError } from "../../src/local/apiserver/store.js";
+import { flavorOfImage } from "../../src/local/node/binaries.js";
+import { RestartBackoff } from "../../src/local/kubelet/restart-backoff.js";
+import { MetacontrollerCustomizeResponseSchema, MetacontrollerSyncResponseSchema } from "../../src/api/metacontroller.js";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 describe("3-way apply (Metacontroller's dynamic apply)", () => {
@@ -63,13 +64,6 @@ describe("ObjectStore", () => {
     expect(store.get("x/v1", "P", "default", "p")).toBeUndefined();
     expect(store.get("v1", "ConfigMap", "default", "c")).toBeUndefined();
   });
-  it("persists to its file", () => {
-    const file = join(tempStateDir("store"), "store.json");
-    const store = new ObjectStore({ file });
-    store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } });
-    store.flush();
-    expect(new ObjectStore({ file }).get("v1", "ConfigMap", "default", "c")?.data).toEqual({ a: "1" });
-  });
   it("rejects changes to immutable StatefulSet fields like the API server", () => {
     const store = new ObjectStore();
     store.addValidator("apps/v1", "StatefulSet", validateStatefulSetUpdate);
@@ -101,68 +95,42 @@ describe("selectors, pod IPs, controller manifests", () => {
   });
 });
 
-describe("state dir lock", () => {
-  it("refuses a second holder and takes over a stale lock", () => {
-    const layout = stateLayout(tempStateDir("lock"));
-    const lock = acquireLock(layout);
-    // Same process holds it: a second acquire is refused with a clear message.
-    expect(() => acquireLock(layout)).toThrow(/is in use by a running "metamysql local up"/);
-    lock.release();
-    // A lock left by a dead process is stale.
-    writeFileSync(layout.lockFile, JSON.stringify({ pid: 2 ** 22 + 12345 }));
-    acquireLock(layout).release();
-  });
-});
-
-describe("TcpProxy", () => {
-  const servers: Server[] = [];
-  const echo = async (host: string, tag: string): Promise<number> => {
-    const s = createServer((sock) => sock.end(tag));
-    servers.push(s);
-    await new Promise<void>((r) => s.listen(0, host, r));
-    return (s.address() as { port: number }).port;
-  };
-  const read = (port: number): Promise<string> =>
-    new Promise((resolve) => {
-      let out = "";
-      const c = connect({ host: "127.0.0.1", port });
-      c.on("data", (d) => (out += d.toString()));
-      c.on("close", () => resolve(out));
-      c.on("error", () => resolve("error"));
-    });
-  afterAll(() => servers.forEach((s) => s.close()));
-
-  it("round-robins over the backends, refuses without endpoints, closes connections to removed backends", async () => {
-    const pa = await echo("127.20.3.2", "a");
-    const pb = await echo("127.20.3.3", "b");
-    const proxy = new TcpProxy();
-    const port = await proxy.listen(0);
-    expect(await read(port)).toBe("error");
-    proxy.setBackends([{ ip: "127.20.3.2", port: pa }, { ip: "127.20.3.3", port: pb }]);
-    expect([await read(port), await read(port)].sort()).toEqual(["a", "b"]);
-
-    const hold = createServer(() => undefined);
-    servers.push(hold);
-    await new Promise<void>((r) => hold.listen(0, "127.20.3.4", r));
-    proxy.setBackends([{ ip: "127.20.3.4", port: (hold.address() as { port: number }).port }]);
-    const c = connect({ host: "127.0.0.1", port });
-    const closed = new Promise<void>((r) => c.on("close", () => r()));
-    c.on("error", () => undefined);
-    await eventually(() => proxy.connections() === 1, 2000, "an open connection");
-    proxy.setBackends([{ ip: "127.20.3.2", port: pa }]);
-    await closed;
-    expect(await read(port)).toBe("a");
-    await proxy.close();
-  });
-});
-
-describe("database server check", () => {
-  it("names the missing server for a flavor", async () => {
-    const { missingServerMessage, flavorOfImage } = await import("../../src/local/binaries.js");
+describe("database server images", () => {
+  it("maps an image to the server flavor it needs", () => {
     expect(flavorOfImage("docker.io/library/mariadb:11.4")).toBe("mariadb");
     expect(flavorOfImage("docker.io/library/mysql:8.4")).toBe("mysql");
-    expect(missingServerMessage("mariadb")).toBeUndefined();
-    // On these machines mysqld is MariaDB's alias: flavor mysql must say so.
-    expect(missingServerMessage("mysql")).toMatch(/flavor mysql needs MySQL Server/);
+  });
+});
+
+describe("CrashLoopBackOff bookkeeping", () => {
+  it("restarts at once, then doubles from the base to the max; a long run resets the count", () => {
+    const b = new RestartBackoff(10_000, 40_000);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      b.started(i * 1000);
+      delays.push(b.nextDelay(i * 1000 + 500));
+      b.restarting();
+    }
+    expect(delays).toEqual([0, 10_000, 20_000, 40_000, 40_000]);
+    expect(b.restartCount).toBe(5);
+    b.started(100_000);
+    expect(b.nextDelay(100_000 + 10 * 60_000 + 1)).toBe(0);
+    expect(b.restartCount).toBe(0);
+  });
+});
+
+describe("hook responses as the local Metacontroller reads them (src/api/metacontroller.ts)", () => {
+  it("takes a null or missing status and children and a zero resync, like Metacontroller", () => {
+    expect(MetacontrollerSyncResponseSchema.safeParse({ status: null, children: null, resyncAfterSeconds: 0 }).success).toBe(true);
+    expect(MetacontrollerSyncResponseSchema.safeParse({}).success).toBe(true);
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: null }).success).toBe(true);
+    const rule = { apiVersion: "v1", resource: "pods", labelSelector: { matchExpressions: [{ key: "a", operator: "Exists" }] } };
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: [rule] }).success).toBe(true);
+  });
+  it("rejects unknown fields, unnamed children and a negative resync", () => {
+    expect(MetacontrollerSyncResponseSchema.safeParse({ status: {}, children: [], extra: 1 }).success).toBe(false);
+    expect(MetacontrollerSyncResponseSchema.safeParse({ children: [{ apiVersion: "v1", kind: "Secret", metadata: { name: "" } }] }).success).toBe(false);
+    expect(MetacontrollerSyncResponseSchema.safeParse({ resyncAfterSeconds: -1 }).success).toBe(false);
+    expect(MetacontrollerCustomizeResponseSchema.safeParse({ relatedResources: [], extra: 1 }).success).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Containers of a local pod, shared by the kubelet (src/local/kubelet.ts) and the Job controller
- * (src/local/job.ts): a container is resolved for this host (volumes as host dirs, env with
+ * Containers of a local pod, shared by the kubelet (src/local/kubelet/kubelet.ts) and the Job controller
+ * (src/local/controllers/job.ts): a container is resolved for this host (volumes as host dirs, env with
  * Secret/ConfigMap references, argv with mount paths rewritten), spawned as a process group with
  * its output appended to the pod's log, and reported in Kubernetes' shapes (ContainerStatus,
  * terminated state with the termination message). `runInitContainers` runs a pod's init
@@ -11,10 +11,10 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerConfigError, containerEnv, resolveArgv } from "./container-env.js";
-import { arrayField, isRecord, namespaceOf, rfc3339, stringField, type KObject } from "./objects.js";
-import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "./process.js";
-import type { StateLayout } from "./statedir.js";
-import type { ObjectStore } from "./store.js";
+import { arrayField, isRecord, namespaceOf, rfc3339, stringField, type KObject } from "../apiserver/objects.js";
+import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "../node/process.js";
+import type { StateLayout } from "../node/statedir.js";
+import type { ObjectStore } from "../apiserver/store.js";
 import { containerMounts, prepareVolumes, rewritePath, type Mount, VolumeNotReadyError } from "./volumes.js";
 
 /** What running a container needs: the store (Secrets, ConfigMaps, claims), the state dir, the supervisor. */
@@ -333,22 +333,6 @@ export async function runInitContainers(opts: InitOptions): Promise<"Initialized
     }
   }
   return "Initialized";
-}
-
-/**
- * The STATUS column kubectl shows for a pod that is initializing (Init:1/2, Init:Error,
- * Init:CrashLoopBackOff, ...), from its init container statuses; undefined once they all succeeded.
- */
-export function initDisplayState(statuses: readonly ContainerStatus[]): string | undefined {
-  for (const [i, s] of statuses.entries()) {
-    const t = s.state.terminated;
-    if (t && t.exitCode === 0) continue;
-    if (t) return `Init:${t.reason || (t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`)}`;
-    const w = s.state.waiting;
-    if (w && w.reason && w.reason !== "PodInitializing") return `Init:${w.reason}`;
-    return `Init:${i}/${statuses.length}`;
-  }
-  return undefined;
 }
 
 /** Last non-empty line of `text`, at most 200 characters. */

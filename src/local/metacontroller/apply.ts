@@ -5,7 +5,7 @@
  * share a conventional key (containerPort, port, mountPath, name, uid, ip, path) merge as maps,
  * other lists are replaced. System metadata and status are never changed by an apply.
  */
-import { clone, isRecord, type KObject } from "./objects.js";
+import { clone, isRecord, type KObject } from "../apiserver/objects.js";
 
 /** Annotation holding the last applied configuration (Metacontroller's name). */
 export const LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration";

@@ -1,5 +1,5 @@
 /**
- * Init containers in the local runtime (src/local/containers.ts), with real processes: the
+ * Init containers in the local runtime (src/local/kubelet/containers.ts), with real processes: the
  * kubelet runs a StatefulSet-style pod's init containers in order, each to completion, before its
  * container, restarts a failing one with CrashLoopBackOff while the pod stays Pending and not
  * Ready (initContainerStatuses, Init:CrashLoopBackOff), shares emptyDirs between them, keeps the
@@ -12,12 +12,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { JobController } from "../../src/local/job.js";
-import { Kubelet, type PodEvent } from "../../src/local/kubelet.js";
-import type { KObject } from "../../src/local/objects.js";
-import { ProcessSupervisor } from "../../src/local/process.js";
-import { stateLayout, type StateLayout } from "../../src/local/statedir.js";
-import { ObjectStore } from "../../src/local/store.js";
+import { JobController } from "../../src/local/controllers/job.js";
+import { Kubelet, type PodEvent } from "../../src/local/kubelet/kubelet.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
+import { ProcessSupervisor } from "../../src/local/node/process.js";
+import { stateLayout, type StateLayout } from "../../src/local/node/statedir.js";
+import { ObjectStore } from "../../src/local/apiserver/store.js";
 import { eventually, leftoverPids, tempStateDir } from "../helpers/local.js";
 
 type Obj = Record<string, unknown>;
@@ -106,7 +106,8 @@ describe("init containers (local kubelet)", () => {
     cleanup.push(async () => unwatch());
     kubelet = startKubelet(store, supervisor, events);
     store.create(pod("p"));
-    await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True", 20_000, "pod p Ready");
+    // Ready as soon as it runs (no readiness probe): wait for its first line too.
+    await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True" && trace("p").length === 5, 20_000, "pod p Ready and its container started");
 
     expect(trace("p")).toEqual(["first s3cret", "flaky 1", "flaky 2", "flaky 3", "main"]);
     const st = statusOf(store, "p");
@@ -153,7 +154,8 @@ describe("init containers (local kubelet)", () => {
     const { store, supervisor } = setup();
     const first = startKubelet(store, supervisor);
     store.create(pod("q"));
-    await eventually(() => first.pods()[0]?.ready, 20_000, "pod q Ready");
+    // Ready as soon as it runs (no readiness probe): wait for its first line too.
+    await eventually(() => first.pods()[0]?.ready && trace("q").length === 5, 20_000, "pod q Ready and its container started");
     await first.stop();
     // Stopping keeps the pod's dirs, like a node going down; the next runtime drops the pod.
     expect(trace("q")).toHaveLength(5);

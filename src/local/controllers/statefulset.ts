@@ -21,10 +21,10 @@ import {
   recordField,
   stringField,
   type KObject,
-} from "./objects.js";
-import type { StateLayout } from "./statedir.js";
-import { isStoreError, StoreError, type ObjectStore, type WatchEvent } from "./store.js";
-import { WorkQueue } from "./workqueue.js";
+} from "../apiserver/objects.js";
+import type { StateLayout } from "../node/statedir.js";
+import { isStoreError, StoreError, type ObjectStore, type WatchEvent } from "../apiserver/store.js";
+import { WorkQueue } from "../metacontroller/workqueue.js";
 
 /** Label the StatefulSet controller puts on pods. */
 export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";

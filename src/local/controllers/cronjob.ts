@@ -5,8 +5,8 @@
  * honours `suspend` and `concurrencyPolicy: Forbid`, records lastScheduleTime and
  * lastSuccessfulTime, and deletes finished Jobs beyond the history limits.
  */
-import { controllerOf, namespaceOf, numberField, recordField, rfc3339, stringField, type KObject } from "./objects.js";
-import type { ObjectStore } from "./store.js";
+import { controllerOf, namespaceOf, numberField, recordField, rfc3339, stringField, type KObject } from "../apiserver/objects.js";
+import type { ObjectStore } from "../apiserver/store.js";
 
 /** Something a CronJob did. */
 export interface CronJobEvent {

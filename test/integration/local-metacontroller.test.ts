@@ -7,10 +7,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { mysqlClusterController } from "../../src/local/controller-config.js";
-import { MetacontrollerEmulator, type MetacontrollerEvent } from "../../src/local/metacontroller.js";
-import type { KObject } from "../../src/local/objects.js";
-import { ObjectStore } from "../../src/local/store.js";
+import { mysqlClusterController } from "../../src/local/metacontroller/controller-config.js";
+import { MetacontrollerEmulator, type MetacontrollerEvent } from "../../src/local/metacontroller/metacontroller.js";
+import type { KObject } from "../../src/local/apiserver/objects.js";
+import { ObjectStore } from "../../src/local/apiserver/store.js";
 import { eventually } from "../helpers/local.js";
 
 type Reply = { status: number; body?: unknown } | "hang";
@@ -156,6 +156,18 @@ describe("MetacontrollerEmulator", () => {
     await eventually(() => store.get("v1", "ConfigMap", "default", "c-config"), 5000, "the child");
     await eventually(() => (store.get("metamysql.dev/v1alpha1", "MySQLCluster", "default", "c")?.status as { state?: string })?.state === "ok", 5000, "status");
     const uid = store.get("v1", "ConfigMap", "default", "c-config")?.metadata.uid;
+    // The first sync's own writes (child, status) trigger another sync: let it happen before the
+    // hook starts failing, so that the failures below form one backoff chain.
+    let calls = -1;
+    await eventually(
+      () => {
+        const settled = hooks.calls.length === calls && hooks.calls.filter((c) => c.hook === "sync").length >= 2;
+        calls = hooks.calls.length;
+        return settled;
+      },
+      5000,
+      "the syncs to settle",
+    );
 
     mode = "500";
     const from = hooks.calls.length;

@@ -7,9 +7,9 @@
  */
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { arrayField, isRecord, namespaceOf, numberField, recordField, stringField, type KObject } from "./objects.js";
-import type { StateLayout } from "./statedir.js";
-import type { ObjectStore } from "./store.js";
+import { arrayField, isRecord, namespaceOf, numberField, recordField, stringField, type KObject } from "../apiserver/objects.js";
+import type { StateLayout } from "../node/statedir.js";
+import type { ObjectStore } from "../apiserver/store.js";
 
 /** A mountPath and the host directory that stands for it. */
 export interface Mount {

@@ -7,8 +7,8 @@
  * refuses connections (reset). Backends are chosen round-robin. ARCHITECTURE.md section 6.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { arrayField, isRecord, matchesSelector, namespaceOf, numberField, recordField, stringField, type KObject } from "./objects.js";
-import type { ObjectStore, WatchEvent } from "./store.js";
+import { arrayField, isRecord, matchesSelector, namespaceOf, numberField, recordField, stringField, type KObject } from "../apiserver/objects.js";
+import type { ObjectStore, WatchEvent } from "../apiserver/store.js";
 
 /** A backend address. */
 export interface Backend {

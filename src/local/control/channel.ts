@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { lockHolder, readRuntimeInfo, type StateLayout } from "./statedir.js";
+import { lockHolder, readRuntimeInfo, type StateLayout } from "../node/statedir.js";
 
 /** A route handler: returns the JSON answer or throws (-> 4xx/5xx with the message). */
 export type ControlHandler = (body: unknown, query: URLSearchParams) => Promise<unknown>;

@@ -3,18 +3,18 @@
  * Job without a result it creates one Pod (`restartPolicy: Never`, labels `job-name` and
  * `batch.kubernetes.io/job-name`, owned by the Job), runs its init containers then its
  * container as local processes with the container's env, Secrets and volumes mapped onto the
- * state dir (the kubelet's code, src/local/containers.ts), records each container's
+ * state dir (the kubelet's code, src/local/kubelet/containers.ts), records each container's
  * termination message (terminationMessagePath, rewritten through the mounts), and writes Pod
  * and Job status like Kubernetes (active/succeeded/failed, startTime, completionTime,
  * Complete/Failed conditions). Simplifications (docs/local-runtime.md): one attempt per Job
  * (the backup Jobs use backoffLimit 0), no activeDeadlineSeconds, pods get no IP of their own.
  */
-import { type ContainerStatus, containerStatus, runInitContainers, runToCompletion } from "./containers.js";
-import { arrayField, clone, controllerOf, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "./objects.js";
-import type { ProcessSupervisor } from "./process.js";
-import type { StateLayout } from "./statedir.js";
-import { isStoreError, type ObjectStore, type WatchEvent } from "./store.js";
-import { removePodDirs } from "./volumes.js";
+import { type ContainerStatus, containerStatus, runInitContainers, runToCompletion } from "../kubelet/containers.js";
+import { arrayField, clone, controllerOf, isRecord, namespaceOf, recordField, rfc3339, stringField, type KObject } from "../apiserver/objects.js";
+import type { ProcessSupervisor } from "../node/process.js";
+import type { StateLayout } from "../node/statedir.js";
+import { isStoreError, type ObjectStore, type WatchEvent } from "../apiserver/store.js";
+import { removePodDirs } from "../kubelet/volumes.js";
 
 /** Something a Job did, for the progress output. */
 export interface JobEvent {

@@ -4,8 +4,8 @@
  * on top of a minimal image-like base (PATH with /usr/sbin, HOSTNAME = pod name). Values and
  * command arguments that start with a mountPath are rewritten to host dirs.
  */
-import { arrayField, isRecord, namespaceOf, recordField, stringField, type KObject } from "./objects.js";
-import type { ObjectStore } from "./store.js";
+import { arrayField, isRecord, namespaceOf, recordField, stringField, type KObject } from "../apiserver/objects.js";
+import type { ObjectStore } from "../apiserver/store.js";
 import { type Mount, rewritePath } from "./volumes.js";
 
 /** The container cannot start yet (missing Secret key...): kubelet's CreateContainerConfigError. */

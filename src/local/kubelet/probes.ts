@@ -5,8 +5,8 @@
  * Kubernetes' (defaults period 10 s, timeout 1 s, failureThreshold 3, successThreshold 1).
  */
 import { connect } from "node:net";
-import { isRecord, numberField, recordField, stringField, arrayField } from "./objects.js";
-import type { ProcessSupervisor } from "./process.js";
+import { isRecord, numberField, recordField, stringField, arrayField } from "../apiserver/objects.js";
+import type { ProcessSupervisor } from "../node/process.js";
 import { resolveArgv } from "./container-env.js";
 import type { Mount } from "./volumes.js";
 

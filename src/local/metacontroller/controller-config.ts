@@ -5,8 +5,8 @@
  */
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
-import { API_VERSION, CLUSTER_KIND, CLUSTER_PLURAL } from "../api/constants.js";
-import { kindOfResource } from "./objects.js";
+import { API_VERSION, CLUSTER_KIND, CLUSTER_PLURAL } from "../../api/constants.js";
+import { kindOfResource } from "../apiserver/objects.js";
 
 /** How Metacontroller updates an existing child of a type. */
 export const UpdateMethodSchema = z.enum(["OnDelete", "Recreate", "InPlace", "RollingRecreate", "RollingInPlace"]);

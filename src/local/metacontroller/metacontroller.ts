@@ -10,6 +10,11 @@
  * ARCHITECTURE.md sections 4 and 6; metacontroller-notes.md.
  */
 import { z } from "zod";
+import {
+  MetacontrollerCustomizeResponseSchema,
+  type MetacontrollerRelatedResourceRule,
+  MetacontrollerSyncResponseSchema,
+} from "../../api/metacontroller.js";
 import { applyUpdate, withLastApplied } from "./apply.js";
 import { type CompositeControllerConfig, finalizerName, type HookConfig } from "./controller-config.js";
 import { callWebhook, HookCallError } from "./hookclient.js";
@@ -24,8 +29,8 @@ import {
   typeKey,
   type KObject,
   type LabelSelector,
-} from "./objects.js";
-import { isStoreError, type ObjectStore, type WatchEvent } from "./store.js";
+} from "../apiserver/objects.js";
+import { isStoreError, type ObjectStore, type WatchEvent } from "../apiserver/store.js";
 import { WorkQueue } from "./workqueue.js";
 
 /** Something the emulation reports (for the progress output and tests). */
@@ -44,35 +49,7 @@ export interface MetacontrollerOptions {
   workers?: number;
 }
 
-const RelatedRuleSchema = z.looseObject({
-  apiVersion: z.string(),
-  resource: z.string(),
-  namespace: z.string().optional(),
-  labelSelector: z
-    .looseObject({
-      matchLabels: z.record(z.string(), z.string()).nullable().optional(),
-      matchExpressions: z
-        .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }))
-        .nullable()
-        .optional(),
-    })
-    .optional(),
-  names: z.array(z.string()).optional(),
-});
-type RelatedRule = z.infer<typeof RelatedRuleSchema>;
-const CustomizeResponseSchema = z.strictObject({ relatedResources: z.array(RelatedRuleSchema).nullable().optional() });
-
-const ChildSchema = z.looseObject({
-  apiVersion: z.string().min(1),
-  kind: z.string().min(1),
-  metadata: z.looseObject({ name: z.string().min(1), namespace: z.string().optional() }),
-});
-const SyncResponseSchema = z.strictObject({
-  status: z.record(z.string(), z.unknown()).nullable().optional(),
-  children: z.array(ChildSchema).nullable().optional(),
-  resyncAfterSeconds: z.number().min(0).optional(),
-  finalized: z.boolean().optional(),
-});
+type RelatedRule = MetacontrollerRelatedResourceRule;
 
 const RELATED_KINDS: Record<string, string> = {
   pods: "Pod",
@@ -217,7 +194,7 @@ export class MetacontrollerEmulator {
     };
     const started = Date.now();
     const result = await this.call(hook, finalizing ? "finalize" : "sync", request, key);
-    const parsed = SyncResponseSchema.safeParse(result);
+    const parsed = MetacontrollerSyncResponseSchema.safeParse(result);
     if (!parsed.success) {
       throw new SyncFailure(finalizing ? "finalize" : "sync", `invalid ${finalizing ? "finalize" : "sync"} response: ${z.prettifyError(parsed.error)}`);
     }
@@ -323,7 +300,7 @@ export class MetacontrollerEmulator {
     const cached = this.customizeCache.get(cacheKey);
     if (cached) return cached;
     const result = await this.call(hook, "customize", { controller: this.controllerObject(), parent }, parentKey(parent));
-    const parsed = CustomizeResponseSchema.safeParse(result);
+    const parsed = MetacontrollerCustomizeResponseSchema.safeParse(result);
     if (!parsed.success) throw new SyncFailure("customize", `invalid customize response: ${z.prettifyError(parsed.error)}`);
     const rules = parsed.data.relatedResources ?? [];
     this.customizeCache.set(cacheKey, rules);
