@@ -4,6 +4,7 @@
  * the final backup on delete) and `MySQLCluster.spec.initDB.fromBackup` (seeding).
  */
 import { z } from "zod";
+import { cronProblem, timeZoneProblem } from "./cron.js";
 import { ObjectMetaSchema } from "./k8s.js";
 
 export const BACKUP_KIND = "MySQLBackup";
@@ -100,6 +101,18 @@ export const BackupScheduleSchema = z.object({
   compression: CompressionSchema.default("gzip"),
   keep: z.number().int().min(1).max(1000).default(7).meta({ description: "How many completed backups of this schedule to retain." }),
   suspend: z.boolean().optional(),
+}).superRefine((s, ctx) => {
+  // The same library the CronJob controller's semantics are checked with (src/api/cron.ts):
+  // a schedule the hook accepts is one that runs.
+  if (s.timeZone !== undefined) {
+    const tz = timeZoneProblem(s.timeZone);
+    if (tz) {
+      ctx.addIssue({ code: "custom", path: ["timeZone"], message: tz });
+      return;
+    }
+  }
+  const problem = cronProblem(s.schedule, s.timeZone);
+  if (problem) ctx.addIssue({ code: "custom", path: ["schedule"], message: problem });
 });
 export type BackupSchedule = z.infer<typeof BackupScheduleSchema>;
 

@@ -30,7 +30,7 @@ export async function syncMySQLClusterForRender(manifest: Record<string, unknown
   return HOOKS.mysqlcluster.sync(body, {
     config: EnvConfigSchema.parse({}),
     logger,
-    metrics: createHookMetrics(),
+    metrics: createHookMetrics({ defaultMetrics: false }),
     now: () => new Date(),
     generatePassword,
   });

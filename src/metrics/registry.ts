@@ -1,127 +1,125 @@
 /**
- * A small Prometheus registry (text exposition format 0.0.4): counters, gauges and histograms
- * with labels. Per-process; GET /metrics renders it.
+ * The hook server's Prometheus metrics, on prom-client: its registry and exposition, histograms,
+ * and the process and Node.js runtime metrics every exporter is expected to have (CPU, memory,
+ * event-loop lag, GC, handles). Names and labels are part of the documented interface (README
+ * "Metrics", dashboards and alerts use them): test/unit/metrics.test.ts pins the exposition.
+ *
+ * Per-cluster gauges are published through `collect()` callbacks from a store grouped by
+ * (namespace, cluster): a sync replaces a cluster's series in one step (`deleteMatching`, then
+ * `set`), finalize drops them, and a group not updated for `staleAfterMs` is left out of the
+ * scrape (so a hook replica that no longer syncs a cluster stops publishing it).
  */
+import * as prom from "prom-client";
 
 type Labels = Record<string, string>;
 
-function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`)
-    .join(",");
-}
-
-interface Metric {
-  render(): string[];
+/**
+ * Label values in the alphabetical order of their names: the exposition's label order is
+ * independent of how callers build the object (and the same as before prom-client).
+ */
+function ordered(labelNames: readonly string[], labels: Labels): Labels {
+  const out: Labels = {};
+  for (const name of [...labelNames].sort()) if (labels[name] !== undefined) out[name] = labels[name];
+  return out;
 }
 
 /** A monotonically increasing counter. */
-export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+export class Counter {
+  private readonly metric: prom.Counter<string>;
+  constructor(registry: prom.Registry, name: string, help: string, private readonly labelNames: readonly string[]) {
+    this.metric = new prom.Counter({ name, help, labelNames, registers: [registry] });
   }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, v] of [...this.values.entries()].sort()) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
-    return lines;
+  inc(labels: Labels = {}, by = 1): void {
+    this.metric.inc(ordered(this.labelNames, labels), by);
   }
 }
 
-/** A value that goes up and down; `deleteMatching` drops series of clusters that went away. */
-export class Gauge implements Metric {
-  /** Series grouped by the key of their `group` labels (namespace/cluster), for cheap deletes. */
-  private readonly groups = new Map<string, Map<string, number>>();
+/** Default buckets of the duration histograms (seconds). */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A histogram (seconds). */
+export class Histogram {
+  private readonly metric: prom.Histogram<string>;
+  constructor(registry: prom.Registry, name: string, help: string, private readonly labelNames: readonly string[], buckets: readonly number[] = DURATION_BUCKETS) {
+    this.metric = new prom.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+  }
+  observe(labels: Labels, value: number): void {
+    this.metric.observe(ordered(this.labelNames, labels), value);
+  }
+}
+
+interface Group {
+  series: Map<string, { labels: Labels; value: number }>;
+  /** ms since the epoch of the last `set` in this group. */
+  updatedAt: number;
+}
+
+/**
+ * A gauge whose series belong to a group (its namespace and cluster labels), published at scrape
+ * time by prom-client's `collect()`.
+ */
+export class Gauge {
+  private readonly groups = new Map<string, Group>();
   constructor(
-    readonly name: string,
-    readonly help: string,
+    registry: prom.Registry,
+    name: string,
+    help: string,
+    private readonly labelNames: readonly string[],
+    private readonly clock: () => number,
+    staleAfterMs: number,
     private readonly groupBy: readonly string[] = ["namespace", "cluster"],
-  ) {}
+  ) {
+    const groups = this.groups;
+    const now = clock;
+    new prom.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect(this: prom.Gauge<string>) {
+        this.reset();
+        const oldest = now() - staleAfterMs;
+        for (const key of [...groups.keys()].sort()) {
+          const group = groups.get(key);
+          if (!group || group.updatedAt < oldest) continue;
+          for (const k of [...group.series.keys()].sort()) {
+            const s = group.series.get(k);
+            if (s) this.set(s.labels, s.value);
+          }
+        }
+      },
+    });
+  }
   private groupKey(labels: Labels): string {
     return this.groupBy.map((k) => labels[k] ?? "").join("\u0000");
   }
   set(labels: Labels, value: number): void {
     const g = this.groupKey(labels);
-    let series = this.groups.get(g);
-    if (!series) {
-      series = new Map();
-      this.groups.set(g, series);
+    let group = this.groups.get(g);
+    if (!group) {
+      group = { series: new Map(), updatedAt: 0 };
+      this.groups.set(g, group);
     }
-    series.set(labelKey(labels), value);
+    group.updatedAt = this.clock();
+    const l = ordered(this.labelNames, labels);
+    group.series.set(JSON.stringify(l), { labels: l, value });
   }
   /** Removes every series of the group named by `match` (its namespace and cluster labels). */
   deleteMatching(match: Labels): void {
     this.groups.delete(this.groupKey(match));
   }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    const all: Array<[string, number]> = [];
-    for (const series of this.groups.values()) all.push(...series.entries());
-    for (const [k, v] of all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
-    return lines;
-  }
 }
 
-/** A histogram with fixed buckets (seconds). */
-export class Histogram implements Metric {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  ) {}
-  observe(labels: Labels, value: number): void {
-    const k = labelKey(labels);
-    let s = this.series.get(k);
-    if (!s) {
-      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(k, s);
-    }
-    this.buckets.forEach((b, i) => {
-      if (value <= b && s) s.counts[i] = (s.counts[i] ?? 0) + 1;
-    });
-    s.sum += value;
-    s.count += 1;
-  }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, s] of [...this.series.entries()].sort()) {
-      const sep = k ? `${k},` : "";
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i] ?? 0}`));
-      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
-      lines.push(`${this.name}_sum${k ? `{${k}}` : ""} ${s.sum}`);
-      lines.push(`${this.name}_count${k ? `{${k}}` : ""} ${s.count}`);
-    }
-    return lines;
-  }
-}
-
-/** A set of metrics rendered together. */
+/** The registry and its exposition (GET /metrics). */
 export class Registry {
-  private readonly metrics: Metric[] = [];
-  counter(name: string, help: string): Counter {
-    const m = new Counter(name, help);
-    this.metrics.push(m);
-    return m;
+  readonly prom = new prom.Registry();
+  /** Content type of the exposition. */
+  get contentType(): string {
+    return this.prom.contentType;
   }
-  gauge(name: string, help: string): Gauge {
-    const m = new Gauge(name, help);
-    this.metrics.push(m);
-    return m;
-  }
-  histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
-    const m = new Histogram(name, help, buckets);
-    this.metrics.push(m);
-    return m;
-  }
-  render(): string {
-    return `${this.metrics.flatMap((m) => m.render()).join("\n")}\n`;
+  /** The exposition text. */
+  render(): Promise<string> {
+    return this.prom.metrics();
   }
 }
 
@@ -145,37 +143,58 @@ export interface HookMetrics {
   backupScheduleLastSuccess: Gauge;
 }
 
+export interface HookMetricsOptions {
+  /** Process and Node.js runtime metrics (default true; off in tests that pin the exposition). */
+  defaultMetrics?: boolean;
+  /** Per-cluster series not updated for this long are left out of scrapes (default: never). */
+  staleAfterMs?: number;
+  /** ms since the epoch, for the staleness check (default Date.now). */
+  clock?: () => number;
+}
+
+const CLUSTER = ["namespace", "cluster"];
+const INSTANCE = [...CLUSTER, "instance"];
+
 /** Creates the hook server's metric set. */
-export function createHookMetrics(): HookMetrics {
+export function createHookMetrics(opts: HookMetricsOptions = {}): HookMetrics {
   const registry = new Registry();
+  const r = registry.prom;
+  if (opts.defaultMetrics ?? true) prom.collectDefaultMetrics({ register: r });
+  const clock = opts.clock ?? Date.now;
+  const stale = opts.staleAfterMs ?? Number.POSITIVE_INFINITY;
+  const gauge = (name: string, help: string, labelNames: readonly string[]) => new Gauge(r, name, help, labelNames, clock, stale);
   return {
     registry,
-    hookRequests: registry.counter("metamysql_hook_requests_total", "Hook requests by hook and HTTP code."),
-    hookDuration: registry.histogram("metamysql_hook_duration_seconds", "Hook handling time by hook."),
-    clusterState: registry.gauge("metamysql_cluster_state", "1 for the cluster's current state, by namespace, cluster and state."),
-    clusterInstances: registry.gauge("metamysql_cluster_instances", "Desired instances by namespace and cluster."),
-    instanceReady: registry.gauge("metamysql_instance_ready", "1 when the instance's pod is ready, by namespace, cluster and instance."),
-    instanceUp: registry.gauge("metamysql_instance_up", "1 when the operator could probe the instance's server in the last sync."),
-    instanceReadOnly: registry.gauge("metamysql_instance_read_only", "1 when the instance is read-only."),
-    instanceLag: registry.gauge("metamysql_instance_replication_lag_seconds", "Seconds_Behind_Master/Source of a replica."),
-    instanceGtid: registry.gauge(
+    hookRequests: new Counter(r, "metamysql_hook_requests_total", "Hook requests by hook and HTTP code.", ["hook", "code"]),
+    hookDuration: new Histogram(r, "metamysql_hook_duration_seconds", "Hook handling time by hook.", ["hook"]),
+    clusterState: gauge("metamysql_cluster_state", "1 for the cluster's current state, by namespace, cluster and state.", [...CLUSTER, "state"]),
+    clusterInstances: gauge("metamysql_cluster_instances", "Desired instances by namespace and cluster.", CLUSTER),
+    instanceReady: gauge("metamysql_instance_ready", "1 when the instance's pod is ready, by namespace, cluster and instance.", INSTANCE),
+    instanceUp: gauge("metamysql_instance_up", "1 when the operator could probe the instance's server in the last sync.", INSTANCE),
+    instanceReadOnly: gauge("metamysql_instance_read_only", "1 when the instance is read-only.", INSTANCE),
+    instanceLag: gauge("metamysql_instance_replication_lag_seconds", "Seconds_Behind_Master/Source of a replica.", INSTANCE),
+    instanceGtid: gauge(
       "metamysql_instance_gtid_transactions",
       "GTID position as a number (MySQL: transactions in the set; MariaDB: sum of per-domain sequence numbers), by set executed|received.",
+      [...INSTANCE, "set"],
     ),
-    operations: registry.counter("metamysql_operations_total", "Database operations by cluster, operation and result."),
-    operationDuration: registry.histogram("metamysql_operation_duration_seconds", "Database operation time by operation."),
-    backupLastSuccess: registry.gauge(
+    operations: new Counter(r, "metamysql_operations_total", "Database operations by cluster, operation and result.", [...CLUSTER, "operation", "result"]),
+    operationDuration: new Histogram(r, "metamysql_operation_duration_seconds", "Database operation time by operation.", ["operation"]),
+    backupLastSuccess: gauge(
       "metamysql_backup_last_success_timestamp_seconds",
       "Completion time of the newest successful backup (MySQLBackup, schedule or final backup), by namespace and cluster.",
+      CLUSTER,
     ),
-    backupLastSize: registry.gauge("metamysql_backup_last_size_bytes", "Size of the newest successful backup, by namespace and cluster."),
-    backupScheduleState: registry.gauge(
+    backupLastSize: gauge("metamysql_backup_last_size_bytes", "Size of the newest successful backup, by namespace and cluster.", CLUSTER),
+    backupScheduleState: gauge(
       "metamysql_backup_schedule_state",
       "1 for the state (Running, Completed, Failed) of the newest run of a backup schedule, by namespace, cluster, schedule and state.",
+      [...CLUSTER, "schedule", "state"],
     ),
-    backupScheduleLastSuccess: registry.gauge(
+    backupScheduleLastSuccess: gauge(
       "metamysql_backup_schedule_last_success_timestamp_seconds",
       "Completion time of the newest completed run of a backup schedule, by namespace, cluster and schedule.",
+      [...CLUSTER, "schedule"],
     ),
   };
 }

@@ -116,8 +116,12 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   app.get("/readyz", (_req, res) => {
     res.status(state.ready ? 200 : 503).json({ status: state.ready ? "ready" : "shutting down" });
   });
-  app.get("/metrics", (_req, res) => {
-    res.status(200).type("text/plain; version=0.0.4").send(ctx.metrics.registry.render());
+  app.get("/metrics", async (_req, res) => {
+    try {
+      res.status(200).type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.render());
+    } catch (err) {
+      res.status(500).type("text/plain").send(`metamysql: metrics: ${err instanceof Error ? err.message : String(err)}`);
+    }
   });
   // Body-parser errors (bad JSON, too large) and unknown routes, as JSON.
   app.use((_req: Request, res: Response) => {

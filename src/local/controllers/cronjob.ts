@@ -1,10 +1,12 @@
 /**
- * The CronJob controller of the local runtime: creates a Job from `spec.jobTemplate` when the
- * schedule (5-field cron, evaluated in UTC or `spec.timeZone`'s offset is ignored: UTC only
- * locally) matches a minute, or at once on `trigger` (`metamysql local trigger CRONJOB`);
+ * The CronJob controller of the local runtime: creates a Job from `spec.jobTemplate` at the
+ * schedule's times (src/api/cron.ts, cron-parser: 5 fields or a macro, in `spec.timeZone` or
+ * UTC, daylight saving time included; a time missed while the runtime was busy runs once, at the
+ * newest missed time, like Kubernetes), or at once on `trigger` (`metamysql local trigger CRONJOB`);
  * honours `suspend` and `concurrencyPolicy: Forbid`, records lastScheduleTime and
  * lastSuccessfulTime, and deletes finished Jobs beyond the history limits.
  */
+import { cronProblem, lastScheduledTime } from "../../api/cron.js";
 import { controllerOf, namespaceOf, numberField, recordField, rfc3339, stringField, type KObject } from "../apiserver/objects.js";
 import type { ObjectStore } from "../apiserver/store.js";
 
@@ -15,51 +17,15 @@ export interface CronJobEvent {
   message: string;
 }
 
-const MACROS: Record<string, string> = {
-  "@yearly": "0 0 1 1 *",
-  "@annually": "0 0 1 1 *",
-  "@monthly": "0 0 1 * *",
-  "@weekly": "0 0 * * 0",
-  "@daily": "0 0 * * *",
-  "@midnight": "0 0 * * *",
-  "@hourly": "0 * * * *",
-};
-
-function fieldMatches(expr: string, value: number, min: number, max: number): boolean {
-  return expr.split(",").some((part) => {
-    const [range = "*", stepText] = part.split("/");
-    const step = stepText ? Number(stepText) : 1;
-    let lo = min;
-    let hi = max;
-    if (range !== "*") {
-      const [a, b] = range.split("-");
-      lo = Number(a);
-      hi = b !== undefined ? Number(b) : stepText ? max : lo;
-    }
-    return value >= lo && value <= hi && (value - lo) % step === 0;
-  });
-}
-
-/** True when the cron `schedule` fires at `date` (UTC, minute precision). */
-export function cronMatches(schedule: string, date: Date): boolean {
-  const fields = (MACROS[schedule.trim()] ?? schedule).trim().split(/\s+/);
-  if (fields.length !== 5) return false;
-  const [min = "*", hour = "*", dom = "*", month = "*", dow = "*"] = fields;
-  return (
-    fieldMatches(min, date.getUTCMinutes(), 0, 59) &&
-    fieldMatches(hour, date.getUTCHours(), 0, 23) &&
-    fieldMatches(dom, date.getUTCDate(), 1, 31) &&
-    fieldMatches(month, date.getUTCMonth() + 1, 1, 12) &&
-    fieldMatches(dow, date.getUTCDay(), 0, 7)
-  );
-}
-
 /** Runs CronJobs. */
 export class CronJobController {
   private timer: NodeJS.Timeout | undefined;
-  private lastMinute = -1;
+  /** Times up to this one were already considered. */
+  private checkedUpTo: Date | undefined;
   private readonly onEvent: (ev: CronJobEvent) => void;
   private unwatch: (() => void) | undefined;
+  /** Unparseable schedules already reported (one event each). */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -69,7 +35,7 @@ export class CronJobController {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(new Date()), 5_000);
+    this.timer = setInterval(() => this.syncAt(new Date()), 5_000);
     this.unwatch = this.store.watch((ev) => {
       if (ev.object.kind === "Job" && ev.type === "MODIFIED") this.onJobChange(ev.object);
     });
@@ -87,15 +53,28 @@ export class CronJobController {
     return this.createJob(cj, new Date(), "manual");
   }
 
-  private tick(now: Date): void {
-    const minute = Math.floor(now.getTime() / 60_000);
-    if (minute === this.lastMinute) return;
-    this.lastMinute = minute;
+  /** One pass of the controller at `now` (every 5 s once started): creates the Jobs now due. */
+  syncAt(now: Date): void {
+    const since = this.checkedUpTo ?? now;
+    this.checkedUpTo = now;
     for (const cj of this.store.list({ apiVersion: "batch/v1", kind: "CronJob" })) {
       if (recordField(cj, "spec").suspend === true) continue;
-      if (!cronMatches(stringField(cj, "spec", "schedule") ?? "", now)) continue;
+      const schedule = stringField(cj, "spec", "schedule") ?? "";
+      const timeZone = stringField(cj, "spec", "timeZone");
+      const problem = cronProblem(schedule, timeZone);
+      if (problem) {
+        if (!this.reported.has(`${cj.metadata.uid ?? ""}/${schedule}`)) {
+          this.reported.add(`${cj.metadata.uid ?? ""}/${schedule}`);
+          this.onEvent({ cronJob: cj.metadata.name, reason: "UnparseableSchedule", message: problem });
+        }
+        continue;
+      }
+      const lastScheduled = Date.parse(stringField(cj, "status", "lastScheduleTime") ?? "");
+      const after = Number.isFinite(lastScheduled) && lastScheduled > since.getTime() ? new Date(lastScheduled) : since;
+      const at = lastScheduledTime(schedule, timeZone, after, now);
+      if (!at) continue;
       if (stringField(cj, "spec", "concurrencyPolicy") !== "Allow" && this.activeJobs(cj).length > 0) continue;
-      this.createJob(cj, now, "scheduled");
+      this.createJob(cj, at, "scheduled");
     }
   }
 
