@@ -6,7 +6,7 @@
 import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/backup.js";
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
-import { buildBackupJob } from "../../src/render/backup-job.js";
+import { buildBackupJob } from "../../src/backup/job.js";
 import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import type { HookContext } from "../context.js";

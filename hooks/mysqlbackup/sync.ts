@@ -14,7 +14,7 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
 import { jobOutcome, podsOfJob } from "../../src/backup/job-result.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
-import { buildBackupJob, LABEL_BACKUP } from "../../src/render/backup-job.js";
+import { buildBackupJob, LABEL_BACKUP } from "../../src/backup/job.js";
 import { childNames } from "../../src/render/labels.js";
 import { unchangedChild } from "../../src/render/unchanged.js";
 import type { HookContext } from "../context.js";

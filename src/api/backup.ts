@@ -137,14 +137,6 @@ export const InitDBSchema = z
   });
 export type InitDB = z.infer<typeof InitDBSchema>;
 
-/** Name of the metadata file written last: a backup is complete iff it exists. */
-export const BACKUP_META_FILE = "meta.json";
-
-/** Dump file name for a compression. */
-export function dumpFileName(compression: Compression): string {
-  return compression === "gzip" ? "dump.sql.gz" : compression === "zstd" ? "dump.sql.zst" : "dump.sql";
-}
-
 /** Human location of a backup. */
 export function backupLocation(storage: BackupStorage, path: string): string {
   if (storage.s3) return `s3://${storage.s3.bucket}/${storage.s3.prefix ? `${storage.s3.prefix.replace(/\/+$/, "")}/` : ""}${path}`;
