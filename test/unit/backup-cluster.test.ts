@@ -52,6 +52,27 @@ describe("schedule CronJobs", () => {
   });
 });
 
+describe("backup pods run the scripts from the cluster's ConfigMap", () => {
+  it.each([["PVC", PVC], ["S3", S3]] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files)", (_name, storage) => {
+    const cj = buildScheduleCronJobs(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage }] } }), SRC)[0] as AnyObj;
+    const ps = cj["spec"].jobTemplate.spec.template.spec;
+    expect(ps.volumes).toContainEqual({
+      name: "scripts",
+      configMap: { name: "shop-config", defaultMode: 0o555, items: [{ key: "backup-common.sh", path: "backup-common.sh" }, { key: "backup.sh", path: "backup.sh" }] },
+    });
+    for (const c of [...(ps.initContainers ?? []), ...ps.containers]) {
+      expect(c.command).toEqual(["bash", "/etc/metamysql/backup.sh", c.name]);
+      expect(c.volumeMounts).toContainEqual({ name: "scripts", mountPath: "/etc/metamysql", readOnly: true });
+    }
+  });
+  it("the S3 seed init containers run seed.sh from the config volume", () => {
+    const sts = buildStatefulSet(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } }), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj;
+    const init = sts["spec"].template.spec.initContainers[0];
+    expect(init.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
+    expect(init.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
+  });
+});
+
 describe("final backup on delete", () => {
   const spec: MySQLClusterSpecInput = { backups: { onDelete: true, schedules: [{ name: "nightly", schedule: "@daily", storage: PVC }] } };
   const status: Cluster["status"] = { currentPrimary: "shop-0", instances: [{ name: "shop-0", ordinal: 0, role: "primary", ready: true, weight: 50 }, { name: "shop-1", ordinal: 1, role: "replica", ready: true, weight: 50 }] };
