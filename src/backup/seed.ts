@@ -73,8 +73,8 @@ function withLatestSeed(cluster: Cluster, podSpec: Obj, env: unknown[], mounts: 
 
 /**
  * An init container (tools image) that downloads a backup from S3 into an emptyDir while the
- * data dir is uninitialized (`seed.sh fetch|fetch-latest`); the data dir is mounted read-only
- * only to see whether it is.
+ * data dir is uninitialized (`seed.sh fetch|fetch-latest`, run from the pod's config volume,
+ * ConfigMap `<c>-config`); the data dir is mounted read-only only to see whether it is.
  */
 function fetchContainer(name: string, phase: string, target: { name: string; mountPath: string }, env: unknown[]): Obj {
   return {
