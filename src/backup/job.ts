@@ -9,6 +9,7 @@ import type { BackupStorage, Compression } from "../api/backup.js";
 import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { childNames } from "../render/labels.js";
+import { SETTINGS_FILE } from "../render/settings.js";
 import { BACKUP_COMMON_SH, BACKUP_SH } from "./scripts/embedded.js";
 
 /** Image with bash, rclone, gzip and zstd for the S3 steps (deploy/backup-tools/Dockerfile). */
@@ -23,14 +24,18 @@ export const PVC_ROOT = "/backup";
 const SCRIPTS_VOLUME = "scripts";
 
 /**
- * The files of ConfigMap `<c>-config` that backup Jobs run. Only these are mounted (`items`): a
- * backup pod needs neither my.cnf nor the entrypoint, and the pod-template hash of the database
- * pods does not cover backup.sh (src/render/configmap.ts).
+ * The script files of ConfigMap `<c>-config` that backup Jobs run. Only these and settings.env
+ * (what they source, src/render/settings.ts) are mounted (`items`): a backup pod needs neither
+ * my.cnf nor the entrypoint, and the pod-template hash of the database pods does not cover
+ * backup.sh (src/render/configmap.ts).
  */
 export const BACKUP_SCRIPT_FILES: Readonly<Record<string, string>> = {
   "backup-common.sh": BACKUP_COMMON_SH,
   "backup.sh": BACKUP_SH,
 };
+
+/** The keys a backup pod mounts from its script ConfigMap. */
+const BACKUP_POD_FILES = [...Object.keys(BACKUP_SCRIPT_FILES), SETTINGS_FILE].sort();
 
 /** An instance the backup may dump, in preference order (caught-up replicas first). */
 export interface BackupSource {
@@ -142,7 +147,7 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
   const env = backupEnv(input);
   const s3 = input.storage.s3 !== undefined;
   const mode = input.mode ?? "backup";
-  const scripts = Object.keys(BACKUP_SCRIPT_FILES).map((key) => ({ key, path: key }));
+  const scripts = BACKUP_POD_FILES.map((key) => ({ key, path: key }));
   const volumes: unknown[] = [
     { name: SCRIPTS_VOLUME, configMap: { name: childNames(input.clusterName).config, defaultMode: 0o555, items: scripts } },
     { name: "scratch", emptyDir: {} },

@@ -1,7 +1,9 @@
 /**
- * ConfigMap `<c>-config` (ARCHITECTURE.md section 3): my.cnf and the container scripts, which are
+ * ConfigMap `<c>-config` (ARCHITECTURE.md section 3): my.cnf, the container scripts, which are
  * real files (src/render/scripts/*.sh, src/backup/scripts/*.sh) embedded at build time
- * (`npm run gen`). Contains no secrets: passwords reach the scripts through the pod environment.
+ * (`npm run gen`), and settings.env, the constants they source (src/render/settings.ts): scripts
+ * and settings change together, atomically, even for pods of an older pod template. Contains no
+ * secrets: passwords reach the scripts through the pod environment.
  *
  * One ConfigMap serves the database pods and the cluster's backup Jobs (a MySQLBackup belongs to
  * a cluster in the same namespace, and the final-backup Job runs while the cluster's children are
@@ -16,6 +18,7 @@ import { BACKUP_SCRIPT_FILES } from "../backup/job.js";
 import { SEED_SCRIPT_FILES, seedsFromBackups } from "../backup/seed.js";
 import { childNames, standardLabels } from "./labels.js";
 import { renderMyCnf } from "./mycnf.js";
+import { renderSettings, SETTINGS_FILE } from "./settings.js";
 import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "./scripts/embedded.js";
 
 /** The files of the ConfigMap, keyed by file name, split by who reads them. */
@@ -40,6 +43,8 @@ export function configFiles(cluster: Cluster): ConfigFiles {
     "instance.sh": INSTANCE_SH,
     "my.cnf": renderMyCnf(cluster.spec, cluster.name),
     "probe.sh": PROBE_SH,
+    // The flavor and the operator's constants the scripts source (src/render/settings.ts).
+    [SETTINGS_FILE]: renderSettings(cluster.spec.flavor),
     ...seed,
   });
   const backupOnly = sortedKeys(Object.fromEntries(Object.entries(BACKUP_SCRIPT_FILES).filter(([k]) => !(k in database))));

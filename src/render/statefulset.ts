@@ -5,23 +5,18 @@
 import { imageFor, type Cluster } from "../api/cluster.js";
 import {
   ANNOTATION_CONFIG_HASH,
-  BACKUP_USER,
   CONFIG_DIR,
   CONFIG_VOLUME,
   CONTAINER_NAME,
   DATA_DIR,
   DATA_VOLUME,
   MYSQL_PORT,
-  OPERATOR_USER,
   PORT_NAME,
-  PRESTOP_WAIT_SECONDS,
-  REPLICATION_USER,
   RUN_DIR,
   SECRET_BACKUP_PASSWORD,
   SECRET_OPERATOR_PASSWORD,
   SECRET_REPLICATION_PASSWORD,
   SECRET_ROOT_PASSWORD,
-  SERVER_ID_BASE,
   TERMINATION_GRACE_SECONDS,
   TMP_DIR,
 } from "../api/constants.js";
@@ -63,14 +58,8 @@ function env(cluster: Cluster): unknown[] {
     { name: "METAMYSQL_RUN_DIR", value: RUN_DIR },
     { name: "METAMYSQL_TMP_DIR", value: TMP_DIR },
     { name: "METAMYSQL_PORT", value: String(MYSQL_PORT) },
-    // The scripts (src/render/scripts/) take the flavor and the operator's constants from here:
-    // one definition, in src/api/constants.ts.
-    { name: "METAMYSQL_FLAVOR", value: cluster.spec.flavor },
-    { name: "METAMYSQL_SERVER_ID_BASE", value: String(SERVER_ID_BASE) },
-    { name: "METAMYSQL_OPERATOR_USER", value: OPERATOR_USER },
-    { name: "METAMYSQL_REPLICATION_USER", value: REPLICATION_USER },
-    { name: "METAMYSQL_BACKUP_USER", value: BACKUP_USER },
-    { name: "METAMYSQL_PRESTOP_WAIT_SECONDS", value: String(PRESTOP_WAIT_SECONDS) },
+    // Per-pod values only: the flavor and the operator's constants are in settings.env of the
+    // ConfigMap (src/render/settings.ts), which changes together with the scripts.
     fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
     fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
     fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),

@@ -3,9 +3,11 @@
  * text the ConfigMap ships, embedded by `npm run gen`). Spawns bash: integration tests only.
  */
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BACKUP_USER, OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { renderSettings, SETTINGS_FILE } from "../../src/render/settings.js";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -17,6 +19,24 @@ export const SCRIPT = {
   backup: resolve(ROOT, "src/backup/scripts/backup.sh"),
   seed: resolve(ROOT, "src/backup/scripts/seed.sh"),
 } as const;
+
+const configDirs = new Map<string, string>();
+
+/**
+ * A directory laid out like the mounted ConfigMap: every script of the repository plus the
+ * settings.env the renderer writes for `flavor` (src/render/settings.ts). One per flavor.
+ */
+export function configDir(flavor: "mysql" | "mariadb"): string {
+  const known = configDirs.get(flavor);
+  if (known) return known;
+  const dir = mkdtempSync(join(tmpdir(), `metamysql-scripts-${flavor}-`));
+  for (const src of ["src/render/scripts", "src/backup/scripts"]) {
+    for (const f of readdirSync(resolve(ROOT, src)).filter((n) => n.endsWith(".sh"))) copyFileSync(resolve(ROOT, src, f), join(dir, f));
+  }
+  writeFileSync(join(dir, SETTINGS_FILE), renderSettings(flavor));
+  configDirs.set(flavor, dir);
+  return dir;
+}
 
 /** Passwords of the accounts accounts.sh creates (only those the mode needs). */
 export interface AccountPasswords {
@@ -32,19 +52,15 @@ export function cleanEnv(): Record<string, string> {
 }
 
 /**
- * The SQL `accounts.sh <mode>` prints for a flavor, with the users the renderer sets on the
- * container (src/render/statefulset.ts). Passwords only through the environment.
+ * The SQL `accounts.sh <mode>` prints for a flavor, run next to the settings.env the renderer
+ * puts in the ConfigMap (flavor and users). Passwords only through the environment.
  */
 export function accountsSql(mode: "init" | "service" | "upgrade" | "seed", flavor: "mysql" | "mariadb", p: AccountPasswords): string {
   const pw = (name: string, v: string | undefined): Record<string, string> => (v === undefined ? {} : { [name]: v });
-  const r = spawnSync("bash", [SCRIPT.accounts, mode], {
+  const r = spawnSync("bash", [join(configDir(flavor), "accounts.sh"), mode], {
     encoding: "utf8",
     env: {
       ...cleanEnv(),
-      METAMYSQL_FLAVOR: flavor,
-      METAMYSQL_OPERATOR_USER: OPERATOR_USER,
-      METAMYSQL_REPLICATION_USER: REPLICATION_USER,
-      METAMYSQL_BACKUP_USER: BACKUP_USER,
       ...pw("METAMYSQL_ROOT_PASSWORD", p.root),
       ...pw("METAMYSQL_OPERATOR_PASSWORD", p.operator),
       ...pw("METAMYSQL_REPLICATION_PASSWORD", p.replication),

@@ -53,12 +53,12 @@ describe("schedule CronJobs", () => {
 });
 
 describe("backup pods run the scripts from the cluster's ConfigMap", () => {
-  it.each([["PVC", PVC], ["S3", S3]] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files)", (_name, storage) => {
+  it.each([["PVC", PVC], ["S3", S3]] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files and settings.env)", (_name, storage) => {
     const cj = buildScheduleCronJobs(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage }] } }), SRC)[0] as AnyObj;
     const ps = cj["spec"].jobTemplate.spec.template.spec;
     expect(ps.volumes).toContainEqual({
       name: "scripts",
-      configMap: { name: "shop-config", defaultMode: 0o555, items: [{ key: "backup-common.sh", path: "backup-common.sh" }, { key: "backup.sh", path: "backup.sh" }] },
+      configMap: { name: "shop-config", defaultMode: 0o555, items: [{ key: "backup-common.sh", path: "backup-common.sh" }, { key: "backup.sh", path: "backup.sh" }, { key: "settings.env", path: "settings.env" }] },
     });
     for (const c of [...(ps.initContainers ?? []), ...ps.containers]) {
       expect(c.command).toEqual(["bash", "/etc/metamysql/backup.sh", c.name]);

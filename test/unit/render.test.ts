@@ -17,6 +17,7 @@ import {
   buildReadWriteService,
 } from "../../src/render/services.js";
 import { buildStatefulSet } from "../../src/render/statefulset.js";
+import { renderSettings } from "../../src/render/settings.js";
 import { forbiddenChanges } from "../../src/render/validate.js";
 import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "../../src/render/scripts/embedded.js";
 import { BACKUP_SH } from "../../src/backup/scripts/embedded.js";
@@ -183,21 +184,28 @@ describe("my.cnf", () => {
 
 describe("scripts", () => {
   // What the SQL says is tested by running accounts.sh (test/integration/accounts-script.test.ts).
-  it.each(["mariadb", "mysql"] as const)("%s: the ConfigMap ships the script files; the container sets their flavor and constants", (flavor) => {
+  it.each(["mariadb", "mysql"] as const)("%s: the ConfigMap ships the script files and settings.env with their flavor and constants; the container env holds none of them", (flavor) => {
     const data = configData(cluster({ flavor }));
     expect(data["entrypoint.sh"]).toBe(ENTRYPOINT_SH);
     expect(data["instance.sh"]).toBe(INSTANCE_SH);
     expect(data["accounts.sh"]).toBe(ACCOUNTS_SH);
     expect(data["probe.sh"]).toBe(PROBE_SH);
-    const env = Object.fromEntries((sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).filter((e) => "value" in e).map((e) => [e["name"], e["value"]]));
-    expect(env).toMatchObject({
-      METAMYSQL_FLAVOR: flavor,
-      METAMYSQL_SERVER_ID_BASE: "100",
-      METAMYSQL_OPERATOR_USER: "metamysql",
-      METAMYSQL_REPLICATION_USER: "repl",
-      METAMYSQL_BACKUP_USER: "metamysql_backup",
-      METAMYSQL_PRESTOP_WAIT_SECONDS: "60",
+    // Scripts and settings change together (one ConfigMap update), even for pods of an older
+    // pod template: the constants are not in the pod's environment.
+    expect(data["settings.env"]).toBe(renderSettings(flavor));
+    const settings = Object.fromEntries((data["settings.env"] ?? "").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(settings).toEqual({
+      METAMYSQL_BACKUP_USER: "'metamysql_backup'",
+      METAMYSQL_FLAVOR: `'${flavor}'`,
+      METAMYSQL_OPERATOR_USER: "'metamysql'",
+      METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
+      METAMYSQL_REPLICATION_USER: "'repl'",
+      METAMYSQL_SERVER_ID_BASE: "'100'",
     });
+    const env = (sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).map((e) => e["name"]);
+    for (const name of Object.keys(settings)) expect(env).not.toContain(name);
+    for (const name of ["POD_NAME", "METAMYSQL_ROOT_PASSWORD", "METAMYSQL_OPERATOR_PASSWORD", "METAMYSQL_REPLICATION_PASSWORD", "METAMYSQL_BACKUP_PASSWORD"]) expect(env).toContain(name);
+    for (const script of [INSTANCE_SH, ACCOUNTS_SH]) expect(script).toContain('/settings.env"');
   });
   it("the entrypoint creates the accounts with accounts.sh and execs the server", () => {
     expect(ENTRYPOINT_SH).toContain('accounts init | "$CLIENT"');
@@ -291,7 +299,7 @@ describe("config hash", () => {
   });
   it("the ConfigMap holds my.cnf, the database scripts and the backup Jobs' scripts, no secrets", () => {
     const cm = buildConfigMap(cluster(), configData(cluster())) as AnyObj;
-    expect(Object.keys(cm["data"])).toEqual(["accounts.sh", "backup-common.sh", "backup.sh", "entrypoint.sh", "instance.sh", "my.cnf", "probe.sh"]);
+    expect(Object.keys(cm["data"])).toEqual(["accounts.sh", "backup-common.sh", "backup.sh", "entrypoint.sh", "instance.sh", "my.cnf", "probe.sh", "settings.env"]);
     expect(JSON.stringify(cm)).not.toContain("r00t");
   });
   it("the pod-template hash covers only what the database pods read: not backup.sh", () => {

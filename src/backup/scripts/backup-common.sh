@@ -6,6 +6,13 @@
 # No secret is ever printed: passwords reach the clients through MYSQL_PWD, S3 keys reach
 # rclone through its RCLONE_CONFIG_STORE_* environment.
 set -euo pipefail
+# The flavor and the backup account's name: settings.env next to the scripts when the pod has it
+# (src/render/settings.ts; the database pods and the backup Jobs mount it), else the environment
+# (the Job's env, or a test running the scripts from src/backup/scripts/).
+if [ -f "$(dirname "${BASH_SOURCE[0]}")/settings.env" ]; then
+  # shellcheck source=/dev/null
+  . "$(dirname "${BASH_SOURCE[0]}")/settings.env"
+fi
 export PATH="$PATH:/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
 FLAVOR="${METAMYSQL_FLAVOR:-mariadb}"
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }

@@ -31,7 +31,7 @@ case "$COMPRESSION" in gzip) FILE=dump.sql.gz; COMPRESS=(gzip -1 -c);; zstd) FIL
 if [ -n "${METAMYSQL_BACKUP_PATH:-}" ]; then BPATH="$METAMYSQL_BACKUP_PATH"; else BPATH="${METAMYSQL_BACKUP_DIR:?}/$(date -u +%Y%m%dT%H%M%SZ)"; fi
 
 # Every connection uses the least-privilege backup account (its password only through MYSQL_PWD).
-BUSER="${METAMYSQL_BACKUP_USER:-}"   # set on the dump container only (src/backup/job.ts)
+BUSER="${METAMYSQL_BACKUP_USER:-}"   # settings.env, or the dump container's env (src/backup/job.ts)
 sql() { MYSQL_PWD="${METAMYSQL_BACKUP_PASSWORD:-}" "$CLIENT" -h "$1" -P "${METAMYSQL_PORT:-3306}" -u"$BUSER" --connect-timeout=5 -N -B -e "$2"; }
 
 preflight() {

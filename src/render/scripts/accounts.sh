@@ -7,12 +7,15 @@
 #   accounts.sh service   operator, replication and backup accounts only (root untouched)
 #   accounts.sh upgrade   the accounts added since version 1 (the backup account)
 #   accounts.sh seed      after a restore: this cluster's passwords on the restored accounts
-# Environment: METAMYSQL_FLAVOR, METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER and the passwords
+# Settings: METAMYSQL_FLAVOR and METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER from settings.env
+# next to this script (src/render/settings.ts); environment: the passwords
 # METAMYSQL_{ROOT,OPERATOR,REPLICATION,BACKUP}_PASSWORD a mode needs. Nothing here prints a
 # password anywhere but into the SQL on stdout.
 set -euo pipefail
 # A failure inside $(...) (a missing password) fails the whole script.
 shopt -s inherit_errexit
+# shellcheck source=/dev/null
+. "$(dirname "${BASH_SOURCE[0]}")/settings.env"
 FLAVOR="${METAMYSQL_FLAVOR:?METAMYSQL_FLAVOR must be set (mysql or mariadb)}"
 OPERATOR_USER="${METAMYSQL_OPERATOR_USER:?METAMYSQL_OPERATOR_USER must be set}"
 REPLICATION_USER="${METAMYSQL_REPLICATION_USER:?METAMYSQL_REPLICATION_USER must be set}"

@@ -3,11 +3,14 @@
 # (next to them in the ConfigMap `<c>-config`, ARCHITECTURE.md section 3): the instance's paths,
 # its flavor's commands and its identity (server_id = METAMYSQL_SERVER_ID_BASE + ordinal).
 # Every path comes from an environment variable whose default is the container's mount path, so
-# the local runtime runs these same scripts against its own directories; the flavor and the
-# operator's constants are set on the container by the renderer (src/render/statefulset.ts).
+# the local runtime runs these same scripts against its own directories. The flavor and the
+# operator's constants come from settings.env next to the scripts (rendered into the same
+# ConfigMap by src/render/settings.ts, so scripts and settings always change together).
 # The variables below are used by the scripts that source this file, not here:
 # shellcheck disable=SC2034
 set -euo pipefail
+# shellcheck source=/dev/null
+. "$(dirname "${BASH_SOURCE[0]}")/settings.env"
 DATA_DIR="${METAMYSQL_DATA_DIR:-/var/lib/mysql}"
 CONFIG_DIR="${METAMYSQL_CONFIG_DIR:-/etc/metamysql}"
 RUN_DIR="${METAMYSQL_RUN_DIR:-/run/mysqld}"

@@ -25,7 +25,7 @@ case "${1:-}" in
     ;;
   prestop)
     # Give the operator time to move the primary away: wait until this instance is read-only
-    # (replicas are already), at most METAMYSQL_PRESTOP_WAIT_SECONDS; never block a server that
+    # (replicas are already), at most METAMYSQL_PRESTOP_WAIT_SECONDS (settings.env); never block a server that
     # is down.
     for _ in $(seq 1 "${METAMYSQL_PRESTOP_WAIT_SECONDS:?METAMYSQL_PRESTOP_WAIT_SECONDS must be set}"); do
       ro="$(query 'SELECT @@global.read_only' 2>/dev/null)" || exit 0
