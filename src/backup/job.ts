@@ -1,15 +1,17 @@
 /**
  * Pure builders of the backup Jobs (docs/backups.md): the Job of a MySQLBackup (and of the
  * final backup on cluster delete) and the CronJob of a schedule. Every container runs
- * `bash /etc/metamysql/backup.sh <phase>` (src/backup/scripts/backup.sh) from the cluster's
- * ConfigMap `<c>-config`, which holds it (src/render/configmap.ts). Deterministic: the same
- * input gives byte-identical output.
+ * `bash /etc/metamysql/backup.sh <phase>` (src/backup/scripts/backup.sh) from a ConfigMap: the
+ * cluster's `<c>-config` for the CronJobs and the final backup (they exist only while the cluster
+ * does; src/render/configmap.ts), the MySQLBackup's own `<backup>-backup-script` for its Jobs
+ * (buildBackupScriptConfigMap), so a MySQLBackup's Jobs, its remove Job included, never depend on
+ * the cluster. Deterministic: the same input gives byte-identical output.
  */
 import type { BackupStorage, Compression } from "../api/backup.js";
 import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { childNames } from "../render/labels.js";
-import { SETTINGS_FILE } from "../render/settings.js";
+import { renderSettings, SETTINGS_FILE } from "../render/settings.js";
 import { BACKUP_COMMON_SH, BACKUP_SH } from "./scripts/embedded.js";
 
 /** Image with bash, rclone, gzip and zstd for the S3 steps (deploy/backup-tools/Dockerfile). */
@@ -36,6 +38,27 @@ export const BACKUP_SCRIPT_FILES: Readonly<Record<string, string>> = {
 
 /** The keys a backup pod mounts from its script ConfigMap. */
 const BACKUP_POD_FILES = [...Object.keys(BACKUP_SCRIPT_FILES), SETTINGS_FILE].sort();
+
+/** Name of the script ConfigMap a MySQLBackup owns. */
+export function backupScriptConfigMapName(backup: string): string {
+  return `${backup}-backup-script`;
+}
+
+/** The data of a MySQLBackup's own script ConfigMap: backup.sh and what it sources. */
+export function backupScriptData(flavor: "mysql" | "mariadb"): Record<string, string> {
+  const data: Record<string, string> = { ...BACKUP_SCRIPT_FILES, [SETTINGS_FILE]: renderSettings(flavor) };
+  return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k] ?? ""]));
+}
+
+/** The script ConfigMap a MySQLBackup owns (its Jobs mount it instead of `<c>-config`). */
+export function buildBackupScriptConfigMap(input: { name: string; labels: Record<string, string>; flavor: "mysql" | "mariadb" }): Child {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: input.name, labels: input.labels },
+    data: backupScriptData(input.flavor),
+  };
+}
 
 /** An instance the backup may dump, in preference order (caught-up replicas first). */
 export interface BackupSource {
@@ -64,6 +87,8 @@ export interface BackupJobInput {
   target: { path: string } | { dir: string; keep: number };
   /** "backup" takes one; "remove" deletes `target.path` (deletionPolicy: Delete). */
   mode?: "backup" | "remove";
+  /** The ConfigMap holding the scripts (default: the cluster's `<c>-config`). */
+  scriptConfigMap?: string | undefined;
 }
 
 function s3Env(storage: BackupStorage): unknown[] {
@@ -148,8 +173,9 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
   const s3 = input.storage.s3 !== undefined;
   const mode = input.mode ?? "backup";
   const scripts = BACKUP_POD_FILES.map((key) => ({ key, path: key }));
+  const configMap = input.scriptConfigMap ?? childNames(input.clusterName).config;
   const volumes: unknown[] = [
-    { name: SCRIPTS_VOLUME, configMap: { name: childNames(input.clusterName).config, defaultMode: 0o555, items: scripts } },
+    { name: SCRIPTS_VOLUME, configMap: { name: configMap, defaultMode: 0o555, items: scripts } },
     { name: "scratch", emptyDir: {} },
     { name: "result", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
   ];
