@@ -25,7 +25,7 @@ type Obj = Record<string, unknown>;
 
 /**
  * The files of ConfigMap `<c>-config` that seeding runs (src/backup/scripts/seed.sh and what it
- * sources): the entrypoint runs `seed.sh latest|check|sql|position`, the S3 init containers
+ * sources besides settings.env, which the ConfigMap always holds): the entrypoint runs `seed.sh latest|check|sql|position`, the S3 init containers
  * `seed.sh fetch|fetch-latest`. Only in the ConfigMap of clusters that can seed.
  */
 export const SEED_SCRIPT_FILES: Readonly<Record<string, string>> = {

@@ -5,9 +5,10 @@
  * and settings change together, atomically, even for pods of an older pod template. Contains no
  * secrets: passwords reach the scripts through the pod environment.
  *
- * One ConfigMap serves the database pods and the cluster's backup Jobs (a MySQLBackup belongs to
- * a cluster in the same namespace, and the final-backup Job runs while the cluster's children are
- * kept). The pod-template hash that rolls the database pods covers only the files those pods
+ * One ConfigMap serves the database pods and the cluster's own backup Jobs (the schedules'
+ * CronJobs, and the final-backup Job, which runs while the cluster's children are kept); a
+ * MySQLBackup's Jobs mount the backup's own ConfigMap (src/backup/job.ts), since they may outlive
+ * the cluster. The pod-template hash that rolls the database pods covers only the files those pods
  * read (`database`): a change to backup.sh alone must not restart every instance; backup Jobs
  * mount only their own files (`items`) and read them when they start.
  */
