@@ -5,11 +5,11 @@
  * Two real mariadbd (test/helpers/mariadb.ts, 127.10.200.*): a source with BENCH_SIZE_MB of
  * dump text (default 1024) in one table, and a restore target.
  * - dump, bare:      mariadb-dump <the operator's flags> > file
- * - dump, operator:  the rendered backup.sh dump (source choice, dump, completion-trailer check,
+ * - dump, operator:  backup.sh dump (source choice, dump, completion-trailer check,
  *                    GTID extraction, sha256, publish, meta.json) to a PVC-like dir,
  *                    compression none (apples to apples) and then zstd (for information)
  * - restore, bare:   mariadb --init-command="SET SESSION sql_log_bin=0" < file
- * - restore, operator: the rendered seed.sh check (meta.json, sha256, flavor, version) + sql +
+ * - restore, operator: seed.sh check (meta.json, sha256, flavor, version) + sql +
  *                    position piped into one client session, as the entrypoint does
  * - dump, durable bare: the bare dump plus one fsync of the file (what the operator's PVC path
  *                    must do before meta.json may call the backup complete)
@@ -23,8 +23,7 @@ import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { BACKUP_USER } from "../src/api/constants.js";
-import { MARIADB_BACKUP_PRIVILEGES } from "../src/mysql/sql/mariadb.js";
-import { renderBackupScript, renderSeedScript } from "../src/render/backup-script.js";
+import { accountsSql, SCRIPT, statements } from "../test/helpers/scripts.js";
 import { destroyConnection, MariaDBHarness, type MariaDBInstance } from "../test/helpers/mariadb.js";
 
 const SIZE_MB = Number(process.env["BENCH_SIZE_MB"] ?? 1024);
@@ -79,9 +78,8 @@ async function main(): Promise<void> {
       "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'",
       `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${PASSWORD}'`,
       "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION",
-      `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'%' IDENTIFIED BY '${PASSWORD}'`,
-      `ALTER USER '${BACKUP_USER}'@'%' IDENTIFIED BY '${PASSWORD}'`,
-      `GRANT ${MARIADB_BACKUP_PRIVILEGES.join(", ")} ON *.* TO '${BACKUP_USER}'@'%'`,
+      // The backup account as production creates it (accounts.sh).
+      ...statements(accountsSql("upgrade", "mariadb", { backup: PASSWORD })).filter((s) => /^(CREATE|ALTER|GRANT) /.test(s)),
     ]) {
       await sql(inst, `SET STATEMENT sql_log_bin=0 FOR ${stmt}`);
     }
@@ -114,8 +112,8 @@ async function main(): Promise<void> {
   let opRun = 0;
   const opDump = (compression: "none" | "zstd"): { s: number; dir: string } => {
     const path = `bench/run${++opRun}-${compression}`;
-    const s = sh(`bash -c "$SCRIPT" backup.sh dump`, {
-      SCRIPT: renderBackupScript(),
+    const s = sh(`bash "$SCRIPT" dump`, {
+      SCRIPT: SCRIPT.backup,
       METAMYSQL_FLAVOR: "mariadb",
       METAMYSQL_CLUSTER: "bench",
       METAMYSQL_SOURCES: `bench-0=${src.host}`,
@@ -126,6 +124,7 @@ async function main(): Promise<void> {
       METAMYSQL_PVC_ROOT: pvcRoot,
       METAMYSQL_SCRATCH_DIR: join(work, "scratch"),
       METAMYSQL_RESULT_FILE: join(work, "result"),
+      METAMYSQL_BACKUP_USER: BACKUP_USER,
       METAMYSQL_BACKUP_PASSWORD: PASSWORD,
     }, "operator dump");
     const result = JSON.parse(readFileSync(join(work, "result"), "utf8")) as { state: string };
@@ -144,8 +143,8 @@ async function main(): Promise<void> {
   };
   const opRestore = async (dir: string): Promise<number> => {
     await reset();
-    const s = sh(`set -o pipefail; bash -c "$SEED" seed.sh check && { bash -c "$SEED" seed.sh sql; bash -c "$SEED" seed.sh position; } | MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G`, {
-      SEED: renderSeedScript(),
+    const s = sh(`set -o pipefail; bash "$SEED" check && { bash "$SEED" sql; bash "$SEED" position; } | MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G`, {
+      SEED: SCRIPT.seed,
       METAMYSQL_FLAVOR: "mariadb",
       METAMYSQL_SEED_DIR: dir,
     }, "operator restore");

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Project rules the type checker cannot see (ARCHITECTURE.md section 1, style.md):
-// - src/render and src/topology are pure: no I/O modules, no clock, no randomness except the
-//   injected password generator's default;
+// - src/render, src/topology and src/backup are pure: no I/O modules, no clock, no randomness
+//   except the injected password generator's default; src/render does not import src/mysql;
 // - only the server imports hooks/;
 // - no focused or skipped tests.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -27,7 +27,7 @@ const IMPURE = [
   [/\bsetTimeout\(|\bsetInterval\(/, "uses timers"],
 ];
 
-for (const dir of ["src/render", "src/topology"]) {
+for (const dir of ["src/render", "src/topology", "src/backup"]) {
   let files = [];
   try {
     files = walk(join(root, dir));
@@ -46,6 +46,11 @@ for (const file of walk(join(root, "src"))) {
   const rel = relative(root, file);
   if (rel === "src/server.ts" || rel.startsWith("src/cli/")) continue;
   if (/from\s+["'](\.\.\/)+hooks\//.test(readFileSync(file, "utf8"))) problems.push(`${rel}: only the server (and the CLI that runs it) may import hooks/`);
+}
+
+// render/ builds children from the spec; it never needs the MySQL layer (ARCHITECTURE.md section 1).
+for (const file of walk(join(root, "src/render"))) {
+  if (/from\s+["'](\.\.\/)+mysql\//.test(readFileSync(file, "utf8"))) problems.push(`${relative(root, file)}: src/render may not import src/mysql`);
 }
 
 for (const file of walk(join(root, "test"))) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `npm test`: everything CI checks. Installs the MariaDB server when missing (Debian, root),
-# then type-checks, lints and runs every test tier: unit, contract, integration (real MariaDB
-# servers on loopback addresses) and end-to-end (the local runtime).
+# `npm test`: everything CI checks. Installs the MariaDB server (and shellcheck) when missing
+# (Debian, root), then type-checks, lints (the TypeScript, and every .sh file with shellcheck)
+# and runs every test tier: unit, contract, integration (real MariaDB servers on loopback
+# addresses) and end-to-end (the local runtime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,4 +12,5 @@ command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is missing; the man
 npm run --silent typecheck
 npm run --silent build   # the CLI tests run bin/metamysql.js, as users do
 node scripts/lint.mjs
+bash scripts/shellcheck.sh
 npx vitest run "$@"

@@ -6,7 +6,7 @@
 import { MySQLBackupSpecSchema } from "../../src/api/backup.js";
 import { API_VERSION, COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, CLUSTER_PLURAL } from "../../src/api/constants.js";
 import type { CustomizeResponse } from "../../src/api/metacontroller.js";
-import { LABEL_BACKUP } from "../../src/render/backup-job.js";
+import { LABEL_BACKUP } from "../../src/backup/job.js";
 import type { HookContext } from "../shared/context.js";
 import { parseBackupCustomize } from "./request.js";
 

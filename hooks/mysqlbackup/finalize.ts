@@ -1,12 +1,14 @@
 /**
  * POST /hooks/mysqlbackup/finalize (docs/backups.md): deleting a MySQLBackup keeps the stored
  * backup (deletionPolicy Retain, the default). With deletionPolicy Delete and a completed
- * backup, a removal Job deletes it first; `finalized` only after that Job succeeded.
+ * backup, a removal Job deletes it first; `finalized` only after that Job succeeded. The removal
+ * Job mounts the MySQLBackup's own script ConfigMap (rendered here with the current scripts), so
+ * it runs even when the cluster and its `<c>-config` are gone.
  */
 import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/backup.js";
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
-import { buildBackupJob } from "../../src/render/backup-job.js";
+import { backupScriptConfigMapName, buildBackupJob, buildBackupScriptConfigMap } from "../../src/backup/job.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../shared/context.js";
@@ -28,13 +30,19 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
   const job = parsed.children.find((c) => c.kind === "Job" && c.metadata.name === jobName);
   const jobStatus = (job as { status?: { succeeded?: number; failed?: number } } | undefined)?.status;
   if (jobStatus?.succeeded) return { status: { ...prev, message: "stored backup deleted" }, children: [], finalized: finalizing };
-  if (jobStatus?.failed) return { status: { ...prev, message: "deleting the stored backup failed; delete the Job to retry" }, children: [unchangedChild(job!)], finalized: false };
-  if (job) return { status: { ...prev, message: "deleting the stored backup" }, children: [unchangedChild(job)], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+  // The script ConfigMap the removal Job mounts: kept as it is once the Job exists.
+  const scriptName = backupScriptConfigMapName(name);
+  const observedScripts = parsed.children.find((c) => c.kind === "ConfigMap" && c.metadata.name === scriptName);
+  const scripts = observedScripts ? [unchangedChild(observedScripts)] : [];
+  if (jobStatus?.failed) return { status: { ...prev, message: "deleting the stored backup failed; delete the Job to retry" }, children: [...scripts, unchangedChild(job!)], finalized: false };
+  if (job) return { status: { ...prev, message: "deleting the stored backup" }, children: [...scripts, unchangedChild(job)], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
   const clusterSpec = MySQLClusterSpecSchema.safeParse((parsed.cluster as { spec?: unknown } | undefined)?.spec ?? {});
   const flavor = clusterSpec.success ? clusterSpec.data.flavor : "mariadb";
+  const labels = backupLabels(spec.data.clusterName, name);
+  const configMap = buildBackupScriptConfigMap({ name: scriptName, labels, flavor });
   const remove = buildBackupJob({
     name: jobName,
-    labels: backupLabels(spec.data.clusterName, name),
+    labels,
     clusterName: spec.data.clusterName,
     flavor,
     image: clusterSpec.success ? imageFor(clusterSpec.data) : "docker.io/library/mariadb:11.4",
@@ -44,6 +52,7 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
     compression: spec.data.compression,
     target: { path: backupPath(spec.data.clusterName, name) },
     mode: "remove",
+    scriptConfigMap: scriptName,
   });
-  return { status: { ...prev, message: "deleting the stored backup" }, children: [remove], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+  return { status: { ...prev, message: "deleting the stored backup" }, children: [configMap, remove], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
 }

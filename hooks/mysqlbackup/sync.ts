@@ -1,5 +1,7 @@
 /**
- * POST /hooks/mysqlbackup/sync (docs/backups.md): one MySQLBackup = one Job child.
+ * POST /hooks/mysqlbackup/sync (docs/backups.md): one MySQLBackup = one Job child and the script
+ * ConfigMap `<backup>-backup-script` it mounts (never the cluster's: the remove Job of
+ * deletionPolicy Delete must run after the cluster is gone).
  * - Pending until the cluster has an instance to dump; then the Job is rendered once (sources
  *   chosen from the cluster's status) and returned unchanged afterwards.
  * - Running while the Job runs; Completed / Failed from the Job's result (termination message).
@@ -14,7 +16,7 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { issuesOf } from "../../src/api/parse.js";
 import { jobOutcome, podsOfJob } from "../../src/backup/job-result.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
-import { buildBackupJob, LABEL_BACKUP } from "../../src/render/backup-job.js";
+import { backupScriptConfigMapName, buildBackupJob, buildBackupScriptConfigMap, LABEL_BACKUP } from "../../src/backup/job.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../shared/context.js";
@@ -43,7 +45,7 @@ export function backupLabels(cluster: string, backup: string): Record<string, st
   return { [LABEL_BACKUP]: backup, [LABEL_COMPONENT]: "backup", [LABEL_INSTANCE]: cluster, [LABEL_MANAGED_BY]: MANAGED_BY };
 }
 
-function renderJob(parsed: ParsedBackupSync, spec: MySQLBackupSpec): { job?: Child; waiting?: string } {
+function renderJob(parsed: ParsedBackupSync, spec: MySQLBackupSpec): { job?: Child; configMap?: Child; waiting?: string } {
   const cluster = parsed.cluster;
   if (!cluster) return { waiting: `MySQLCluster ${spec.clusterName} not found` };
   const clusterSpec = MySQLClusterSpecSchema.safeParse((cluster as { spec?: unknown }).spec ?? {});
@@ -52,7 +54,10 @@ function renderJob(parsed: ParsedBackupSync, spec: MySQLBackupSpec): { job?: Chi
   const sources = backupSources(spec.clusterName, (cluster as { status?: unknown }).status, dbPods);
   if (sources.length === 0) return { waiting: `no instance of ${spec.clusterName} is running yet` };
   const name = parsed.parent.metadata.name;
+  const labels = backupLabels(spec.clusterName, name);
+  const scriptConfigMap = backupScriptConfigMapName(name);
   return {
+    configMap: buildBackupScriptConfigMap({ name: scriptConfigMap, labels, flavor: clusterSpec.data.flavor }),
     job: buildBackupJob({
       name: backupJobName(name),
       labels: backupLabels(spec.clusterName, name),
@@ -66,6 +71,7 @@ function renderJob(parsed: ParsedBackupSync, spec: MySQLBackupSpec): { job?: Chi
       storage: spec.storage,
       compression: spec.compression,
       target: { path: backupPath(spec.clusterName, name) },
+      scriptConfigMap,
     }),
   };
 }
@@ -94,7 +100,9 @@ export async function syncMySQLBackup(body: unknown, ctx: HookContext): Promise<
   if (!job) {
     const rendered = renderJob(parsed, spec);
     if (!rendered.job) return { status: { ...base, state: "Pending", message: rendered.waiting ?? "waiting" }, children: kept, resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
-    return { status: { ...base, state: "Pending", message: "backup Job created" }, children: [...kept, rendered.job], resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
+    const others = kept.filter((c) => !(c.kind === "ConfigMap" && c.metadata.name === rendered.configMap?.metadata.name));
+    const created = rendered.configMap ? [rendered.configMap, rendered.job] : [rendered.job];
+    return { status: { ...base, state: "Pending", message: "backup Job created" }, children: [...others, ...created], resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
   }
   const outcome = jobOutcome(job, podsOfJob(job.metadata.name, parsed.pods));
   if (outcome.state === "Running") {

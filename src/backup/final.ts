@@ -7,7 +7,7 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject, Pod } from "../api/k8s.js";
-import { buildFinalBackupJob, finalBackupJobName, finalBackupPath, finalBackupStorage } from "../render/backup-cluster.js";
+import { buildFinalBackupJob, finalBackupJobName, finalBackupPath, finalBackupStorage } from "./cluster-children.js";
 import { backupLocation } from "../api/backup.js";
 import { jobOutcome, podsOfJob, type BackupMeta } from "./job-result.js";
 import { backupPrimary, backupSources } from "./sources.js";

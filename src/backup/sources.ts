@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { InstanceStatusSchema } from "../api/cluster.js";
 import type { Pod } from "../api/k8s.js";
-import type { BackupSource } from "../render/backup-job.js";
+import type { BackupSource } from "./job.js";
 
 const StatusSchema = z.looseObject({ currentPrimary: z.string().optional(), instances: z.array(InstanceStatusSchema).optional() });
 

@@ -15,8 +15,8 @@ import type { Cluster } from "../api/cluster.js";
 import type { ConditionInput } from "../api/conditions.js";
 import { CONDITION_BACKUP_HEALTHY, LABEL_INSTANCE, REASON } from "../api/constants.js";
 import type { Pod } from "../api/k8s.js";
-import { LABEL_SCHEDULE, scheduleCronJobName } from "../render/backup-cluster.js";
-import { LABEL_BACKUP } from "../render/backup-job.js";
+import { LABEL_SCHEDULE, scheduleCronJobName } from "./cluster-children.js";
+import { LABEL_BACKUP } from "./job.js";
 import { jobNameOf, podsOutcome, type PodRunOutcome } from "./job-result.js";
 
 /** One observed run (Job) of a schedule. */

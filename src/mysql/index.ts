@@ -33,4 +33,4 @@ export {
   type Resolve,
 } from "./operations.js";
 export { dialectFor, mariadbDialect, mysqlDialect, installSemiSyncPlugins, quoteString, quoteIdent, quoteAccount } from "./sql/index.js";
-export type { Dialect, AccountPasswords, ChangeSourceOptions, SemiSyncSourceOptions, BoundQuery } from "./sql/index.js";
+export type { Dialect, ChangeSourceOptions, SemiSyncSourceOptions, BoundQuery } from "./sql/index.js";

@@ -4,8 +4,8 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject } from "../api/k8s.js";
-import { buildScheduleCronJobs, type ClusterBackupSources } from "./backup-cluster.js";
-import { buildConfigMap, configData, configHash } from "./configmap.js";
+import { buildScheduleCronJobs, type ClusterBackupSources } from "../backup/cluster-children.js";
+import { buildConfigMap, configFiles, configHash } from "./configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, type Credentials } from "./credentials.js";
 import { childNames } from "../api/names.js";
 import { applyChildPatches, type PatchFailure } from "./patches.js";
@@ -62,8 +62,10 @@ function cachedConfig(cluster: Cluster): { data: Record<string, string>; hash: s
   const key = JSON.stringify([cluster.name, cluster.namespace, cluster.uid, cluster.spec]);
   const hit = configCache.get(key);
   if (hit) return { data: { ...hit.data }, hash: hit.hash };
-  const data = configData(cluster);
-  const entry = { data, hash: configHash(data) };
+  const files = configFiles(cluster);
+  // The hash covers only what the database pods read (src/render/configmap.ts).
+  const data = { ...files.database, ...files.backupOnly };
+  const entry = { data, hash: configHash(files.database) };
   if (configCache.size >= CONFIG_CACHE_SIZE) configCache.delete(configCache.keys().next().value ?? "");
   configCache.set(key, entry);
   return { data: { ...data }, hash: entry.hash };

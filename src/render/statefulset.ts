@@ -21,7 +21,7 @@ import {
   TMP_DIR,
 } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
-import { withSeeding } from "./backup-seed.js";
+import { withSeeding } from "../backup/seed.js";
 import { credentialsSecretName } from "./credentials.js";
 import { childNames, podSelector, standardLabels } from "../api/names.js";
 import { canonicalQuantity, canonicalResourceList } from "../api/quantity.js";
@@ -58,6 +58,8 @@ function env(cluster: Cluster): unknown[] {
     { name: "METAMYSQL_RUN_DIR", value: RUN_DIR },
     { name: "METAMYSQL_TMP_DIR", value: TMP_DIR },
     { name: "METAMYSQL_PORT", value: String(MYSQL_PORT) },
+    // Per-pod values only: the flavor and the operator's constants are in settings.env of the
+    // ConfigMap (src/render/settings.ts), which changes together with the scripts.
     fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
     fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
     fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),

@@ -3,7 +3,8 @@
  * mariadb-dump, rclone and a local S3 server (s3rver): MySQLBackup to a PVC and to S3, failure
  * cases ending Failed with a reason, a scheduled backup with keep, and a new cluster restored
  * through initDB.fromBackup with equal checksums that replicates new writes without errant
- * GTIDs. docs/backups.md. Pod IPs 127.40.N.*.
+ * GTIDs, and a MySQLBackup with deletionPolicy Delete finalized after its cluster is gone.
+ * docs/backups.md. Pod IPs 127.40.N.*.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -202,5 +203,21 @@ describe("backups through the local runtime", () => {
     }
     const instances = (statusOf(clusterOf(bt)).instances ?? []) as Array<{ role: string }>;
     expect(instances.map((i) => i.role).sort()).toEqual(["primary", "replica", "replica"]);
+  }, 400_000);
+
+  it("a MySQLBackup with deletionPolicy Delete deleted after its cluster is finalized: its remove Job runs from the backup's own ConfigMap", async () => {
+    const bt = b;
+    if (!bt) throw new Error("the restore test did not start the second runtime");
+    applyBackup(bt, "gone", { clusterName: "dst", storage: { persistentVolumeClaim: { claimName: "backups" } }, deletionPolicy: "Delete" });
+    const st = await backupDone(bt, "gone");
+    expect(st.state, String(st.message)).toBe("Completed");
+    expect(bt.rt.store.get("v1", "ConfigMap", "default", "gone-backup-script")).toBeDefined();
+    const stored = join(stateLayout(a.stateDir).pvcDir("default", "backups"), "dst", "gone");
+    expect(existsSync(join(stored, "meta.json"))).toBe(true);
+    await bt.rt.deleteCluster(240_000);
+    expect(bt.rt.store.get("v1", "ConfigMap", "default", "dst-config")).toBeUndefined();
+    bt.rt.deleteObject("metamysql.dev/v1alpha1", "MySQLBackup", "gone");
+    await eventually(() => bt.rt.store.get("metamysql.dev/v1alpha1", "MySQLBackup", "default", "gone") === undefined, 120_000, "MySQLBackup gone to be finalized");
+    expect(existsSync(stored)).toBe(false);
   }, 400_000);
 });

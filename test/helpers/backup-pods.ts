@@ -1,7 +1,7 @@
 /**
  * Pods of a schedule's Jobs as Kubernetes reports them: built from a rendered CronJob's Job
  * template (its labels, env and volumes), with the labels and owner the Job controller adds and
- * the termination messages the backup script writes (src/render/backup-script.ts).
+ * the termination messages the backup script writes (src/backup/scripts/backup.sh).
  */
 import type { Obj } from "./metacontroller.js";
 

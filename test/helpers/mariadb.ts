@@ -12,7 +12,7 @@ import { Socket } from "node:net";
 import mysql from "mysql2/promise";
 import { z } from "zod";
 import { OPERATOR_USER, REPLICATION_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
-import { mariadbDialect } from "../../src/mysql/sql/mariadb.js";
+import { accountsSql, statements as sqlStatements } from "./scripts.js";
 
 const MARIADBD = existsSync("/usr/sbin/mariadbd") ? "/usr/sbin/mariadbd" : "mariadbd";
 const INSTALL_DB = existsSync("/usr/bin/mariadb-install-db") ? "/usr/bin/mariadb-install-db" : "mariadb-install-db";
@@ -184,7 +184,8 @@ export class MariaDBHarness {
 
   private async createAccounts(inst: MariaDBInstance): Promise<void> {
     const statements = [
-      ...mariadbDialect.accountSetup({ operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup }),
+      // The accounts as production creates them (accounts.sh, the one definition), root untouched.
+      ...sqlStatements(accountsSql("service", "mariadb", { operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup })),
       "SET SESSION sql_log_bin=0",
       `CREATE USER IF NOT EXISTS '${APP_USER}'@'%' IDENTIFIED BY '${TEST_PASSWORDS.app}'`,
       `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO '${APP_USER}'@'%'`,

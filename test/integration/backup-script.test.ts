@@ -1,17 +1,19 @@
 /**
- * The rendered backup.sh against real mariadbd (127.10.22.x, test/helpers/mariadb.ts), with the
- * least-privilege backup account the entrypoint creates (src/mysql/sql/accounts.ts): what it
+ * backup.sh and seed.sh (src/backup/scripts/) against real mariadbd (127.10.22.x,
+ * test/helpers/mariadb.ts), with the least-privilege backup account the entrypoint creates
+ * (src/render/scripts/accounts.sh): what it
  * can dump, and how each failure of issue 5 ends (Failed with the reason, nothing published).
  * Disk full is the kernel's real ENOSPC: the dump's output path is a symlink to /dev/full
  * (mounting a small filesystem would need privileges CI may not have).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_USER } from "../../src/api/constants.js";
-import { renderBackupScript, renderSeedScript } from "../../src/render/backup-script.js";
+import { SCRIPT } from "../helpers/scripts.js";
 import { MariaDBHarness, TEST_PASSWORDS, type MariaDBInstance } from "../helpers/mariadb.js";
 
 const h = new MariaDBHarness({ subnet: 22 });
@@ -30,7 +32,7 @@ function runDump(name: string, sources: string, env: Record<string, string> = {}
   const pvcRoot = join(work, "pvc");
   const resultFile = join(work, `${name}.result`);
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("METAMYSQL_") && !k.startsWith("MYSQL_")));
-  const child = spawn("bash", ["-c", renderBackupScript(), "backup.sh", "dump"], {
+  const child = spawn("bash", [SCRIPT.backup, "dump"], {
     env: {
       ...clean,
       METAMYSQL_FLAVOR: "mariadb",
@@ -195,7 +197,7 @@ describe("seed.sh check refuses anything but a complete backup of the same flavo
     return dir;
   }
   function check(dir: string): { code: number | null; stderr: string } {
-    const r = spawnSync("bash", ["-c", renderSeedScript(), "seed.sh", "check"], { env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_DIR: dir }, encoding: "utf8" });
+    const r = spawnSync("bash", [SCRIPT.seed, "check"], { env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_DIR: dir }, encoding: "utf8" });
     return { code: r.status, stderr: r.stderr };
   }
 
@@ -225,3 +227,31 @@ describe("seed.sh check refuses anything but a complete backup of the same flavo
     expect(r.stderr).toMatch(/the backup is from mariadb 10\.6 but this server is mariadb 1\d\.\d+: refusing to restore across major versions/);
   });
 });
+
+describe("seed.sh latest picks the newest usable backup of this cluster", () => {
+  type AnyObj = Record<string, unknown>;
+  const dir = mkdtempSync(join(tmpdir(), "mm-seedscan-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const major = /Ver (\d+\.\d+)/.exec(spawnSync("mariadbd", ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1];
+  it.skipIf(!major)("seed.sh latest: the newest complete, intact backup of THIS cluster (uid)", () => {
+    const put = (rel: string, meta: AnyObj, dump = "dump", damage = false): void => {
+      mkdirSync(join(dir, rel), { recursive: true });
+      writeFileSync(join(dir, rel, "dump.sql"), dump);
+      const sha = createHash("sha256").update(damage ? "other" : dump).digest("hex");
+      writeFileSync(join(dir, rel, "meta.json"), JSON.stringify({ cluster: "shop", clusterUID: "uid-1", flavor: "mariadb", majorVersion: major, compression: "none", file: "dump.sql", sha256: sha, ...meta }));
+    };
+    put("n/20260101T000000Z", { completedAt: "2026-01-01T00:00:10Z" });
+    put("n/20260102T000000Z", { completedAt: "2026-01-02T00:00:10Z" });
+    put("w/20260103T000000Z", { completedAt: "2026-01-03T00:00:10Z" }, "x", true); // damaged
+    put("w/20260104T000000Z", { completedAt: "2026-01-04T00:00:10Z", clusterUID: "uid-OLD" }); // another cluster of that name
+    mkdirSync(join(dir, "n/20260105T000000Z"), { recursive: true }); // incomplete: no meta.json
+    const run = (uid: string) =>
+      spawnSync("bash", [SCRIPT.seed, "latest"], { encoding: "utf8", env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid } });
+    const r = run("uid-1");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(join(dir, "n/20260102T000000Z"));
+    expect(r.stderr).toContain("skipping");
+    expect(run("uid-none").stdout.trim()).toBe("");
+  });
+});
+

@@ -240,6 +240,14 @@ describe("deploy/operator", () => {
     expect(crd.spec).toEqual(buildCrd(MYSQLCLUSTER_CRD).spec);
   });
 
+  it("the MySQLBackup CompositeController owns its Jobs and its script ConfigMap (InPlace, like the cluster's)", () => {
+    const cc = CompositeControllerSchema.parse(find(objects(), "CompositeController", "metamysql-mysqlbackup"));
+    expect(cc.spec.childResources.map((c) => [c.apiVersion, c.resource, c.updateStrategy.method])).toEqual([
+      ["batch/v1", "jobs", "OnDelete"],
+      ["v1", "configmaps", "InPlace"],
+    ]);
+  });
+
   it("the CompositeController manages every child with a safe update strategy and v2 hooks", () => {
     const cc = CompositeControllerSchema.parse(find(objects(), "CompositeController", "metamysql-mysqlcluster"));
     expect(cc.spec.parentResource).toEqual({ apiVersion: API_VERSION, resource: "mysqlclusters" });

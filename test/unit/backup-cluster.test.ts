@@ -1,22 +1,15 @@
 /**
  * Cluster-level backups (docs/backups.md): the schedule CronJobs, the final backup decision of
- * finalize, seeding of fresh instances from the newest scheduled backup (render and the real
- * seed.sh on a fake storage), and the purged-binlog report of the decider.
+ * finalize, seeding of fresh instances from the newest scheduled backup (render; the real seed.sh
+ * runs in test/integration/backup-script.test.ts), and the purged-binlog report of the decider.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
 import type { KubeObject, Pod } from "../../src/api/k8s.js";
 import { ANNOTATION_SKIP_FINAL_BACKUP, finalBackupStep } from "../../src/backup/final.js";
-import { buildFinalBackupJob, buildScheduleCronJobs, finalBackupPath } from "../../src/render/backup-cluster.js";
-import { renderSeedScript } from "../../src/render/backup-script.js";
+import { buildFinalBackupJob, buildScheduleCronJobs, finalBackupPath } from "../../src/backup/cluster-children.js";
 import { renderChildren } from "../../src/render/children.js";
 import { configData } from "../../src/render/configmap.js";
-import { renderEntrypoint } from "../../src/render/scripts.js";
 import { buildStatefulSet } from "../../src/render/statefulset.js";
 import { binlogsPurged, replicationBroken } from "../../src/topology/rules.js";
 import type { ReplicaStatus } from "../../src/topology/observation.js";
@@ -56,6 +49,27 @@ describe("schedule CronJobs", () => {
     expect(JSON.stringify(renderChildren(input(spec)))).toBe(JSON.stringify(a));
     const b = renderChildren(input({}));
     expect(b.ok && b.children.some((c) => c.kind === "CronJob")).toBe(false);
+  });
+});
+
+describe("backup pods run the scripts from the cluster's ConfigMap", () => {
+  it.each([["PVC", PVC], ["S3", S3]] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files and settings.env)", (_name, storage) => {
+    const cj = buildScheduleCronJobs(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage }] } }), SRC)[0] as AnyObj;
+    const ps = cj["spec"].jobTemplate.spec.template.spec;
+    expect(ps.volumes).toContainEqual({
+      name: "scripts",
+      configMap: { name: "shop-config", defaultMode: 0o555, items: [{ key: "backup-common.sh", path: "backup-common.sh" }, { key: "backup.sh", path: "backup.sh" }, { key: "settings.env", path: "settings.env" }] },
+    });
+    for (const c of [...(ps.initContainers ?? []), ...ps.containers]) {
+      expect(c.command).toEqual(["bash", "/etc/metamysql/backup.sh", c.name]);
+      expect(c.volumeMounts).toContainEqual({ name: "scripts", mountPath: "/etc/metamysql", readOnly: true });
+    }
+  });
+  it("the S3 seed init containers run seed.sh from the config volume", () => {
+    const sts = buildStatefulSet(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } }), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj;
+    const init = sts["spec"].template.spec.initContainers[0];
+    expect(init.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
+    expect(init.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
   });
 });
 
@@ -117,34 +131,11 @@ describe("seeding fresh instances from the newest scheduled backup", () => {
     expect(ps.initContainers[0].command.slice(-1)).toEqual(["fetch-latest"]);
     expect(env(ps.initContainers[0])).toMatchObject({ METAMYSQL_SEED_S3_PATH: "shop/scheduled", METAMYSQL_SEED_SCAN: "/backup-latest" });
   });
-  it("no schedule, no initDB: the StatefulSet and entrypoint are unchanged", () => {
+  it("no schedule, no initDB: the StatefulSet and the database pods' files are unchanged", () => {
     const ps = podSpec({});
     expect(ps.volumes.some((v: AnyObj) => v.name === "backup-latest")).toBe(false);
-    expect(renderEntrypoint("mariadb")).not.toContain("SEED");
-  });
-
-  const dir = mkdtempSync(join(tmpdir(), "mm-seedscan-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const major = /Ver (\d+\.\d+)/.exec(spawnSync("mariadbd", ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1];
-  it.skipIf(!major)("seed.sh latest: the newest complete, intact backup of THIS cluster (uid)", () => {
-    const put = (rel: string, meta: AnyObj, dump = "dump", damage = false): void => {
-      mkdirSync(join(dir, rel), { recursive: true });
-      writeFileSync(join(dir, rel, "dump.sql"), dump);
-      const sha = createHash("sha256").update(damage ? "other" : dump).digest("hex");
-      writeFileSync(join(dir, rel, "meta.json"), JSON.stringify({ cluster: "shop", clusterUID: "uid-1", flavor: "mariadb", majorVersion: major, compression: "none", file: "dump.sql", sha256: sha, ...meta }));
-    };
-    put("n/20260101T000000Z", { completedAt: "2026-01-01T00:00:10Z" });
-    put("n/20260102T000000Z", { completedAt: "2026-01-02T00:00:10Z" });
-    put("w/20260103T000000Z", { completedAt: "2026-01-03T00:00:10Z" }, "x", true); // damaged
-    put("w/20260104T000000Z", { completedAt: "2026-01-04T00:00:10Z", clusterUID: "uid-OLD" }); // another cluster of that name
-    mkdirSync(join(dir, "n/20260105T000000Z"), { recursive: true }); // incomplete: no meta.json
-    const run = (uid: string) =>
-      spawnSync("bash", ["-c", renderSeedScript(), "seed.sh", "latest"], { encoding: "utf8", env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid } });
-    const r = run("uid-1");
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe(join(dir, "n/20260102T000000Z"));
-    expect(r.stderr).toContain("skipping");
-    expect(run("uid-none").stdout.trim()).toBe("");
+    expect(env(ps.containers[0])).not.toHaveProperty("METAMYSQL_SEED_SCAN");
+    expect(configData(cluster({}))["seed.sh"]).toBeUndefined();
   });
 });
 

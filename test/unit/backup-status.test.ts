@@ -9,7 +9,7 @@ import { MySQLClusterSpecSchema, MySQLClusterStatusSchema, type Cluster, type My
 import type { Pod } from "../../src/api/k8s.js";
 import { podsOutcome } from "../../src/backup/job-result.js";
 import { backupHealthCondition, deriveBackupsStatus, observedScheduleRuns, scheduleOfPod } from "../../src/backup/status.js";
-import { buildScheduleCronJobs, LABEL_SCHEDULE } from "../../src/render/backup-cluster.js";
+import { buildScheduleCronJobs, LABEL_SCHEDULE } from "../../src/backup/cluster-children.js";
 import { clusterSchemaAt, clusterStatusErrors } from "../helpers/crd-schema.js";
 import { statusFromDecision } from "../../hooks/mysqlcluster/status.js";
 import type { Decision } from "../../src/topology/index.js";

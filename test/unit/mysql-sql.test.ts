@@ -76,21 +76,6 @@ describe("MySQL 8.4 SQL text (documented syntax, no server here)", () => {
     expect(d.selectClientSessions.sql).toContain("performance_schema.processlist");
     expect(d.selectClientSessions.sql).toContain("'Binlog Dump GTID'");
   });
-  it("creates least-privilege accounts without binary logging", () => {
-    const sql = d.accountSetup({ operator: "o'p", replication: "r" });
-    expect(sql[0]).toBe("SET SESSION sql_log_bin=0");
-    expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
-    expect(sql).toContain("GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'");
-    expect(sql).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'");
-    expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES/);
-    expect(sql.join(";")).not.toContain("metamysql_backup");
-  });
-  it("the backup account (when its password is given) can read and lock, not write or control replication", () => {
-    const sql = d.accountSetup({ operator: "o", replication: "r", backup: "b'k" });
-    expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql_backup'@'%' IDENTIFIED BY 'b\\'k'");
-    expect(sql).toContain("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT ON *.* TO 'metamysql_backup'@'%'");
-    expect(sql.at(-1)).toBe("SET SESSION sql_log_bin=1");
-  });
 });
 
 describe("MariaDB SQL text", () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
 import { renderChildren } from "../../src/render/children.js";
-import { buildConfigMap, configData, configHash } from "../../src/render/configmap.js";
+import { buildConfigMap, configData, configFiles, configHash } from "../../src/render/configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
 import { generatePassword } from "../../src/server/passwords.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
@@ -18,8 +18,10 @@ import {
   buildReadWriteService,
 } from "../../src/render/services.js";
 import { buildStatefulSet } from "../../src/render/statefulset.js";
+import { renderSettings } from "../../src/render/settings.js";
 import { forbiddenChanges } from "../../src/api/spec-changes.js";
-import { renderEntrypoint, renderProbe } from "../../src/render/scripts.js";
+import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "../../src/render/scripts/embedded.js";
+import { BACKUP_SH } from "../../src/backup/scripts/embedded.js";
 import { validateKubeObject } from "../helpers/kube-schema.js";
 import type { Child, KubeObject } from "../../src/api/k8s.js";
 
@@ -182,18 +184,37 @@ describe("my.cnf", () => {
 });
 
 describe("scripts", () => {
-  it.each(["mariadb", "mysql"] as const)("%s entrypoint creates accounts without binary logging and execs the server", (flavor) => {
-    const s = renderEntrypoint(flavor);
-    expect(s).toContain("SET SESSION sql_log_bin=0;");
-    expect(s).toContain("CREATE USER IF NOT EXISTS 'metamysql'@'%'");
-    expect(s).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
-    expect(s).toMatch(new RegExp(`exec ${flavor === "mariadb" ? "mariadbd" : "mysqld"} `));
-    expect(s).toContain("SERVER_ID=$((100 + ORDINAL))");
-    expect(s).not.toMatch(/GRANT ALL[^;]*metamysql/);
+  // What the SQL says is tested by running accounts.sh (test/integration/accounts-script.test.ts).
+  it.each(["mariadb", "mysql"] as const)("%s: the ConfigMap ships the script files and settings.env with their flavor and constants; the container env holds none of them", (flavor) => {
+    const data = configData(cluster({ flavor }));
+    expect(data["entrypoint.sh"]).toBe(ENTRYPOINT_SH);
+    expect(data["instance.sh"]).toBe(INSTANCE_SH);
+    expect(data["accounts.sh"]).toBe(ACCOUNTS_SH);
+    expect(data["probe.sh"]).toBe(PROBE_SH);
+    // Scripts and settings change together (one ConfigMap update), even for pods of an older
+    // pod template: the constants are not in the pod's environment.
+    expect(data["settings.env"]).toBe(renderSettings(flavor));
+    const settings = Object.fromEntries((data["settings.env"] ?? "").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(settings).toEqual({
+      METAMYSQL_BACKUP_USER: "'metamysql_backup'",
+      METAMYSQL_FLAVOR: `'${flavor}'`,
+      METAMYSQL_OPERATOR_USER: "'metamysql'",
+      METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
+      METAMYSQL_REPLICATION_USER: "'repl'",
+      METAMYSQL_SERVER_ID_BASE: "'100'",
+    });
+    const env = (sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).map((e) => e["name"]);
+    for (const name of Object.keys(settings)) expect(env).not.toContain(name);
+    for (const name of ["POD_NAME", "METAMYSQL_ROOT_PASSWORD", "METAMYSQL_OPERATOR_PASSWORD", "METAMYSQL_REPLICATION_PASSWORD", "METAMYSQL_BACKUP_PASSWORD"]) expect(env).toContain(name);
+    for (const script of [INSTANCE_SH, ACCOUNTS_SH]) expect(script).toContain('/settings.env"');
+  });
+  it("the entrypoint creates the accounts with accounts.sh and execs the server", () => {
+    expect(ENTRYPOINT_SH).toContain('accounts init | "$CLIENT"');
+    expect(ENTRYPOINT_SH).toContain('exec "$SERVER" ');
+    expect(INSTANCE_SH).toContain("SERVER_ID=$((SERVER_ID_BASE + ORDINAL))");
   });
   it("probe script knows readiness, liveness and prestop", () => {
-    const s = renderProbe("mariadb");
-    for (const mode of ["readiness)", "liveness)", "prestop)"]) expect(s).toContain(mode);
+    for (const mode of ["readiness)", "liveness)", "prestop)"]) expect(PROBE_SH).toContain(mode);
   });
 });
 
@@ -277,10 +298,23 @@ describe("config hash", () => {
     expect(configHash(configData(cluster({ flavor: "mariadb" })))).toBe(a);
     expect(configHash(configData(cluster({ flavor: "mariadb", mysqlConfig: { max_connections: 10 } })))).not.toBe(a);
   });
-  it("the ConfigMap holds my.cnf, entrypoint and probe, no secrets", () => {
+  it("the ConfigMap holds my.cnf, the database scripts and the backup Jobs' scripts, no secrets", () => {
     const cm = buildConfigMap(cluster(), configData(cluster())) as AnyObj;
-    expect(Object.keys(cm["data"])).toEqual(["entrypoint.sh", "my.cnf", "probe.sh"]);
+    expect(Object.keys(cm["data"])).toEqual(["accounts.sh", "backup-common.sh", "backup.sh", "entrypoint.sh", "instance.sh", "my.cnf", "probe.sh", "settings.env"]);
     expect(JSON.stringify(cm)).not.toContain("r00t");
+  });
+  it("the pod-template hash covers only what the database pods read: not backup.sh", () => {
+    const files = configFiles(cluster());
+    expect(Object.keys(files.backupOnly)).toEqual(["backup-common.sh", "backup.sh"]);
+    expect(files.backupOnly["backup.sh"]).toBe(BACKUP_SH);
+    const r = renderChildren({ cluster: cluster(), observed: [], credentials: CREDS, backupPassword: "b", primary: undefined, readOnlyEndpoints: [] });
+    const stsChild = r.ok ? (r.children.find((c) => c.kind === "StatefulSet") as AnyObj) : undefined;
+    expect(stsChild?.["spec"].template.metadata.annotations["metamysql.dev/config-hash"]).toBe(configHash(files.database));
+    // Seeding clusters' pods run seed.sh and what it sources: those are hashed.
+    const seeding = configFiles(cluster({ initDB: { fromBackup: { path: "p", storage: { persistentVolumeClaim: { claimName: "b" } } } } }));
+    expect(Object.keys(seeding.database)).toContain("seed.sh");
+    expect(Object.keys(seeding.database)).toContain("backup-common.sh");
+    expect(Object.keys(seeding.backupOnly)).toEqual(["backup.sh"]);
   });
 });
 

@@ -35,14 +35,6 @@ export interface BoundQuery {
   values: (string | number)[];
 }
 
-/** Credentials of the accounts the init script creates. */
-export interface AccountPasswords {
-  operator: string;
-  replication: string;
-  /** The backup account (created only when set). */
-  backup?: string;
-}
-
 /** Everything flavor-specific that observe/act send to a server. */
 export interface Dialect {
   readonly flavor: Flavor;
@@ -71,6 +63,4 @@ export interface Dialect {
   setReadOnly(readOnly: boolean): string[];
   semiSyncSource(opts: SemiSyncSourceOptions): string[];
   semiSyncReplica(enabled: boolean): string[];
-  /** Idempotent account creation, run with binary logging off (init script and tests). */
-  accountSetup(passwords: AccountPasswords): string[];
 }

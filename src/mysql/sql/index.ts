@@ -6,7 +6,7 @@ import type { Dialect } from "./dialect.js";
 import { mariadbDialect } from "./mariadb.js";
 import { mysqlDialect } from "./mysql.js";
 
-export type { AccountPasswords, BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
+export type { BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
 export { mariadbDialect } from "./mariadb.js";
 export { mysqlDialect, installSemiSyncPlugins } from "./mysql.js";
 export { quoteAccount, quoteIdent, quoteString } from "./escape.js";

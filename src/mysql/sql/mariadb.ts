@@ -2,30 +2,8 @@
  * MariaDB 10.11+ SQL (mysql-field-notes.md: every statement here ran for real with mysql2).
  */
 import { OPERATOR_USER } from "../../api/constants.js";
-import type { AccountPasswords, BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
-import { accountSetupStatements } from "./accounts.js";
+import type { BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
 import { intLiteral, quoteString } from "./escape.js";
-
-/** Least privilege that ran every orchestration step (field notes, "Read-only"). */
-export const MARIADB_OPERATOR_PRIVILEGES = [
-  "RELOAD",
-  "PROCESS",
-  "SELECT",
-  "REPLICATION SLAVE ADMIN",
-  "SLAVE MONITOR",
-  "BINLOG MONITOR",
-  "REPLICATION MASTER ADMIN",
-  "READ_ONLY ADMIN",
-  "BINLOG ADMIN",
-  "CONNECTION ADMIN",
-] as const;
-
-/**
- * What `mariadb-dump --single-transaction --gtid --master-data=2 --all-databases --routines
- * --events --triggers` needs, plus SHOW SLAVE STATUS to choose the source: no replication
- * control (the dump never stops the replica's applier), no SUPER.
- */
-export const MARIADB_BACKUP_PRIVILEGES = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "BINLOG MONITOR", "SLAVE MONITOR"] as const;
 
 const selectGlobals = [
   "SELECT @@server_id AS server_id",
@@ -68,10 +46,6 @@ function semiSyncSource(o: SemiSyncSourceOptions): string[] {
   ];
 }
 
-function accountSetup(p: AccountPasswords): string[] {
-  return accountSetupStatements(p, [MARIADB_OPERATOR_PRIVILEGES], MARIADB_BACKUP_PRIVILEGES);
-}
-
 /** The MariaDB dialect. */
 export const mariadbDialect: Dialect = {
   flavor: "mariadb",
@@ -96,5 +70,4 @@ export const mariadbDialect: Dialect = {
   setReadOnly: (readOnly) => [`SET GLOBAL read_only=${readOnly ? "ON" : "OFF"}`],
   semiSyncSource,
   semiSyncReplica: (enabled) => [`SET GLOBAL rpl_semi_sync_slave_enabled=${enabled ? "ON" : "OFF"}`],
-  accountSetup,
 };

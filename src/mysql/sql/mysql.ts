@@ -4,33 +4,8 @@
  * checks this text against the documented 8.4 syntax.
  */
 import { OPERATOR_USER } from "../../api/constants.js";
-import type { AccountPasswords, BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
-import { accountSetupStatements } from "./accounts.js";
+import type { BoundQuery, ChangeSourceOptions, Dialect, SemiSyncSourceOptions } from "./dialect.js";
 import { intLiteral, quoteString } from "./escape.js";
-
-/**
- * Least privilege for every verb on MySQL 8.4: SYSTEM_VARIABLES_ADMIN (read_only,
- * super_read_only, semi-sync globals), REPLICATION_SLAVE_ADMIN (CHANGE REPLICATION SOURCE,
- * START/STOP REPLICA), RELOAD (RESET REPLICA), REPLICATION CLIENT (SHOW REPLICA STATUS),
- * PROCESS + SELECT (performance_schema.processlist), CONNECTION_ADMIN (KILL, connecting when
- * max_connections is reached), BINLOG_ADMIN.
- */
-export const MYSQL_OPERATOR_PRIVILEGES = ["RELOAD", "PROCESS", "SELECT", "REPLICATION CLIENT"] as const;
-export const MYSQL_OPERATOR_DYNAMIC_PRIVILEGES = [
-  "SYSTEM_VARIABLES_ADMIN",
-  "REPLICATION_SLAVE_ADMIN",
-  "CONNECTION_ADMIN",
-  "BINLOG_ADMIN",
-  // Repair of an errant instance by cloning from the primary (README "Repairing an errant instance").
-  "BACKUP_ADMIN",
-  "CLONE_ADMIN",
-] as const;
-
-/**
- * What `mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON --no-tablespaces
- * --all-databases --routines --events --triggers` needs, plus SHOW REPLICA STATUS.
- */
-export const MYSQL_BACKUP_PRIVILEGES = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "REPLICATION CLIENT"] as const;
 
 /** Plugins needed for semi-sync on MySQL (loaded with plugin_load_add in my.cnf, or installed). */
 export const MYSQL_SEMI_SYNC_PLUGINS = [
@@ -85,10 +60,6 @@ export function installSemiSyncPlugins(): string[] {
   return MYSQL_SEMI_SYNC_PLUGINS.map((p) => `INSTALL PLUGIN ${p.name} SONAME ${quoteString(p.library)}`);
 }
 
-function accountSetup(p: AccountPasswords): string[] {
-  return accountSetupStatements(p, [MYSQL_OPERATOR_PRIVILEGES, MYSQL_OPERATOR_DYNAMIC_PRIVILEGES], MYSQL_BACKUP_PRIVILEGES);
-}
-
 /** The MySQL 8.4 dialect. */
 export const mysqlDialect: Dialect = {
   flavor: "mysql",
@@ -114,5 +85,4 @@ export const mysqlDialect: Dialect = {
     readOnly ? ["SET GLOBAL super_read_only=ON"] : ["SET GLOBAL super_read_only=OFF", "SET GLOBAL read_only=OFF"],
   semiSyncSource,
   semiSyncReplica: (enabled) => [`SET GLOBAL rpl_semi_sync_replica_enabled=${enabled ? "ON" : "OFF"}`],
-  accountSetup,
 };

@@ -11,17 +11,27 @@
  * (sha256) and one of another flavor or major version.
  */
 import type { Cluster } from "../api/cluster.js";
-import { DATA_DIR, DATA_VOLUME } from "../api/constants.js";
+import { CONFIG_DIR, CONFIG_VOLUME, DATA_DIR, DATA_VOLUME } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
-import { scheduledRoot } from "./backup-cluster.js";
-import { BACKUP_TOOLS_IMAGE, storageEnv } from "./backup-job.js";
-import { renderSeedScript } from "./backup-script.js";
+import { scheduledRoot } from "./cluster-children.js";
+import { BACKUP_TOOLS_IMAGE, storageEnv } from "./job.js";
+import { BACKUP_COMMON_SH, SEED_SH } from "./scripts/embedded.js";
 
 const SOURCE_DIR = "/backup-source";
 const SEED_DIR = "/seed";
 const LATEST_DIR = "/backup-latest";
 
 type Obj = Record<string, unknown>;
+
+/**
+ * The files of ConfigMap `<c>-config` that seeding runs (src/backup/scripts/seed.sh and what it
+ * sources besides settings.env, which the ConfigMap always holds): the entrypoint runs `seed.sh latest|check|sql|position`, the S3 init containers
+ * `seed.sh fetch|fetch-latest`. Only in the ConfigMap of clusters that can seed.
+ */
+export const SEED_SCRIPT_FILES: Readonly<Record<string, string>> = {
+  "backup-common.sh": BACKUP_COMMON_SH,
+  "seed.sh": SEED_SH,
+};
 
 /** True when fresh instances may seed from a backup (initDB.fromBackup or a backup schedule). */
 export function seedsFromBackups(cluster: Cluster): boolean {
@@ -63,18 +73,18 @@ function withLatestSeed(cluster: Cluster, podSpec: Obj, env: unknown[], mounts: 
 
 /**
  * An init container (tools image) that downloads a backup from S3 into an emptyDir while the
- * data dir is uninitialized (`seed.sh fetch|fetch-latest`); the data dir is mounted read-only
- * only to see whether it is.
+ * data dir is uninitialized (`seed.sh fetch|fetch-latest`, run from the pod's config volume,
+ * ConfigMap `<c>-config`); the data dir is mounted read-only only to see whether it is.
  */
 function fetchContainer(name: string, phase: string, target: { name: string; mountPath: string }, env: unknown[]): Obj {
   return {
     name,
     image: BACKUP_TOOLS_IMAGE,
     imagePullPolicy: "IfNotPresent",
-    command: ["bash", "-c", renderSeedScript(), "seed.sh", phase],
+    command: ["bash", `${CONFIG_DIR}/seed.sh`, phase],
     env: [...env, { name: "METAMYSQL_DATA_DIR", value: DATA_DIR }],
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
-    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR, readOnly: true }, target],
+    volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_DIR, readOnly: true }, { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true }, target],
   };
 }
 
@@ -88,7 +98,6 @@ export function withSeeding(cluster: Cluster, sts: Child): Child {
   const env = main["env"] as unknown[];
   const mounts = main["volumeMounts"] as unknown[];
   const volumes = podSpec["volumes"] as unknown[];
-  env.push({ name: "METAMYSQL_FLAVOR", value: cluster.spec.flavor });
   withLatestSeed(cluster, podSpec, env, mounts, volumes);
   const from = cluster.spec.initDB?.fromBackup;
   if (!from) return sts;

@@ -8,8 +8,8 @@ import type { BackupSchedule, BackupStorage } from "../api/backup.js";
 import { imageFor, type Cluster } from "../api/cluster.js";
 import { COMPONENT_BACKUP, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
-import { buildBackupCronJob, buildBackupJob, LABEL_BACKUP, type BackupSource } from "./backup-job.js";
 import { childNames } from "../api/names.js";
+import { buildBackupCronJob, buildBackupJob, LABEL_BACKUP, type BackupSource } from "./job.js";
 
 /** Where a cluster-level backup may dump from, as observed by the hook. */
 export interface ClusterBackupSources {

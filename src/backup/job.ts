@@ -1,12 +1,18 @@
 /**
- * Pure builders of the backup children (docs/backups.md): the Job of a MySQLBackup (and of the
- * final backup on cluster delete), the CronJob of a schedule, and the pod parts that seed an
- * instance from a backup. Deterministic: the same input gives byte-identical output.
+ * Pure builders of the backup Jobs (docs/backups.md): the Job of a MySQLBackup (and of the
+ * final backup on cluster delete) and the CronJob of a schedule. Every container runs
+ * `bash /etc/metamysql/backup.sh <phase>` (src/backup/scripts/backup.sh) from a ConfigMap: the
+ * cluster's `<c>-config` for the CronJobs and the final backup (they exist only while the cluster
+ * does; src/render/configmap.ts), the MySQLBackup's own `<backup>-backup-script` for its Jobs
+ * (buildBackupScriptConfigMap), so a MySQLBackup's Jobs, its remove Job included, never depend on
+ * the cluster. Deterministic: the same input gives byte-identical output.
  */
-import { backupLocation, type BackupStorage, type Compression } from "../api/backup.js";
-import { BACKUP_USER, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
+import type { BackupStorage, Compression } from "../api/backup.js";
+import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
-import { renderBackupScript } from "./backup-script.js";
+import { childNames } from "../api/names.js";
+import { renderSettings, SETTINGS_FILE } from "../render/settings.js";
+import { BACKUP_COMMON_SH, BACKUP_SH } from "./scripts/embedded.js";
 
 /** Image with bash, rclone, gzip and zstd for the S3 steps (deploy/backup-tools/Dockerfile). */
 export const BACKUP_TOOLS_IMAGE = "ghcr.io/metamysql/backup-tools:0.1.0";
@@ -16,6 +22,43 @@ export const LABEL_BACKUP = "metamysql.dev/backup";
 export const RESULT_PATH = "/run/metamysql/result";
 export const SCRATCH_DIR = "/scratch";
 export const PVC_ROOT = "/backup";
+/** The volume of the scripts in backup pods, mounted where the database pods have them. */
+const SCRIPTS_VOLUME = "scripts";
+
+/**
+ * The script files of ConfigMap `<c>-config` that backup Jobs run. Only these and settings.env
+ * (what they source, src/render/settings.ts) are mounted (`items`): a backup pod needs neither
+ * my.cnf nor the entrypoint, and the pod-template hash of the database pods does not cover
+ * backup.sh (src/render/configmap.ts).
+ */
+export const BACKUP_SCRIPT_FILES: Readonly<Record<string, string>> = {
+  "backup-common.sh": BACKUP_COMMON_SH,
+  "backup.sh": BACKUP_SH,
+};
+
+/** The keys a backup pod mounts from its script ConfigMap. */
+const BACKUP_POD_FILES = [...Object.keys(BACKUP_SCRIPT_FILES), SETTINGS_FILE].sort();
+
+/** Name of the script ConfigMap a MySQLBackup owns. */
+export function backupScriptConfigMapName(backup: string): string {
+  return `${backup}-backup-script`;
+}
+
+/** The data of a MySQLBackup's own script ConfigMap: backup.sh and what it sources. */
+export function backupScriptData(flavor: "mysql" | "mariadb"): Record<string, string> {
+  const data: Record<string, string> = { ...BACKUP_SCRIPT_FILES, [SETTINGS_FILE]: renderSettings(flavor) };
+  return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k] ?? ""]));
+}
+
+/** The script ConfigMap a MySQLBackup owns (its Jobs mount it instead of `<c>-config`). */
+export function buildBackupScriptConfigMap(input: { name: string; labels: Record<string, string>; flavor: "mysql" | "mariadb" }): Child {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: input.name, labels: input.labels },
+    data: backupScriptData(input.flavor),
+  };
+}
 
 /** An instance the backup may dump, in preference order (caught-up replicas first). */
 export interface BackupSource {
@@ -44,6 +87,8 @@ export interface BackupJobInput {
   target: { path: string } | { dir: string; keep: number };
   /** "backup" takes one; "remove" deletes `target.path` (deletionPolicy: Delete). */
   mode?: "backup" | "remove";
+  /** The ConfigMap holding the scripts (default: the cluster's `<c>-config`). */
+  scriptConfigMap?: string | undefined;
 }
 
 function s3Env(storage: BackupStorage): unknown[] {
@@ -104,6 +149,7 @@ function databaseEnv(input: BackupJobInput): unknown[] {
 
 function container(name: string, image: string, phase: string, env: unknown[], storage: BackupStorage): Record<string, unknown> {
   const mounts: unknown[] = [
+    { name: SCRIPTS_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
     { name: "scratch", mountPath: SCRATCH_DIR },
     { name: "result", mountPath: "/run/metamysql" },
   ];
@@ -112,7 +158,7 @@ function container(name: string, image: string, phase: string, env: unknown[], s
     name,
     image,
     imagePullPolicy: "IfNotPresent",
-    command: ["bash", "-c", renderBackupScript(), "backup.sh", phase],
+    command: ["bash", `${CONFIG_DIR}/backup.sh`, phase],
     env,
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true },
     terminationMessagePath: RESULT_PATH,
@@ -126,7 +172,10 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
   const env = backupEnv(input);
   const s3 = input.storage.s3 !== undefined;
   const mode = input.mode ?? "backup";
+  const scripts = BACKUP_POD_FILES.map((key) => ({ key, path: key }));
+  const configMap = input.scriptConfigMap ?? childNames(input.clusterName).config;
   const volumes: unknown[] = [
+    { name: SCRIPTS_VOLUME, configMap: { name: configMap, defaultMode: 0o555, items: scripts } },
     { name: "scratch", emptyDir: {} },
     { name: "result", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
   ];
@@ -186,5 +235,3 @@ export function buildBackupCronJob(input: BackupJobInput & { schedule: string; t
     },
   };
 }
-
-export { backupLocation };

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# metamysql probes of the database container: `probe.sh readiness|liveness|prestop`.
+# - readiness: the server answers the operator account with the expected server_id (an instance
+#   that is up but not configured is not ready);
+# - liveness: the server process answers a ping;
+# - prestop: wait (bounded) until the instance is read-only, so the operator can switch the
+#   primary away before the server stops.
+# shellcheck source=SCRIPTDIR/instance.sh
+. "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
+
+query() {
+  MYSQL_PWD="${METAMYSQL_OPERATOR_PASSWORD:-}" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
+    --connect-timeout=2 -N -B -e "$1"
+}
+
+case "${1:-}" in
+  readiness)
+    # Ready = the server answers the operator account and has this pod's identity.
+    id="$(query 'SELECT @@server_id')" || exit 1
+    [ "$id" = "$SERVER_ID" ] || { echo "server_id is $id, expected $SERVER_ID" >&2; exit 1; }
+    ;;
+  liveness)
+    # Alive = the server process answers at all (even "access denied" proves that).
+    "$ADMIN" --protocol=socket --socket="$SOCKET" --connect-timeout=2 ping >/dev/null 2>&1 || exit 1
+    ;;
+  prestop)
+    # Give the operator time to move the primary away: wait until this instance is read-only
+    # (replicas are already), at most METAMYSQL_PRESTOP_WAIT_SECONDS (settings.env); never block a server that
+    # is down.
+    for _ in $(seq 1 "${METAMYSQL_PRESTOP_WAIT_SECONDS:?METAMYSQL_PRESTOP_WAIT_SECONDS must be set}"); do
+      ro="$(query 'SELECT @@global.read_only' 2>/dev/null)" || exit 0
+      [ "$ro" = "1" ] && exit 0
+      sleep 1
+    done
+    ;;
+  *)
+    echo "usage: probe.sh readiness|liveness|prestop" >&2
+    exit 2
+    ;;
+esac

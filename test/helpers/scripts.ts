@@ -1,0 +1,81 @@
+/**
+ * The container scripts as the tests run them: the real .sh files of the repository (the same
+ * text the ConfigMap ships, embedded by `npm run gen`). Spawns bash: integration tests only.
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { renderSettings, SETTINGS_FILE } from "../../src/render/settings.js";
+
+const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/** Absolute paths of the scripts. */
+export const SCRIPT = {
+  accounts: resolve(ROOT, "src/render/scripts/accounts.sh"),
+  entrypoint: resolve(ROOT, "src/render/scripts/entrypoint.sh"),
+  probe: resolve(ROOT, "src/render/scripts/probe.sh"),
+  backup: resolve(ROOT, "src/backup/scripts/backup.sh"),
+  seed: resolve(ROOT, "src/backup/scripts/seed.sh"),
+} as const;
+
+const configDirs = new Map<string, string>();
+
+/**
+ * A directory laid out like the mounted ConfigMap: every script of the repository plus the
+ * settings.env the renderer writes for `flavor` (src/render/settings.ts). One per flavor.
+ */
+export function configDir(flavor: "mysql" | "mariadb"): string {
+  const known = configDirs.get(flavor);
+  if (known) return known;
+  const dir = mkdtempSync(join(tmpdir(), `metamysql-scripts-${flavor}-`));
+  for (const src of ["src/render/scripts", "src/backup/scripts"]) {
+    for (const f of readdirSync(resolve(ROOT, src)).filter((n) => n.endsWith(".sh"))) copyFileSync(resolve(ROOT, src, f), join(dir, f));
+  }
+  writeFileSync(join(dir, SETTINGS_FILE), renderSettings(flavor));
+  configDirs.set(flavor, dir);
+  return dir;
+}
+
+/** Passwords of the accounts accounts.sh creates (only those the mode needs). */
+export interface AccountPasswords {
+  root?: string;
+  operator?: string;
+  replication?: string;
+  backup?: string;
+}
+
+/** The environment without any METAMYSQL_* or MYSQL_* variable of the test process. */
+export function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("METAMYSQL_") && !e[0].startsWith("MYSQL_")));
+}
+
+/**
+ * The SQL `accounts.sh <mode>` prints for a flavor, run next to the settings.env the renderer
+ * puts in the ConfigMap (flavor and users). Passwords only through the environment.
+ */
+export function accountsSql(mode: "init" | "service" | "upgrade" | "seed", flavor: "mysql" | "mariadb", p: AccountPasswords): string {
+  const pw = (name: string, v: string | undefined): Record<string, string> => (v === undefined ? {} : { [name]: v });
+  const r = spawnSync("bash", [join(configDir(flavor), "accounts.sh"), mode], {
+    encoding: "utf8",
+    env: {
+      ...cleanEnv(),
+      ...pw("METAMYSQL_ROOT_PASSWORD", p.root),
+      ...pw("METAMYSQL_OPERATOR_PASSWORD", p.operator),
+      ...pw("METAMYSQL_REPLICATION_PASSWORD", p.replication),
+      ...pw("METAMYSQL_BACKUP_PASSWORD", p.backup),
+    },
+  });
+  if (r.status !== 0) throw new Error(`accounts.sh ${mode} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The statements of accounts.sh output, one per line, without the trailing semicolon. */
+export function statements(sql: string): string[] {
+  return sql
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .map((l) => l.replace(/;$/, ""));
+}
