@@ -161,7 +161,6 @@ async function main(): Promise<void> {
 
   const best = { bareDump: Infinity, bareDumpSync: Infinity, opDump: Infinity, opDumpZstd: Infinity, bareRestore: Infinity, opRestore: Infinity };
   let opDir = "";
-  let zstdBytes = 0;
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? ["op", "bare", "sync"] : ["sync", "bare", "op"];
     for (const which of order) {
@@ -180,7 +179,7 @@ async function main(): Promise<void> {
   }
   const z = opDump("zstd");
   best.opDumpZstd = z.s;
-  zstdBytes = statSync(join(z.dir, "dump.sql.zst")).size;
+  const zstdBytes = statSync(join(z.dir, "dump.sql.zst")).size;
   const zRestore = await opRestore(z.dir);
   // The round trip without storage in between: plain `mariadb-dump | mariadb` (issue 5's
   // reference), against the operator's dump to storage followed by its restore.

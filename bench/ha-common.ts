@@ -6,7 +6,7 @@
  * acknowledged writes missing on the primary afterwards. Every process is stopped at the end.
  */
 import { rmSync } from "node:fs";
-import { HaCluster, Writer, median, startHaCluster } from "../test/helpers/ha.js";
+import { type HaCluster, Writer, median, startHaCluster } from "../test/helpers/ha.js";
 import { eventually, leftoverPids } from "../test/helpers/local.js";
 
 /** What one run measured. */

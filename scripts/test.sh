@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: everything CI checks. Installs the MariaDB server (and shellcheck) when missing
-# (Debian, root), then type-checks, lints (the TypeScript, and every .sh file with shellcheck)
+# (Debian, root), then type-checks, lints (ESLint with the layer rules, Prettier, shellcheck)
 # and runs every test tier: unit, contract, integration (real MariaDB servers on loopback
 # addresses) and end-to-end (the local runtime).
 set -euo pipefail
@@ -11,6 +11,5 @@ command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is missing; the man
 
 npm run --silent typecheck
 npm run --silent build   # the CLI tests run bin/metamysql.js, as users do
-node scripts/lint.mjs
-bash scripts/shellcheck.sh
+npm run --silent lint    # ESLint (typescript-eslint, the layers of ARCHITECTURE.md), Prettier, shellcheck
 npx vitest run "$@"

@@ -96,7 +96,7 @@ export type MySQLBackupObject = z.infer<typeof MySQLBackupObjectSchema>;
 export const BackupScheduleSchema = z.object({
   name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/, "lower-case DNS label of at most 20 characters").meta({ description: "Names the CronJob <cluster>-backup-<name> and the folder of its backups." }),
   schedule: z.string().regex(/^\S+(\s+\S+){4}$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "must be a cron expression").meta({ description: "Cron schedule (5 fields)." }),
-  timeZone: z.string().regex(/^[A-Za-z0-9_+\/-]+$/).optional().meta({ description: "IANA time zone of the schedule; the controller's when omitted." }),
+  timeZone: z.string().regex(/^[A-Za-z0-9_+/-]+$/).optional().meta({ description: "IANA time zone of the schedule; the controller's when omitted." }),
   storage: BackupStorageSchema,
   compression: CompressionSchema.default("gzip"),
   keep: z.number().int().min(1).max(1000).default(7).meta({ description: "How many completed backups of this schedule to retain." }),

@@ -11,7 +11,7 @@ import type { BackupStorage, Compression } from "../api/backup.js";
 import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { childNames } from "../api/names.js";
-import { renderSettings, SETTINGS_FILE } from "../render/settings.js";
+import { renderSettings, SETTINGS_FILE } from "../api/settings.js";
 import { BACKUP_COMMON_SH, BACKUP_SH } from "./scripts/embedded.js";
 
 /** Image with bash, rclone, gzip and zstd for the S3 steps (deploy/backup-tools/Dockerfile). */

@@ -3,6 +3,7 @@
  * (ARCHITECTURE.md section 6). `up` runs the runtime in the foreground; `apply`, `status`,
  * `kill`, `delete` and `trigger` talk to it over the control channel of the state dir.
  */
+import { startLocalHookServer } from "./hook-server.js";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { controlRequest } from "../local/control/channel.js";
@@ -134,6 +135,7 @@ async function up(stateDir: string, values: Record<string, string | boolean | un
   const resync = seconds(values["resync-period"] as string | undefined, "--resync-period");
   const runtime = await LocalRuntime.start({
     stateDir,
+    startHookServer: startLocalHookServer,
     ...(typeof values["hook-url"] === "string" ? { hookUrl: values["hook-url"] } : {}),
     ...(typeof values["ip-prefix"] === "string" ? { ipPrefix: values["ip-prefix"] } : {}),
     ...(hookTimeout !== undefined ? { hookTimeoutMs: hookTimeout * 1000 } : {}),

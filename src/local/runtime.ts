@@ -12,7 +12,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { destination, pino } from "pino";
 import { namespaceOf, numberField, type KObject } from "./apiserver/objects.js";
 import { ObjectStore, type WatchEvent } from "./apiserver/store.js";
 import { startControlServer } from "./control/channel.js";
@@ -57,6 +56,8 @@ export interface LocalRuntimeOptions {
   stateDir: string;
   /** Use this hook server instead of starting one in-process. */
   hookUrl?: string;
+  /** Starts the in-process hook server when `hookUrl` is not given. */
+  startHookServer?: StartHookServer;
   /** Loopback /24 for pod IPs ("127.20.1"); default: remembered, else derived from the state dir. */
   ipPrefix?: string;
   /** Webhook timeout (default: the CompositeController manifest's, else 10 s). */
@@ -79,10 +80,18 @@ export interface LocalRuntimeOptions {
 /** Runtime details of the pods, for the human status view. */
 export type PodDetail = PodRuntimeInfo;
 
-interface HookServer {
+/** A hook server the runtime started (and stops with itself). */
+export interface HookServer {
   url: string;
   close(): Promise<void>;
 }
+
+/**
+ * Starts the real hook server for the runtime, logging to `logFile`. Injected by the CLI (and
+ * tests): the local runtime plays Kubernetes and Metacontroller and does not import the product's
+ * server (ARCHITECTURE.md section 1).
+ */
+export type StartHookServer = (opts: { logLevel: string; logFile: string }) => Promise<HookServer>;
 
 /** The package root (where package.json and metacontroller/ are). */
 export function packageRoot(): string {
@@ -201,7 +210,8 @@ export class LocalRuntime {
 
       let hookUrl = opts.hookUrl;
       if (!hookUrl) {
-        hookServer = await startInProcessHookServer(opts.hookLogLevel ?? "info", join(layout.logsDir, "hooks.log"));
+        if (!opts.startHookServer) throw new Error("the local runtime needs a hook server: pass hookUrl or startHookServer");
+        hookServer = await opts.startHookServer({ logLevel: opts.hookLogLevel ?? "info", logFile: join(layout.logsDir, "hooks.log") });
         hookUrl = hookServer.url;
       }
       const controller = loadController(hookUrl, opts);
@@ -394,10 +404,3 @@ function loadBackupController(hookUrl: string, opts: LocalRuntimeOptions): Compo
   return parseCompositeController(readFileSync(file, "utf8"), hookUrl, overrides, { resource: "mysqlbackups", kind: "MySQLBackup" });
 }
 
-/** The real hook server on an ephemeral port, logging to `logFile` (not to the progress output). */
-async function startInProcessHookServer(logLevel: string, logFile: string): Promise<HookServer> {
-  const { startHookServer } = await import("../server/app.js");
-  const level = logLevel as "info";
-  const logger = pino({ level, base: { component: "metamysql-hooks" } }, destination({ dest: logFile, sync: true, append: true }));
-  return await startHookServer({ port: 0, host: "127.0.0.1", logLevel: level, logger });
-}

@@ -19,7 +19,7 @@ import { BACKUP_SCRIPT_FILES } from "../backup/job.js";
 import { SEED_SCRIPT_FILES, seedsFromBackups } from "../backup/seed.js";
 import { childNames, standardLabels } from "../api/names.js";
 import { renderMyCnf } from "./mycnf.js";
-import { renderSettings, SETTINGS_FILE } from "./settings.js";
+import { renderSettings, SETTINGS_FILE } from "../api/settings.js";
 import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "./scripts/embedded.js";
 
 /** The files of the ConfigMap, keyed by file name, split by who reads them. */

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createApp } from "../../src/server/app.js";
 import { BACKUP_COMMON_SH, BACKUP_SH } from "../../src/backup/scripts/embedded.js";
-import { renderSettings } from "../../src/render/settings.js";
+import { renderSettings } from "../../src/api/settings.js";
 import { asObserved, clusterObject, pod, type Obj } from "../helpers/metacontroller.js";
 
 type AnyObj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -175,7 +175,7 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
   });
 
   it("observed children without a last-applied annotation come back without server-owned fields", async () => {
-    const { parent, children } = await existingCluster();
+    const { children } = await existingCluster();
     const bare = children.map((c) => {
       const copy = structuredClone(c);
       delete (copy.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"];

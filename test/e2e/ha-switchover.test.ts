@@ -8,7 +8,7 @@
 import { rmSync } from "node:fs";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HaCluster, Writer, startHaCluster } from "../helpers/ha.js";
+import { type HaCluster, Writer, startHaCluster } from "../helpers/ha.js";
 import { eventually, leftoverPids, query } from "../helpers/local.js";
 
 const NAME = "shop";

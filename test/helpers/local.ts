@@ -4,6 +4,7 @@
  * or rewrite answers, SQL over mysql2 with bounded timeouts, and the check that no process a
  * runtime started is left behind (by the PIDs it recorded).
  */
+import { startLocalHookServer } from "../../src/cli/hook-server.js";
 import { mkdtempSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -33,6 +34,7 @@ export async function startTestRuntime(opts: Partial<LocalRuntimeOptions> & { ip
   const stateDir = opts.stateDir ?? tempStateDir("rt");
   const events: RuntimeEvent[] = [];
   const rt = await LocalRuntime.start({
+    startHookServer: startLocalHookServer,
     ...opts,
     stateDir,
     control: opts.control ?? false,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Socket } from "node:net";
 import mysql from "mysql2/promise";
 import { z } from "zod";
-import { OPERATOR_USER, REPLICATION_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
+import { SERVER_ID_BASE } from "../../src/api/constants.js";
 import { accountsSql, statements as sqlStatements } from "./scripts.js";
 
 const MARIADBD = existsSync("/usr/sbin/mariadbd") ? "/usr/sbin/mariadbd" : "mariadbd";

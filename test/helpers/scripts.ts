@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { renderSettings, SETTINGS_FILE } from "../../src/render/settings.js";
+import { renderSettings, SETTINGS_FILE } from "../../src/api/settings.js";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 

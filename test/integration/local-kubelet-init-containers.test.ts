@@ -99,12 +99,14 @@ describe("init containers (local kubelet)", () => {
     const { store, supervisor } = setup();
     const events: PodEvent[] = [];
     const seen: Array<{ status: Obj; state: string }> = [];
-    let kubelet: Kubelet | undefined;
+    // The watch registered first reads the kubelet started below.
+    const started: { kubelet?: Kubelet } = {};
     const unwatch = store.watch((ev) => {
-      if (ev.object.kind === "Pod" && ev.object.status) seen.push({ status: JSON.parse(JSON.stringify(ev.object.status)) as Obj, state: kubelet?.pods()[0]?.state ?? "" });
+      if (ev.object.kind === "Pod" && ev.object.status) seen.push({ status: JSON.parse(JSON.stringify(ev.object.status)) as Obj, state: started.kubelet?.pods()[0]?.state ?? "" });
     });
     cleanup.push(async () => unwatch());
-    kubelet = startKubelet(store, supervisor, events);
+    const kubelet = startKubelet(store, supervisor, events);
+    started.kubelet = kubelet;
     store.create(pod("p"));
     // Ready as soon as it runs (no readiness probe): wait for its first line too.
     await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True" && trace("p").length === 5, 20_000, "pod p Ready and its container started");

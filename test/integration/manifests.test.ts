@@ -143,7 +143,7 @@ function validateObject(obj: KubeObject): void {
   try {
     validate(obj);
   } catch (err) {
-    throw new Error(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`${id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -179,7 +179,7 @@ function celRules(path: string): Array<{ rule: string; message: string }> {
 describe("generated files", () => {
   for (const file of GENERATED_FILES) {
     it(`${file.path} is up to date`, () => {
-      let committed = "";
+      let committed: string;
       try {
         committed = readFileSync(resolve(ROOT, file.path), "utf8");
       } catch {

@@ -18,7 +18,7 @@ import {
   buildReadWriteService,
 } from "../../src/render/services.js";
 import { buildStatefulSet } from "../../src/render/statefulset.js";
-import { renderSettings } from "../../src/render/settings.js";
+import { renderSettings } from "../../src/api/settings.js";
 import { forbiddenChanges } from "../../src/api/spec-changes.js";
 import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "../../src/render/scripts/embedded.js";
 import { BACKUP_SH } from "../../src/backup/scripts/embedded.js";

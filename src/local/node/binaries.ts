@@ -28,7 +28,7 @@ const versionCache = new Map<string, string>();
 function versionOf(binary: string): string {
   const cached = versionCache.get(binary);
   if (cached !== undefined) return cached;
-  let out = "";
+  let out: string;
   try {
     out = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
   } catch {

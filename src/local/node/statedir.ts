@@ -140,6 +140,7 @@ export function acquireLock(layout: StateLayout): StateLock {
         throw new Error(
           `state dir ${layout.root} is in use by a running "metamysql local up" (pid ${holder}); ` +
             `stop it (Ctrl-C or "metamysql local delete") or use another --state-dir`,
+          { cause: err },
         );
       }
       rmSync(layout.lockFile, { force: true });

@@ -12,7 +12,7 @@ import {
   PRESTOP_WAIT_SECONDS,
   REPLICATION_USER,
   SERVER_ID_BASE,
-} from "../api/constants.js";
+} from "./constants.js";
 
 /** The ConfigMap key (and file name next to the scripts). */
 export const SETTINGS_FILE = "settings.env";
