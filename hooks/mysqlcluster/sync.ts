@@ -26,6 +26,7 @@ import { observeInstances } from "./observe.js";
 import { parseSyncRequest, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
 import { credentialsOf } from "./credentials.js";
+import { cachedConfig } from "./config-cache.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
@@ -110,6 +111,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
+    config: cachedConfig(cluster),
     backupSources: decision ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) } : undefined,
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
