@@ -1,8 +1,12 @@
 /**
- * `npm run bench:hooks`: drives a running hook server over HTTP with concurrent sync requests
- * for a 3-instance cluster (observed children and pods, as Metacontroller sends them) and prints
- * requests/s and latency percentiles. Starts its own server on an ephemeral port unless
- * HOOK_URL is set. Bounded: DURATION_S seconds (default 10), CONCURRENCY (default 16).
+ * `npm run bench:hooks`: drives the hook server over HTTP with concurrent sync requests for a
+ * 3-instance cluster (observed children and pods, as Metacontroller sends them) and prints
+ * syncs/s and latency percentiles; then the same requests against the FLOOR (bench/floor.ts, a
+ * bare node:http server that only JSON.parses the request and answers the children back),
+ * and the ratio hook/floor. Each server runs in its own process, as in production; the load
+ * generator is this one. Rounds alternate hook and floor so that machine noise hits both;
+ * medians are printed. Bounded: ROUNDS (default 1) x 2 x DURATION_S seconds (default 10),
+ * CONCURRENCY (default 16). HOOK_URL measures a running hook server instead of starting one.
  */
 import http from "node:http";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -11,7 +15,9 @@ import { asObserved, clusterObject, pod, syncRequest, type Obj } from "../test/h
 
 const DURATION_S = Number(process.env["DURATION_S"] ?? 10);
 const CONCURRENCY = Number(process.env["CONCURRENCY"] ?? 16);
+const ROUNDS = Number(process.env["ROUNDS"] ?? 1);
 const WARMUP_S = 1;
+const PATH = process.env["BENCH_PATH"] ?? "/hooks/mysqlcluster/sync";
 
 function post(agent: http.Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -35,38 +41,37 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function main(): Promise<void> {
-  const external = process.env["HOOK_URL"];
-  // The server runs in its own process, as in production; the load generator is this one.
-  let server: ChildProcess | undefined;
-  let base = external ?? "";
-  if (!external) {
-    server = spawn(process.execPath, ["--import", "tsx", new URL("./serve.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
-    const [chunk] = (await once(server.stdout!, "data")) as [Buffer];
-    base = chunk.toString().trim();
-  }
-  const url = new URL(process.env["BENCH_PATH"] ?? "/hooks/mysqlcluster/sync", base);
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+/** A server process started from a bench/ script that prints its URL on the first line. */
+async function startServer(script: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
+  const [chunk] = (await once(child.stdout!, "data")) as [Buffer];
+  return {
+    url: chunk.toString().trim(),
+    stop: async () => {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await once(child, "exit");
+    },
+  };
+}
+
+interface Result {
+  requests: number;
+  errors: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** CONCURRENCY clients, each posting its own body in a loop, for WARMUP_S + DURATION_S. */
+async function measure(url: URL, bodies: readonly string[]): Promise<Result> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-
-  // A realistic request per client: an existing 3-instance cluster with all its children and 3
-  // ready pods. One cluster per client, since syncs of one cluster are serialized (as in
-  // Metacontroller, which never syncs one parent twice at once).
-  const spec = { flavor: "mariadb", instances: 3, storage: { size: "10Gi" } };
-  const bodies: string[] = [];
-  for (let w = 0; w < CONCURRENCY; w++) {
-    const name = `shop${w}`;
-    const first = await post(agent, url, JSON.stringify(syncRequest({ parent: clusterObject(name, spec) })));
-    if (first.status !== 200) throw new Error(`first sync failed: ${first.status} ${first.text}`);
-    const firstBody = JSON.parse(first.text) as { status: unknown; children: Obj[] };
-    const parent = clusterObject(name, spec, { status: firstBody.status });
-    bodies.push(
-      JSON.stringify(
-        syncRequest({ parent, children: firstBody.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i, { ip: "" })) }),
-      ),
-    );
-  }
-  const body = bodies[0] ?? "";
-
   const latencies: number[] = [];
   let errors = 0;
   const warmupEnd = Date.now() + WARMUP_S * 1000;
@@ -91,20 +96,79 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
   const elapsed = (Date.now() - measuredStart) / 1000;
-  latencies.sort((a, b) => a - b);
-  const line = (k: string, v: string) => console.log(`${k.padEnd(22)} ${v}`);
-  console.log(`bench:hooks  sync of a 3-instance cluster, ${CONCURRENCY} concurrent clients, ${DURATION_S}s (+${WARMUP_S}s warm-up)`);
-  line("request size", `${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB`);
-  line("requests", String(latencies.length));
-  line("errors", String(errors));
-  line("throughput", `${(latencies.length / elapsed).toFixed(0)} syncs/s`);
-  line("latency p50", `${percentile(latencies, 50).toFixed(2)} ms`);
-  line("latency p99", `${percentile(latencies, 99).toFixed(2)} ms`);
-  line("latency max", `${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms`);
   agent.destroy();
-  if (server) {
-    server.kill("SIGTERM");
-    await once(server, "exit");
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    throughput: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? NaN,
+  };
+}
+
+/**
+ * A realistic request per client: an existing 3-instance cluster with all its children (as
+ * the hook rendered them) and 3 ready pods. One cluster per client, since syncs of one cluster
+ * are serialized (as in Metacontroller, which never syncs one parent twice at once).
+ */
+async function buildBodies(url: URL): Promise<string[]> {
+  const agent = new http.Agent({ keepAlive: true });
+  const spec = { flavor: "mariadb", instances: 3, storage: { size: "10Gi" } };
+  const bodies: string[] = [];
+  for (let w = 0; w < CONCURRENCY; w++) {
+    const name = `shop${w}`;
+    const first = await post(agent, url, JSON.stringify(syncRequest({ parent: clusterObject(name, spec) })));
+    if (first.status !== 200) throw new Error(`first sync failed: ${first.status} ${first.text}`);
+    const firstBody = JSON.parse(first.text) as { status: unknown; children: Obj[] };
+    const parent = clusterObject(name, spec, { status: firstBody.status });
+    bodies.push(
+      JSON.stringify(
+        syncRequest({ parent, children: firstBody.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i, { ip: "" })) }),
+      ),
+    );
+  }
+  agent.destroy();
+  return bodies;
+}
+
+async function main(): Promise<void> {
+  const external = process.env["HOOK_URL"];
+  const hook = external ? { url: external, stop: async () => {} } : await startServer("./serve.ts");
+  const floor = await startServer("./floor.ts");
+  try {
+    const hookUrl = new URL(PATH, hook.url);
+    const floorUrl = new URL(PATH, floor.url);
+    const bodies = await buildBodies(hookUrl);
+    const hooks: Result[] = [];
+    const floors: Result[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      hooks.push(await measure(hookUrl, bodies));
+      floors.push(await measure(floorUrl, bodies));
+    }
+    const line = (k: string, v: string) => console.log(`${k.padEnd(22)} ${v}`);
+    const col = (rs: Result[], f: (r: Result) => number, digits: number) =>
+      `${median(rs.map(f)).toFixed(digits).padStart(10)}${rs.length > 1 ? `   (${rs.map((x) => f(x).toFixed(digits)).join(", ")})` : ""}`;
+    console.log(`bench:hooks  sync of a 3-instance cluster, ${CONCURRENCY} concurrent clients, ${ROUNDS} x ${DURATION_S}s (+${WARMUP_S}s warm-up) per server`);
+    line("request size", `${(Buffer.byteLength(bodies[0] ?? "") / 1024).toFixed(1)} KiB`);
+    for (const [name, rs] of [
+      ["hook", hooks],
+      ["floor (bare node:http)", floors],
+    ] as const) {
+      console.log(name);
+      line("  requests", col(rs, (r) => r.requests, 0));
+      line("  errors", col(rs, (r) => r.errors, 0));
+      line("  throughput syncs/s", col(rs, (r) => r.throughput, 0));
+      line("  latency p50 ms", col(rs, (r) => r.p50, 2));
+      line("  latency p99 ms", col(rs, (r) => r.p99, 2));
+      line("  latency max ms", col(rs, (r) => r.max, 2));
+    }
+    const ratios = hooks.map((h, i) => h.throughput / (floors[i]?.throughput ?? NaN));
+    line("ratio hook/floor", `${median(ratios).toFixed(2)}${ratios.length > 1 ? `   (${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""}`);
+  } finally {
+    await hook.stop();
+    await floor.stop();
   }
 }
 
