@@ -5,11 +5,26 @@
 
 type Labels = Record<string, string>;
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+/** A label value escaped for the text format (backslash, newline, double quote). */
+function escapeLabelValue(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"') : value;
+}
+
+/**
+ * `k1="v1",k2="v2"` with keys sorted: the identity of a series. Called for every series set on
+ * every sync, hence a plain loop and escaping only values that need it.
+ */
 function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`)
-    .join(",");
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let out = "";
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += `${i > 0 ? "," : ""}${k}="${escapeLabelValue(String(labels[k]))}"`;
+  }
+  return out;
 }
 
 interface Metric {
@@ -83,9 +98,7 @@ export class Histogram implements Metric {
       s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(k, s);
     }
-    this.buckets.forEach((b, i) => {
-      if (value <= b && s) s.counts[i] = (s.counts[i] ?? 0) + 1;
-    });
+    for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) s.counts[i] = (s.counts[i] ?? 0) + 1;
     s.sum += value;
     s.count += 1;
   }
