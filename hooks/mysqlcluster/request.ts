@@ -2,11 +2,11 @@
  * Parsing of Metacontroller requests for MySQLCluster hooks: malformed bodies and parents that
  * are not MySQLClusters are BadRequestErrors (400).
  */
-import { MySQLClusterObjectSchema, type MySQLClusterObject } from "../../src/api/cluster.js";
+import type { MySQLClusterObject } from "../../src/api/cluster.js";
 import { COMPONENT_BACKUP, LABEL_COMPONENT } from "../../src/api/constants.js";
 import { type KubeObject, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, safeParseSyncRequest, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
-import { issuesOf, safeParsePod, safeParseSecret } from "../../src/api/parse.js";
+import { issuesOf, safeParseClusterObject, safeParsePod, safeParseSecret } from "../../src/api/parse.js";
 import { BadRequestError } from "../context.js";
 
 /** A parsed sync/finalize request. */
@@ -24,7 +24,7 @@ export interface ParsedSync {
 }
 
 function parseParent(parent: unknown): MySQLClusterObject {
-  const parsed = MySQLClusterObjectSchema.safeParse(parent);
+  const parsed = safeParseClusterObject(parent);
   if (!parsed.success) {
     throw new BadRequestError("parent is not a metamysql.dev/v1alpha1 MySQLCluster", issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`));
   }

@@ -3,7 +3,8 @@
  * (`spec.instances: ...`) rather than exceptions: an invalid spec is data (ARCHITECTURE.md 4).
  */
 import type { z } from "zod";
-import { MySQLClusterSpecSchema, MySQLClusterStatusSchema, type Cluster, type MySQLClusterObject } from "./cluster.js";
+import { API_VERSION } from "./constants.js";
+import { MySQLClusterObjectSchema, MySQLClusterSpecSchema, MySQLClusterStatusSchema, type Cluster, type MySQLClusterObject, type MySQLClusterSpec } from "./cluster.js";
 import { PodSchema, SecretSchema, type KubeObject, type Pod, type Secret } from "./k8s.js";
 
 export interface SpecIssue {
@@ -31,11 +32,11 @@ export function issuesOf(prefix: string, error: z.ZodError): SpecIssue[] {
 export type ParsedCluster = { ok: true; cluster: Cluster } | { ok: false; issues: SpecIssue[] };
 
 /**
- * Parses spec and status of a parent. A status that no longer parses (written by an older
+ * Parses spec and status of a parent (`parseSpec`: the spec parser, e.g. a memoized one). A status that no longer parses (written by an older
  * version) is treated as empty rather than failing the sync.
  */
-export function parseCluster(parent: MySQLClusterObject): ParsedCluster {
-  const spec = MySQLClusterSpecSchema.safeParse(parent.spec ?? {});
+export function parseCluster(parent: MySQLClusterObject, opts: { parseSpec?: (raw: unknown) => z.ZodSafeParseResult<MySQLClusterSpec> } = {}): ParsedCluster {
+  const spec = (opts.parseSpec ?? ((raw: unknown) => MySQLClusterSpecSchema.safeParse(raw)))(parent.spec ?? {});
   if (!spec.success) return { ok: false, issues: issuesOf("spec", spec.error) };
   const status = MySQLClusterStatusSchema.safeParse(parent.status ?? {});
   return {
@@ -185,4 +186,26 @@ export function safeParsePod(v: unknown): z.ZodSafeParseResult<Pod> {
 export function safeParseSecret(v: unknown): z.ZodSafeParseResult<Secret> {
   const fast = fastSecret(v);
   return fast ? { success: true, data: fast } : SecretSchema.safeParse(v);
+}
+
+/**
+ * `MySQLClusterObjectSchema` output for a plainly well-formed parent (namespace set), else
+ * undefined: a z.object, so only its own keys, in schema order.
+ */
+export function fastClusterObject(v: unknown): MySQLClusterObject | undefined {
+  if (!isPlain(v) || v["apiVersion"] !== API_VERSION || v["kind"] !== MySQLClusterObjectSchema.shape.kind.value) return undefined;
+  const meta = v["metadata"];
+  if (!isPlain(meta) || typeof meta["namespace"] !== "string" || meta["namespace"].length === 0) return undefined;
+  const metadata = objectMeta(meta);
+  if (metadata === FALLBACK) return undefined;
+  const out: Plain = { apiVersion: v["apiVersion"], kind: v["kind"], metadata };
+  if ("spec" in v) out["spec"] = v["spec"];
+  if ("status" in v) out["status"] = v["status"];
+  return out as MySQLClusterObject;
+}
+
+/** `MySQLClusterObjectSchema.safeParse`, fast for well-formed parents. */
+export function safeParseClusterObject(v: unknown): z.ZodSafeParseResult<MySQLClusterObject> {
+  const fast = fastClusterObject(v);
+  return fast ? { success: true, data: fast } : MySQLClusterObjectSchema.safeParse(v);
 }

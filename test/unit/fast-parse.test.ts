@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { PodSchema, SecretSchema } from "../../src/api/k8s.js";
 import { safeParseSyncRequest, SyncRequestSchema } from "../../src/api/metacontroller.js";
-import { fastKubeObject, fastPod, fastSecret, safeParsePod, safeParseSecret } from "../../src/api/parse.js";
+import { MySQLClusterObjectSchema } from "../../src/api/cluster.js";
+import { fastClusterObject, fastKubeObject, fastPod, fastSecret, safeParseClusterObject, safeParsePod, safeParseSecret } from "../../src/api/parse.js";
 import { clusterObject, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
 
 /** Structural equality that also compares key order and keys holding undefined. */
@@ -140,5 +141,24 @@ describe("fast sync request parsing matches SyncRequestSchema", () => {
     expect(fastKubeObject(CHILD)).toBeDefined();
     expect(fastPod(pod("shop", 0))).toBeDefined();
     expectSameAsZod(safeParseSyncRequest(body), SyncRequestSchema.safeParse(body));
+  });
+});
+
+describe("fast parent parsing matches MySQLClusterObjectSchema", () => {
+  const base = clusterObject("shop", { flavor: "mariadb" }, { status: { state: "Healthy" } });
+  const meta = base.metadata;
+  it.each([
+    ...variants(base),
+    ["no namespace (zod defaults it)", { ...base, metadata: { ...meta, namespace: undefined } }],
+    ["empty namespace", { ...base, metadata: { ...meta, namespace: "" } }],
+    ["no spec and no status", { apiVersion: base.apiVersion, kind: base.kind, metadata: meta }],
+    ["spec holding undefined", { ...base, spec: undefined }],
+    ["another apiVersion", { ...base, apiVersion: "metamysql.dev/v1" }],
+    ["another kind", { ...base, kind: "MySQLBackup" }],
+  ] as Array<[string, unknown]>)("%s", (_name, input) => {
+    expectSameAsZod(safeParseClusterObject(input), MySQLClusterObjectSchema.safeParse(input));
+  });
+  it("takes the fast path for a parent as Metacontroller sends it", () => {
+    expect(fastClusterObject(JSON.parse(JSON.stringify(base)))).toBeDefined();
   });
 });
