@@ -6,8 +6,10 @@
  * and the ratio hook/floor. Each server runs in its own process, as in production; the load
  * generator is this one. Rounds alternate hook and floor so that machine noise hits both;
  * medians are printed. Bounded: ROUNDS (default 1) x 2 x DURATION_S seconds (default 10),
- * CONCURRENCY (default 16). HOOK_URL measures a running hook server instead of starting one.
+ * CONCURRENCY (default 16). On Linux it also prints each server's CPU time per request, which
+ * machine load disturbs less than throughput. HOOK_URL measures a running hook server instead of starting one.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -47,12 +49,34 @@ function median(values: number[]): number {
   return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. CPU per request is what the server costs regardless of how busy the machine is.
+ */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+interface Server {
+  url: string;
+  pid: number | undefined;
+  stop: () => Promise<void>;
+}
+
 /** A server process started from a bench/ script that prints its URL on the first line. */
-async function startServer(script: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startServer(script: string): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
   const [chunk] = (await once(child.stdout!, "data")) as [Buffer];
   return {
     url: chunk.toString().trim(),
+    pid: child.pid,
     stop: async () => {
       child.kill("SIGTERM");
       if (child.exitCode === null) await once(child, "exit");
@@ -67,16 +91,20 @@ interface Result {
   p50: number;
   p99: number;
   max: number;
+  /** Server CPU milliseconds per request (Linux only). */
+  cpuMs: number;
 }
 
 /** CONCURRENCY clients, each posting its own body in a loop, for WARMUP_S + DURATION_S. */
-async function measure(url: URL, bodies: readonly string[]): Promise<Result> {
+async function measure(server: Server, path: string, bodies: readonly string[]): Promise<Result> {
+  const url = new URL(path, server.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const latencies: number[] = [];
   let errors = 0;
   const warmupEnd = Date.now() + WARMUP_S * 1000;
   const end = warmupEnd + DURATION_S * 1000;
   let measuredStart = 0;
+  let cpuStart: number | undefined;
   const worker = async (w: number) => {
     const body = bodies[w] ?? "";
     while (Date.now() < end) {
@@ -89,13 +117,17 @@ async function measure(url: URL, bodies: readonly string[]): Promise<Result> {
       }
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (Date.now() >= warmupEnd) {
-        if (measuredStart === 0) measuredStart = Date.now();
+        if (measuredStart === 0) {
+          measuredStart = Date.now();
+          cpuStart = cpuSeconds(server.pid);
+        }
         latencies.push(ms);
       }
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
   const elapsed = (Date.now() - measuredStart) / 1000;
+  const cpuEnd = cpuSeconds(server.pid);
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
@@ -105,6 +137,7 @@ async function measure(url: URL, bodies: readonly string[]): Promise<Result> {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,
+    cpuMs: cpuStart === undefined || cpuEnd === undefined ? NaN : ((cpuEnd - cpuStart) * 1000) / latencies.length,
   };
 }
 
@@ -135,17 +168,15 @@ async function buildBodies(url: URL): Promise<string[]> {
 
 async function main(): Promise<void> {
   const external = process.env["HOOK_URL"];
-  const hook = external ? { url: external, stop: async () => {} } : await startServer("./serve.ts");
+  const hook: Server = external ? { url: external, pid: undefined, stop: async () => {} } : await startServer("./serve.ts");
   const floor = await startServer("./floor.ts");
   try {
-    const hookUrl = new URL(PATH, hook.url);
-    const floorUrl = new URL(PATH, floor.url);
-    const bodies = await buildBodies(hookUrl);
+    const bodies = await buildBodies(new URL(PATH, hook.url));
     const hooks: Result[] = [];
     const floors: Result[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      hooks.push(await measure(hookUrl, bodies));
-      floors.push(await measure(floorUrl, bodies));
+      hooks.push(await measure(hook, PATH, bodies));
+      floors.push(await measure(floor, PATH, bodies));
     }
     const line = (k: string, v: string) => console.log(`${k.padEnd(22)} ${v}`);
     const col = (rs: Result[], f: (r: Result) => number, digits: number) =>
@@ -163,9 +194,13 @@ async function main(): Promise<void> {
       line("  latency p50 ms", col(rs, (r) => r.p50, 2));
       line("  latency p99 ms", col(rs, (r) => r.p99, 2));
       line("  latency max ms", col(rs, (r) => r.max, 2));
+      line("  server CPU ms/sync", col(rs, (r) => r.cpuMs, 3));
     }
     const ratios = hooks.map((h, i) => h.throughput / (floors[i]?.throughput ?? NaN));
-    line("ratio hook/floor", `${median(ratios).toFixed(2)}${ratios.length > 1 ? `   (${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""}`);
+    line("ratio hook/floor", `${median(ratios).toFixed(2)}${ratios.length > 1 ? `   (${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""}   throughput`);
+    // CPU per request is steadier than throughput on a shared machine: floor CPU / hook CPU.
+    const cpuRatios = hooks.map((h, i) => (floors[i]?.cpuMs ?? NaN) / h.cpuMs);
+    line("ratio floor/hook CPU", `${median(cpuRatios).toFixed(2)}${cpuRatios.length > 1 ? `   (${cpuRatios.map((x) => x.toFixed(2)).join(", ")})` : ""}   server CPU per sync`);
   } finally {
     await hook.stop();
     await floor.stop();

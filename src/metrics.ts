@@ -59,7 +59,9 @@ export class Gauge implements Metric {
     private readonly groupBy: readonly string[] = ["namespace", "cluster"],
   ) {}
   private groupKey(labels: Labels): string {
-    return this.groupBy.map((k) => labels[k] ?? "").join("\u0000");
+    let key = "";
+    for (let i = 0; i < this.groupBy.length; i++) key += `${i > 0 ? "\u0000" : ""}${labels[this.groupBy[i] as string] ?? ""}`;
+    return key;
   }
   set(labels: Labels, value: number): void {
     const g = this.groupKey(labels);
