@@ -41,8 +41,8 @@ function parentKey(body: unknown): string | undefined {
 
 /**
  * `res.status(200).json(body)`, byte for byte (same status, headers and body), without
- * express turning the text into a Buffer first: a string body lets Node write the headers
- * and the body of a hook's answer (tens of KiB) in one write instead of two.
+ * express copying the text into a Buffer first (it does for bodies over 1000 characters): a
+ * string body goes out as one chunk with the headers, as a bare node:http server sends it.
  */
 function sendJson(res: Response, body: unknown): void {
   const text = JSON.stringify(body);
