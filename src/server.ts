@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import express, { type Request, type Response } from "express";
 import { pino, type Logger } from "pino";
 import { BadRequestError, type HookContext } from "../hooks/context.js";
@@ -40,16 +40,14 @@ function parentKey(body: unknown): string | undefined {
 }
 
 /**
- * Writes an answer as express's `res.status(code).json(body)` or
- * `res.status(code).type("text/plain").send(text)` would, byte for byte (same status,
- * headers and body), with node:http calls only: no Buffer copy of the text (express makes
- * one for bodies over 1000 characters), usable with or without express.
+ * `res.status(200).json(body)`, byte for byte (same status, headers and body), without
+ * express copying the text into a Buffer first (it does for bodies over 1000 characters): a
+ * string body goes out as one chunk with the headers, as a bare node:http server sends it.
  */
-function send(res: ServerResponse, code: number, body: { json: unknown } | { text: string }): void {
-  const isJson = "json" in body;
-  const text = isJson ? JSON.stringify(body.json) : body.text;
-  res.statusCode = code;
-  res.setHeader("Content-Type", isJson ? "application/json; charset=utf-8" : "text/plain; charset=utf-8");
+function sendJson(res: Response, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = 200;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.setHeader("Content-Length", Buffer.byteLength(text, "utf8"));
   res.end(text, "utf8");
 }
@@ -62,74 +60,54 @@ function limitBytes(limit: string): number {
 
 const PLAIN_JSON_TYPES = new Set(["application/json", "application/json; charset=utf-8"]);
 
-/** True for a request body as Metacontroller sends it: JSON with a Content-Length within `max`. */
-function isPlainJson(req: IncomingMessage, max: number): boolean {
-  const length = req.headers["content-length"];
-  return (
-    PLAIN_JSON_TYPES.has(req.headers["content-type"] ?? "") &&
-    req.headers["content-encoding"] === undefined &&
-    req.headers["transfer-encoding"] === undefined &&
-    length !== undefined &&
-    /^[0-9]+$/.test(length) &&
-    Number(length) <= max &&
-    !req.readableEnded
-  );
-}
-
 /**
- * Reads a plain JSON body (see isPlainJson) as body-parser would: an empty body is `{}`, a
- * UTF-8 BOM is dropped, a syntax error is an error with status 400 and JSON.parse's message.
+ * `express.json({strict: false})` for the requests Metacontroller sends (JSON, a
+ * Content-Length within the limit, no Content-Encoding), without raw-body's per-chunk
+ * decoding and async-scope bookkeeping; every other request goes to `fallback` (body-parser
+ * itself). Same results: an empty body is `{}`, a UTF-8 BOM is dropped, a JSON syntax error
+ * is a 400 with JSON.parse's message, like body-parser's.
  */
-function readPlainJson(req: IncomingMessage, done: (err: (Error & { status: number }) | undefined, body?: unknown) => void): void {
-  const chunks: Buffer[] = [];
-  let settled = false;
-  const fail = (err: Error) => {
-    if (settled) return;
-    settled = true;
-    done(Object.assign(err, { status: 400, statusCode: 400 }));
-  };
-  req.on("data", (chunk: Buffer) => chunks.push(chunk));
-  req.on("error", fail);
-  req.on("aborted", () => fail(Object.assign(new Error("request aborted"), { code: "ECONNABORTED" })));
-  req.on("end", () => {
-    if (settled) return;
-    settled = true;
-    let text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8");
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    let body: unknown;
-    try {
-      body = text.length === 0 ? {} : JSON.parse(text);
-    } catch (err) {
-      done(Object.assign(err as Error, { status: 400, statusCode: 400, type: "entity.parse.failed" }));
-      return;
-    }
-    done(undefined, body);
-  });
-}
-
-/**
- * `express.json({strict: false})` for plain JSON bodies without raw-body's per-chunk decoding
- * and async-scope bookkeeping; every other request goes to `fallback` (body-parser itself).
- */
-function fastJsonBody(max: number, fallback: express.RequestHandler): express.RequestHandler {
+function fastJsonBody(limit: string, fallback: express.RequestHandler): express.RequestHandler {
+  const max = limitBytes(limit);
   return (req, res, next) => {
-    if (!isPlainJson(req, max)) return fallback(req, res, next);
-    readPlainJson(req, (err, body) => {
-      if (err) return next(err);
-      req.body = body;
+    const length = req.headers["content-length"];
+    const plain =
+      PLAIN_JSON_TYPES.has(req.headers["content-type"] ?? "") &&
+      req.headers["content-encoding"] === undefined &&
+      req.headers["transfer-encoding"] === undefined &&
+      length !== undefined &&
+      /^[0-9]+$/.test(length) &&
+      Number(length) <= max &&
+      !req.readableEnded;
+    if (!plain) return fallback(req, res, next);
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      next(Object.assign(err, { status: 400, statusCode: 400 }));
+    };
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("error", fail);
+    req.on("aborted", () => fail(Object.assign(new Error("request aborted"), { code: "ECONNABORTED" })));
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      let text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8");
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      try {
+        req.body = text.length === 0 ? {} : JSON.parse(text);
+      } catch (err) {
+        next(Object.assign(err as Error, { status: 400, statusCode: 400, type: "entity.parse.failed" }));
+        return;
+      }
       next();
     });
   };
 }
 
 /** Builds the express app (used by `serve`, the local runtime and the contract tests). */
-export function createApp(opts: AppOptions = {}): {
-  app: express.Express;
-  /** `app`, with plain JSON hook requests answered without express (same answers); what `startHookServer` serves. */
-  handler: (req: IncomingMessage, res: ServerResponse) => void;
-  ctx: HookContext;
-  state: { ready: boolean };
-} {
+export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: HookContext; state: { ready: boolean } } {
   const config = opts.config ?? EnvConfigSchema.parse({});
   const logger = opts.logger ?? pino({ level: config.LOG_LEVEL, base: { component: "metamysql-hooks" } });
   const ctx: HookContext = {
@@ -148,45 +126,37 @@ export function createApp(opts: AppOptions = {}): {
   app.disable("x-powered-by");
   app.set("etag", false);
 
-  const maxBody = limitBytes(config.BODY_LIMIT);
-  const jsonBody = fastJsonBody(maxBody, express.json({ limit: config.BODY_LIMIT, strict: false }));
-  const hooks = new Map<string, { hook: string; handler: Handler }>();
+  const jsonBody = fastJsonBody(config.BODY_LIMIT, express.json({ limit: config.BODY_LIMIT, strict: false }));
 
-  /** Runs one hook call and writes its answer: 200 JSON, 400 JSON, or 500 text. */
-  const answerHook = async (hook: string, handler: Handler, body: unknown, res: ServerResponse): Promise<void> => {
-    const started = process.hrtime.bigint();
-    const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
-    const key = parentKey(body);
-    const log = logger.child({ hook, cluster: key, requestId });
-    let code = 200;
-    try {
-      const run = () => handler(body, { ...ctx, logger: log });
-      const out = key ? await serializer.run(key, run) : await run();
-      send(res, 200, { json: out });
-    } catch (err) {
-      if (err instanceof BadRequestError) {
-        code = 400;
-        log.warn({ issues: err.issues }, `bad request: ${err.message}`);
-        send(res, 400, { json: { error: err.message, issues: err.issues } });
-      } else {
-        code = 500;
-        const reason = err instanceof Error ? err.message : String(err);
-        log.error({ err }, `hook failed: ${reason}`);
-        send(res, 500, { text: `metamysql ${hook} failed: ${reason}` });
+  const route = (hook: string, handler: Handler, resource = "mysqlcluster") =>
+    app.post(`/hooks/${resource}/${hook.replace(/^mysqlbackup-/, "")}`, jsonBody, async (req: Request, res: Response) => {
+      const started = process.hrtime.bigint();
+      const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
+      const key = parentKey(req.body);
+      const log = logger.child({ hook, cluster: key, requestId });
+      let code = 200;
+      try {
+        const run = () => handler(req.body, { ...ctx, logger: log });
+        const out = key ? await serializer.run(key, run) : await run();
+        sendJson(res, out);
+      } catch (err) {
+        if (err instanceof BadRequestError) {
+          code = 400;
+          log.warn({ issues: err.issues }, `bad request: ${err.message}`);
+          res.status(400).json({ error: err.message, issues: err.issues });
+        } else {
+          code = 500;
+          const reason = err instanceof Error ? err.message : String(err);
+          log.error({ err }, `hook failed: ${reason}`);
+          res.status(500).type("text/plain").send(`metamysql ${hook} failed: ${reason}`);
+        }
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        ctx.metrics.hookRequests.inc({ hook, code: String(code) });
+        ctx.metrics.hookDuration.observe({ hook }, seconds);
+        log.debug({ code, ms: Math.round(seconds * 1000) }, "hook answered");
       }
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      ctx.metrics.hookRequests.inc({ hook, code: String(code) });
-      ctx.metrics.hookDuration.observe({ hook }, seconds);
-      log.debug({ code, ms: Math.round(seconds * 1000) }, "hook answered");
-    }
-  };
-
-  const route = (hook: string, handler: Handler, resource = "mysqlcluster") => {
-    const path = `/hooks/${resource}/${hook.replace(/^mysqlbackup-/, "")}`;
-    hooks.set(path, { hook, handler });
-    app.post(path, jsonBody, (req: Request, res: Response) => answerHook(hook, handler, req.body, res));
-  };
+    });
 
   route("sync", syncMySQLCluster);
   route("finalize", finalizeMySQLCluster);
@@ -214,25 +184,7 @@ export function createApp(opts: AppOptions = {}): {
     if (status >= 400 && status < 500) res.status(status).json({ error: `malformed request: ${message}` });
     else res.status(500).type("text/plain").send(`metamysql: ${message}`);
   });
-  /**
-   * The hook server's request handler: a POST of plain JSON to a hook path (what Metacontroller
-   * sends) is read and answered here, sparing express's per-request prototype switching and
-   * routing (about a third of the server's CPU per sync in bench:hooks); everything else, and
-   * any body that is not plain JSON, goes to the express app. The answers are the same:
-   * answerHook and send are shared, and a JSON syntax error gets the error handler's 400.
-   */
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const target = req.method === "POST" ? hooks.get(req.url ?? "") : undefined;
-    if (!target || !isPlainJson(req, maxBody)) {
-      void app(req, res);
-      return;
-    }
-    readPlainJson(req, (err, body) => {
-      if (err) send(res, 400, { json: { error: `malformed request: ${err.message}` } });
-      else void answerHook(target.hook, target.handler, body, res);
-    });
-  };
-  return { app, handler, ctx, state };
+  return { app, ctx, state };
 }
 
 export interface RunningServer {
@@ -255,14 +207,9 @@ export async function startHookServer(
     ...(opts.host !== undefined ? { HOST: opts.host } : {}),
     ...(opts.logLevel !== undefined ? { LOG_LEVEL: EnvConfigSchema.shape.LOG_LEVEL.parse(opts.logLevel) } : {}),
   };
-  const { handler, state } = createApp({ ...opts, config });
+  const { app, state } = createApp({ ...opts, config });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(handler);
-    s.once("error", reject);
-    s.listen(config.PORT, config.HOST, () => {
-      s.off("error", reject);
-      resolve(s);
-    });
+    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   // Above Go's idle timeout (Metacontroller's client), or reused connections fail with EOF.
   server.on("connection", (socket) => socket.setNoDelay(true));
