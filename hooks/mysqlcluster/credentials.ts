@@ -2,7 +2,7 @@
  * Credentials of a cluster as a hook sees them (sync and finalize).
  */
 import type { Cluster } from "../../src/api/cluster.js";
-import { safeParseSecret } from "../../src/api/parse.js";
+import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
 import { readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/render/labels.js";
@@ -15,7 +15,7 @@ import { findSecret, type ParsedSync } from "./request.js";
  */
 export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; backupPassword: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
-  const backupSecret = backupObj ? safeParseSecret(backupObj) : undefined;
+  const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
@@ -30,7 +30,7 @@ export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: ()
     return { credentials, backupPassword, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
-  const secret = obj ? safeParseSecret(obj) : undefined;
+  const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
   return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, ready: observed !== undefined };
 }

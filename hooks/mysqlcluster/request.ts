@@ -2,11 +2,11 @@
  * Parsing of Metacontroller requests for MySQLCluster hooks: malformed bodies and parents that
  * are not MySQLClusters are BadRequestErrors (400).
  */
-import type { MySQLClusterObject } from "../../src/api/cluster.js";
+import { MySQLClusterObjectSchema, type MySQLClusterObject } from "../../src/api/cluster.js";
 import { COMPONENT_BACKUP, LABEL_COMPONENT } from "../../src/api/constants.js";
-import { type KubeObject, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
-import { CustomizeRequestSchema, safeParseSyncRequest, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
-import { issuesOf, safeParseClusterObject, safeParsePod, safeParseSecret } from "../../src/api/parse.js";
+import { type KubeObject, PodSchema, SecretSchema, type Pod, type Secret, ordinalOf } from "../../src/api/k8s.js";
+import { CustomizeRequestSchema, SyncRequestSchema, type CustomizeRequest, type SyncRequest } from "../../src/api/metacontroller.js";
+import { issuesOf } from "../../src/api/parse.js";
 import { BadRequestError } from "../context.js";
 
 /** A parsed sync/finalize request. */
@@ -24,7 +24,7 @@ export interface ParsedSync {
 }
 
 function parseParent(parent: unknown): MySQLClusterObject {
-  const parsed = safeParseClusterObject(parent);
+  const parsed = MySQLClusterObjectSchema.safeParse(parent);
   if (!parsed.success) {
     throw new BadRequestError("parent is not a metamysql.dev/v1alpha1 MySQLCluster", issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`));
   }
@@ -34,7 +34,7 @@ function parseParent(parent: unknown): MySQLClusterObject {
 /** Parses a sync or finalize body. */
 export function parseSyncRequest(body: unknown): ParsedSync {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequestError("request body must be a JSON object");
-  const parsed = safeParseSyncRequest(body);
+  const parsed = SyncRequestSchema.safeParse(body);
   if (!parsed.success) {
     throw new BadRequestError("malformed Metacontroller sync request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
   }
@@ -44,7 +44,7 @@ export function parseSyncRequest(body: unknown): ParsedSync {
   const backupPods: Pod[] = [];
   for (const obj of parsed.data.related) {
     if (obj.kind === "Pod") {
-      const pod = safeParsePod(obj);
+      const pod = PodSchema.safeParse(obj);
       if (!pod.success) throw new BadRequestError(`related Pod ${obj.metadata.name} is malformed`);
       if (pod.data.metadata.labels?.[LABEL_COMPONENT] === COMPONENT_BACKUP) {
         backupPods.push(pod.data);
@@ -53,7 +53,7 @@ export function parseSyncRequest(body: unknown): ParsedSync {
       const ordinal = ordinalOf(parent.metadata.name, pod.data.metadata.name);
       if (ordinal !== undefined) pods.push({ ordinal, pod: pod.data });
     } else if (obj.kind === "Secret") {
-      const secret = safeParseSecret(obj);
+      const secret = SecretSchema.safeParse(obj);
       if (secret.success) secrets.push(secret.data);
     }
   }
