@@ -26,6 +26,8 @@ import { observeInstances } from "./observe.js";
 import { parseSyncRequest, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
 import { credentialsOf } from "./credentials.js";
+import { cachedConfig } from "./config-cache.js";
+import { cachedSpecParse } from "./spec-cache.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
@@ -83,7 +85,7 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
 export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
   const parsed = parseSyncRequest(body);
   const now = ctx.now();
-  const result = parseCluster(parsed.parent);
+  const result = parseCluster(parsed.parent, { parseSpec: cachedSpecParse });
   if (!result.ok) return invalidResponse(parsed, result.issues, now);
   const cluster = result.cluster;
   const sts = findObserved(parsed.children, "StatefulSet", childNames(cluster.name).statefulSet);
@@ -110,6 +112,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
+    config: cachedConfig(cluster),
     backupSources: decision ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) } : undefined,
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);

@@ -9,8 +9,14 @@ import { createHookMetrics } from "../metrics/registry.js";
 import { generatePassword } from "../server/passwords.js";
 import { HOOKS } from "../server/app.js";
 
+/** Randomness and time of a render; the real ones unless pinned (golden files pin them). */
+export interface RenderHookOptions {
+  generatePassword?: () => string;
+  now?: () => Date;
+}
+
 /** The sync response for `manifest` as a cluster with no children yet. */
-export async function syncMySQLClusterForRender(manifest: Record<string, unknown>, logger: Logger): Promise<SyncResponse> {
+export async function syncMySQLClusterForRender(manifest: Record<string, unknown>, logger: Logger, opts: RenderHookOptions = {}): Promise<SyncResponse> {
   const metadata = typeof manifest["metadata"] === "object" && manifest["metadata"] !== null ? manifest["metadata"] : {};
   const parent = { ...manifest, metadata: { namespace: "default", ...metadata } };
   const body = {
@@ -31,7 +37,7 @@ export async function syncMySQLClusterForRender(manifest: Record<string, unknown
     config: EnvConfigSchema.parse({}),
     logger,
     metrics: createHookMetrics({ defaultMetrics: false }),
-    now: () => new Date(),
-    generatePassword,
+    now: opts.now ?? (() => new Date()),
+    generatePassword: opts.generatePassword ?? generatePassword,
   });
 }

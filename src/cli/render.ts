@@ -4,8 +4,22 @@
  */
 import { stringify } from "yaml";
 import { pino } from "pino";
-import { syncMySQLClusterForRender } from "./render-hook.js";
+import { syncMySQLClusterForRender, type RenderHookOptions } from "./render-hook.js";
 import { readClusterManifest } from "./manifest.js";
+
+/** What `render` prints for a manifest, or why the spec is invalid. */
+export type RenderOutcome = { ok: true; yaml: string } | { ok: false; message: string };
+
+/**
+ * The YAML `metamysql render` prints for `manifest` (a MySQLCluster as plain JSON). The options
+ * pin randomness and time; only the golden files (test/golden/) use them, the CLI never does.
+ */
+export async function renderManifest(manifest: Record<string, unknown>, opts: RenderHookOptions = {}): Promise<RenderOutcome> {
+  const response = await syncMySQLClusterForRender(manifest, pino({ level: "silent" }), opts);
+  const state = response.status["state"];
+  if (state === "Invalid") return { ok: false, message: String(response.status["message"] ?? "invalid spec") };
+  return { ok: true, yaml: response.children.map((c) => stringify(c, { sortMapEntries: false, lineWidth: 0 })).join("---\n") };
+}
 
 /** Runs the render verb; returns the exit code. */
 export async function runRender(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -22,12 +36,11 @@ export async function runRender(args: string[], out: NodeJS.WritableStream = pro
     err.write(`metamysql render: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  const response = await syncMySQLClusterForRender(manifest, pino({ level: "silent" }));
-  const state = response.status["state"];
-  if (state === "Invalid") {
-    err.write(`metamysql render: ${file}: ${String(response.status["message"] ?? "invalid spec")}\n`);
+  const outcome = await renderManifest(manifest);
+  if (!outcome.ok) {
+    err.write(`metamysql render: ${file}: ${outcome.message}\n`);
     return 1;
   }
-  out.write(response.children.map((c) => stringify(c, { sortMapEntries: false, lineWidth: 0 })).join("---\n"));
+  out.write(outcome.yaml);
   return 0;
 }

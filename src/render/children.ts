@@ -35,6 +35,11 @@ export interface RenderInput {
   replicas?: number;
   /** Instances the scheduled backups (CronJobs, docs/backups.md) may dump; none when omitted. */
   backupSources?: ClusterBackupSources;
+  /**
+   * `renderConfig(cluster)` computed by the caller (the hook caches it by cluster spec); rendered
+   * here when omitted. Not mutated.
+   */
+  config?: RenderedConfig;
 }
 
 export type RenderResult = { ok: true; children: Child[] } | { ok: false; failure: PatchFailure };
@@ -51,31 +56,26 @@ function observedVolumeClaimTemplates(sts: KubeObject | undefined): unknown[] | 
   return Array.isArray(templates) && templates.length > 0 ? templates : undefined;
 }
 
-/**
- * The ConfigMap data and its hash depend only on the cluster's identity and spec; they are the
- * largest part of a sync's rendering, so they are memoized (bounded; same input, same output).
- */
-const CONFIG_CACHE_SIZE = 256;
-const configCache = new Map<string, { data: Record<string, string>; hash: string }>();
+/** The ConfigMap data and the hash put on the pod template (depends only on the cluster). */
+export interface RenderedConfig {
+  data: Record<string, string>;
+  hash: string;
+}
 
-function cachedConfig(cluster: Cluster): { data: Record<string, string>; hash: string } {
-  const key = JSON.stringify([cluster.name, cluster.namespace, cluster.uid, cluster.spec]);
-  const hit = configCache.get(key);
-  if (hit) return { data: { ...hit.data }, hash: hit.hash };
+/** Renders the ConfigMap data and its hash; pure, no memoization (callers may cache it). */
+export function renderConfig(cluster: Cluster): RenderedConfig {
   const files = configFiles(cluster);
   // The hash covers only what the database pods read (src/render/configmap.ts).
-  const data = { ...files.database, ...files.backupOnly };
-  const entry = { data, hash: configHash(files.database) };
-  if (configCache.size >= CONFIG_CACHE_SIZE) configCache.delete(configCache.keys().next().value ?? "");
-  configCache.set(key, entry);
-  return { data: { ...data }, hash: entry.hash };
+  return { data: { ...files.database, ...files.backupOnly }, hash: configHash(files.database) };
 }
 
 /** Renders every child of the cluster. */
 export function renderChildren(input: RenderInput): RenderResult {
   const { cluster } = input;
   const names = childNames(cluster.name);
-  const { data, hash } = cachedConfig(cluster);
+  const config = input.config ?? renderConfig(cluster);
+  const data = { ...config.data };
+  const hash = config.hash;
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
-import { renderChildren } from "../../src/render/children.js";
+import { renderChildren, renderConfig } from "../../src/render/children.js";
 import { buildConfigMap, configData, configFiles, configHash } from "../../src/render/configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
 import { generatePassword } from "../../src/server/passwords.js";
@@ -327,8 +327,50 @@ describe("renderChildren", () => {
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
   });
-  it("is deterministic: byte-identical output for the same input", () => {
-    expect(JSON.stringify(renderChildren(input({ flavor: "mariadb" })))).toBe(JSON.stringify(renderChildren(input({ flavor: "mariadb" }))));
+  /**
+   * Renders twice from independently built inputs (separately parsed specs, fresh observed
+   * objects) and compares the bytes. render/ holds no cache, so the second render really runs.
+   */
+  function expectDeterministic(render: (i: ReturnType<typeof input>) => unknown, spec: MySQLClusterSpecInput): void {
+    const build = () => ({ ...input(spec), observed: [observedSts()] });
+    const first = JSON.stringify(render(build()));
+    const second = JSON.stringify(render(build()));
+    expect(second).toBe(first);
+  }
+  /** A StatefulSet as Metacontroller observes it: its claim templates are carried over. */
+  const observedSts = (): KubeObject => ({
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: "shop" },
+    spec: { volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { resources: { requests: { storage: "10Gi" } } }, status: { phase: "Pending" } }] },
+  });
+  it.each([
+    ["mariadb", { flavor: "mariadb" }],
+    ["mysql", { flavor: "mysql" }],
+    ["every option", { flavor: "mysql", instances: 5, mysqlConfig: { max_connections: 10, a: "1" }, memberWeights: { "1": 90, "0": 10 }, service: { type: "LoadBalancer", annotations: { z: "1", a: "2" } } }],
+  ] as const)("is deterministic (%s): byte-identical output from independently built inputs", (_n, spec) => {
+    expectDeterministic(renderChildren, spec as MySQLClusterSpecInput);
+  });
+  it("the determinism check catches a render whose output varies between calls", () => {
+    let calls = 0;
+    const flaky = (i: ReturnType<typeof input>) => {
+      const r = renderChildren(i);
+      // e.g. a timestamp or a random suffix leaking into a child
+      if (r.ok) (r.children[0] as AnyObj)["metadata"].annotations = { rendered: String(++calls) };
+      return r;
+    };
+    expect(() => expectDeterministic(flaky, { flavor: "mariadb" })).toThrow();
+  });
+  it("keeps no cache: every render builds its own ConfigMap data", () => {
+    const configMap = (r: ReturnType<typeof renderChildren>) => (r.ok ? (r.children.find((c) => c.kind === "ConfigMap") as AnyObj)["data"] : undefined);
+    const a = configMap(renderChildren(input({ flavor: "mariadb" })));
+    const b = configMap(renderChildren(input({ flavor: "mariadb" })));
+    expect(a).toEqual(b);
+    expect(a).not.toBe(b);
+  });
+  it("renders the same with a precomputed config (what the hook caches) as without", () => {
+    const i = input({ flavor: "mariadb" });
+    expect(JSON.stringify(renderChildren({ ...i, config: renderConfig(i.cluster) }))).toBe(JSON.stringify(renderChildren(input({ flavor: "mariadb" }))));
   });
   it("omits the generated Secret when the user supplies one", () => {
     const r = renderChildren(input({ credentialsSecretName: "mine" }));
