@@ -6,7 +6,24 @@ import boundaries from "eslint-plugin-boundaries";
 import tseslint from "typescript-eslint";
 
 /** Modules that do I/O: never in the pure layers (render, topology, api, backup). */
-const IO_MODULES = ["mysql2", "mysql2/*", "express", "pino", "node:fs", "node:fs/*", "fs", "node:net", "net", "node:http", "http", "node:child_process", "child_process", "node:dgram", "node:tls", "node:os"];
+const IO_MODULES = [
+  "mysql2",
+  "mysql2/*",
+  "express",
+  "pino",
+  "node:fs",
+  "node:fs/*",
+  "fs",
+  "node:net",
+  "net",
+  "node:http",
+  "http",
+  "node:child_process",
+  "child_process",
+  "node:dgram",
+  "node:tls",
+  "node:os",
+];
 
 /** Who may import whom: `from` layer -> the layers it may depend on (itself always). */
 const LAYERS = {
@@ -82,7 +99,10 @@ export default tseslint.config(
   {
     files: ["src/render/**/*.ts", "src/topology/**/*.ts", "src/api/**/*.ts", "src/backup/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: IO_MODULES, message: "render/, topology/, api/ and backup/ are pure: no I/O (ARCHITECTURE.md section 1)" }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: IO_MODULES, message: "render/, topology/, api/ and backup/ are pure: no I/O (ARCHITECTURE.md section 1)" }] },
+      ],
       "no-restricted-syntax": [
         "error",
         { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: "pure layer: pass `now` in" },
@@ -101,9 +121,12 @@ export default tseslint.config(
     rules: {
       "no-restricted-properties": [
         "error",
-        { object: "it", property: "only" }, { object: "it", property: "skip" },
-        { object: "test", property: "only" }, { object: "test", property: "skip" },
-        { object: "describe", property: "only" }, { object: "describe", property: "skip" },
+        { object: "it", property: "only" },
+        { object: "it", property: "skip" },
+        { object: "test", property: "only" },
+        { object: "test", property: "skip" },
+        { object: "describe", property: "only" },
+        { object: "describe", property: "skip" },
       ],
     },
   },

@@ -93,7 +93,10 @@ async function main(): Promise<void> {
   await sql(src, "CREATE DATABASE bench");
   await sql(src, "CREATE TABLE bench.t (id BIGINT PRIMARY KEY, a CHAR(32) NOT NULL, b VARCHAR(160) NOT NULL, n DOUBLE NOT NULL, k INT NOT NULL)");
   for (let from = 1; from <= rows; from += CHUNK) {
-    await sql(src, `INSERT INTO bench.t SELECT seq, md5(seq), concat(sha2(seq, 256), sha1(seq), md5(seq + 1)), seq / 7, seq % 1000 FROM bench.seq_${from}_to_${from + CHUNK - 1}`);
+    await sql(
+      src,
+      `INSERT INTO bench.t SELECT seq, md5(seq), concat(sha2(seq, 256), sha1(seq), md5(seq + 1)), seq / 7, seq % 1000 FROM bench.seq_${from}_to_${from + CHUNK - 1}`,
+    );
   }
   const want = await checksum(src);
   process.stdout.write(`  generated in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -107,26 +110,34 @@ async function main(): Promise<void> {
   // before meta.json may say the backup is complete (the bare tool leaves it to writeback).
   const bareDump = (durable = false): number => {
     rmSync(bareFile, { force: true });
-    return sh(`MYSQL_PWD='${PASSWORD}' mariadb-dump --host=${srcAddr.host} --port=3306 --user=${BACKUP_USER} ${dumpFlags} > '${bareFile}'${durable ? ` && sync '${bareFile}'` : ""}`, {}, "bare dump");
+    return sh(
+      `MYSQL_PWD='${PASSWORD}' mariadb-dump --host=${srcAddr.host} --port=3306 --user=${BACKUP_USER} ${dumpFlags} > '${bareFile}'${durable ? ` && sync '${bareFile}'` : ""}`,
+      {},
+      "bare dump",
+    );
   };
   let opRun = 0;
   const opDump = (compression: "none" | "zstd"): { s: number; dir: string } => {
     const path = `bench/run${++opRun}-${compression}`;
-    const s = sh(`bash "$SCRIPT" dump`, {
-      SCRIPT: SCRIPT.backup,
-      METAMYSQL_FLAVOR: "mariadb",
-      METAMYSQL_CLUSTER: "bench",
-      METAMYSQL_SOURCES: `bench-0=${src.host}`,
-      METAMYSQL_PRIMARY: "",
-      METAMYSQL_COMPRESSION: compression,
-      METAMYSQL_BACKUP_PATH: path,
-      METAMYSQL_STORAGE: "pvc",
-      METAMYSQL_PVC_ROOT: pvcRoot,
-      METAMYSQL_SCRATCH_DIR: join(work, "scratch"),
-      METAMYSQL_RESULT_FILE: join(work, "result"),
-      METAMYSQL_BACKUP_USER: BACKUP_USER,
-      METAMYSQL_BACKUP_PASSWORD: PASSWORD,
-    }, "operator dump");
+    const s = sh(
+      `bash "$SCRIPT" dump`,
+      {
+        SCRIPT: SCRIPT.backup,
+        METAMYSQL_FLAVOR: "mariadb",
+        METAMYSQL_CLUSTER: "bench",
+        METAMYSQL_SOURCES: `bench-0=${src.host}`,
+        METAMYSQL_PRIMARY: "",
+        METAMYSQL_COMPRESSION: compression,
+        METAMYSQL_BACKUP_PATH: path,
+        METAMYSQL_STORAGE: "pvc",
+        METAMYSQL_PVC_ROOT: pvcRoot,
+        METAMYSQL_SCRATCH_DIR: join(work, "scratch"),
+        METAMYSQL_RESULT_FILE: join(work, "result"),
+        METAMYSQL_BACKUP_USER: BACKUP_USER,
+        METAMYSQL_BACKUP_PASSWORD: PASSWORD,
+      },
+      "operator dump",
+    );
     const result = JSON.parse(readFileSync(join(work, "result"), "utf8")) as { state: string };
     if (result.state !== "Completed") throw new Error(`operator dump: ${JSON.stringify(result)}`);
     return { s, dir: join(pvcRoot, path) };
@@ -137,17 +148,25 @@ async function main(): Promise<void> {
   };
   const bareRestore = async (): Promise<number> => {
     await reset();
-    const s = sh(`MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G --init-command="SET SESSION sql_log_bin=0" < '${bareFile}'`, {}, "bare restore");
+    const s = sh(
+      `MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G --init-command="SET SESSION sql_log_bin=0" < '${bareFile}'`,
+      {},
+      "bare restore",
+    );
     if ((await checksum(dst)) !== want) throw new Error("bare restore: checksum differs");
     return s;
   };
   const opRestore = async (dir: string): Promise<number> => {
     await reset();
-    const s = sh(`set -o pipefail; bash "$SEED" check && { bash "$SEED" sql; bash "$SEED" position; } | MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G`, {
-      SEED: SCRIPT.seed,
-      METAMYSQL_FLAVOR: "mariadb",
-      METAMYSQL_SEED_DIR: dir,
-    }, "operator restore");
+    const s = sh(
+      `set -o pipefail; bash "$SEED" check && { bash "$SEED" sql; bash "$SEED" position; } | MYSQL_PWD='${PASSWORD}' mariadb --host=${dst.host} --port=3306 --user=root --max-allowed-packet=1G`,
+      {
+        SEED: SCRIPT.seed,
+        METAMYSQL_FLAVOR: "mariadb",
+        METAMYSQL_SEED_DIR: dir,
+      },
+      "operator restore",
+    );
     if ((await checksum(dst)) !== want) throw new Error("operator restore: checksum differs");
     return s;
   };
@@ -194,20 +213,33 @@ async function main(): Promise<void> {
   const mb = dumpBytes / 1e6;
   const line = (name: string, s: number, ref?: number): string =>
     `  ${name.padEnd(38)}${fmt(s)} s${fmt(mb / s)} MB/s${fmt(rows / s, 0)} rows/s${ref ? `   ratio ${(s / ref).toFixed(3)}` : ""}\n`;
-  process.stdout.write(`\nbench:backup: ${rows.toLocaleString()} rows, ${mb.toFixed(0)} MB dump text, MariaDB ${String(((await sql(src, "SELECT VERSION() AS v")) as Array<{ v: string }>)[0]?.v)}, best of ${RUNS}\n`);
+  process.stdout.write(
+    `\nbench:backup: ${rows.toLocaleString()} rows, ${mb.toFixed(0)} MB dump text, MariaDB ${String(((await sql(src, "SELECT VERSION() AS v")) as Array<{ v: string }>)[0]?.v)}, best of ${RUNS}\n`,
+  );
   process.stdout.write(line("dump    bare mariadb-dump > file", best.bareDump));
   process.stdout.write(line("dump    bare mariadb-dump > file; sync", best.bareDumpSync, best.bareDump));
-  process.stdout.write(line("dump    operator backup.sh (none)", best.opDump, best.bareDump).replace("\n", `   (${(best.opDump / best.bareDumpSync).toFixed(3)} vs durable bare)\n`));
-  process.stdout.write(line("dump    operator backup.sh (zstd)", best.opDumpZstd, best.bareDump).replace("\n", `   (${(zstdBytes / 1e6).toFixed(0)} MB stored)\n`));
+  process.stdout.write(
+    line("dump    operator backup.sh (none)", best.opDump, best.bareDump).replace(
+      "\n",
+      `   (${(best.opDump / best.bareDumpSync).toFixed(3)} vs durable bare)\n`,
+    ),
+  );
+  process.stdout.write(
+    line("dump    operator backup.sh (zstd)", best.opDumpZstd, best.bareDump).replace("\n", `   (${(zstdBytes / 1e6).toFixed(0)} MB stored)\n`),
+  );
   process.stdout.write(line("restore bare mariadb < file", best.bareRestore));
   process.stdout.write(line("restore operator seed.sh (none)", best.opRestore, best.bareRestore));
   process.stdout.write(line("restore operator seed.sh (zstd)", zRestore, best.bareRestore));
   process.stdout.write(line("round trip bare mariadb-dump | mariadb", pipe));
   process.stdout.write(line("round trip operator dump + restore", best.opDump + best.opRestore, pipe));
   const worst = Math.max(best.opDump / best.bareDump, best.opRestore / best.bareRestore);
-  process.stdout.write(`  operator overhead (worst of dump/restore, same compression): ${((worst - 1) * 100).toFixed(1)}% (target < 10%): ${worst < 1.1 ? "OK" : "OVER"}\n`);
+  process.stdout.write(
+    `  operator overhead (worst of dump/restore, same compression): ${((worst - 1) * 100).toFixed(1)}% (target < 10%): ${worst < 1.1 ? "OK" : "OVER"}\n`,
+  );
   const worstDurable = Math.max(best.opDump / best.bareDumpSync, best.opRestore / best.bareRestore);
-  process.stdout.write(`  operator overhead against durable bare (dump + fsync): ${((worstDurable - 1) * 100).toFixed(1)}% (target < 10%): ${worstDurable < 1.1 ? "OK" : "OVER"}\n`);
+  process.stdout.write(
+    `  operator overhead against durable bare (dump + fsync): ${((worstDurable - 1) * 100).toFixed(1)}% (target < 10%): ${worstDurable < 1.1 ? "OK" : "OVER"}\n`,
+  );
 }
 
 try {

@@ -80,8 +80,12 @@ export async function runHaBench(b: HaBench): Promise<void> {
         extra: b.explain?.(c, at, w) ?? {},
       };
       results.push(r);
-      const extra = Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(" ");
-      process.stdout.write(`${pad(run, 3)}  ${r.from.padEnd(7)} -> ${r.to.padEnd(7)} ${r.operation.padEnd(10)} gap ${pad(r.gapMs, 5)} ms  lost ${r.lost}  ${extra}\n`);
+      const extra = Object.entries(r.extra)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
+      process.stdout.write(
+        `${pad(run, 3)}  ${r.from.padEnd(7)} -> ${r.to.padEnd(7)} ${r.operation.padEnd(10)} gap ${pad(r.gapMs, 5)} ms  lost ${r.lost}  ${extra}\n`,
+      );
     }
   } finally {
     await w.stop();

@@ -188,19 +188,43 @@ async function main(): Promise<void> {
       ["floor (bare node:http)", floors],
     ] as const) {
       console.log(name);
-      line("  requests", col(rs, (r) => r.requests, 0));
-      line("  errors", col(rs, (r) => r.errors, 0));
-      line("  throughput syncs/s", col(rs, (r) => r.throughput, 0));
-      line("  latency p50 ms", col(rs, (r) => r.p50, 2));
-      line("  latency p99 ms", col(rs, (r) => r.p99, 2));
-      line("  latency max ms", col(rs, (r) => r.max, 2));
-      line("  server CPU ms/sync", col(rs, (r) => r.cpuMs, 3));
+      line(
+        "  requests",
+        col(rs, (r) => r.requests, 0),
+      );
+      line(
+        "  errors",
+        col(rs, (r) => r.errors, 0),
+      );
+      line(
+        "  throughput syncs/s",
+        col(rs, (r) => r.throughput, 0),
+      );
+      line(
+        "  latency p50 ms",
+        col(rs, (r) => r.p50, 2),
+      );
+      line(
+        "  latency p99 ms",
+        col(rs, (r) => r.p99, 2),
+      );
+      line(
+        "  latency max ms",
+        col(rs, (r) => r.max, 2),
+      );
+      line(
+        "  server CPU ms/sync",
+        col(rs, (r) => r.cpuMs, 3),
+      );
     }
     const ratios = hooks.map((h, i) => h.throughput / (floors[i]?.throughput ?? NaN));
     line("ratio hook/floor", `${median(ratios).toFixed(2)}${ratios.length > 1 ? `   (${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""}   throughput`);
     // CPU per request is steadier than throughput on a shared machine: floor CPU / hook CPU.
     const cpuRatios = hooks.map((h, i) => (floors[i]?.cpuMs ?? NaN) / h.cpuMs);
-    line("ratio floor/hook CPU", `${median(cpuRatios).toFixed(2)}${cpuRatios.length > 1 ? `   (${cpuRatios.map((x) => x.toFixed(2)).join(", ")})` : ""}   server CPU per sync`);
+    line(
+      "ratio floor/hook CPU",
+      `${median(cpuRatios).toFixed(2)}${cpuRatios.length > 1 ? `   (${cpuRatios.map((x) => x.toFixed(2)).join(", ")})` : ""}   server CPU per sync`,
+    );
   } finally {
     await hook.stop();
     await floor.stop();

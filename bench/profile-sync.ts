@@ -30,9 +30,14 @@ const ctx = {
 };
 const spec = { flavor: "mariadb", instances: 3, storage: { size: "10Gi" } };
 const name = "shop0";
-const first = JSON.parse(JSON.stringify(await syncMySQLCluster(syncRequest({ parent: clusterObject(name, spec) }), ctx))) as { status: unknown; children: Obj[] };
+const first = JSON.parse(JSON.stringify(await syncMySQLCluster(syncRequest({ parent: clusterObject(name, spec) }), ctx))) as {
+  status: unknown;
+  children: Obj[];
+};
 const parent = clusterObject(name, spec, { status: first.status });
-const body = JSON.stringify(syncRequest({ parent, children: first.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i, { ip: "" })) }));
+const body = JSON.stringify(
+  syncRequest({ parent, children: first.children.map((c, i) => asObserved(c, parent, i)), related: [0, 1, 2].map((i) => pod(name, i, { ip: "" })) }),
+);
 
 const totals = new Map<string, number>();
 function time<T>(k: string, f: () => T): T {
@@ -54,10 +59,29 @@ for (let i = 0; i < N; i++) {
   const creds = time("credentialsOf", () => credentialsOf(c.cluster, parsed, ctx.generatePassword));
   time("decide", () => decide({ clusterName: c.cluster.name, spec: c.cluster.spec, previous: c.cluster.status, instances: [], now: ctx.now() }));
   time("renderChildren (no config cache)", () =>
-    renderChildren({ cluster: c.cluster, observed: parsed.children, credentials: creds.credentials, backupPassword: creds.backupPassword, primary: "shop0-0", readOnlyEndpoints: [] }),
+    renderChildren({
+      cluster: c.cluster,
+      observed: parsed.children,
+      credentials: creds.credentials,
+      backupPassword: creds.backupPassword,
+      primary: "shop0-0",
+      readOnlyEndpoints: [],
+    }),
   );
-  time("forbiddenChanges", () => forbiddenChanges(c.cluster, parsed.children.find((x) => x.kind === "StatefulSet")));
-  time("recordClusterMetrics", () => recordClusterMetrics(ctx.metrics, c.cluster, c.cluster.status, [0, 1, 2].map((o) => ({ name: `shop0-${o}`, ordinal: o, podExists: true, podReady: true, terminating: false, podIP: undefined, probe: undefined }))));
+  time("forbiddenChanges", () =>
+    forbiddenChanges(
+      c.cluster,
+      parsed.children.find((x) => x.kind === "StatefulSet"),
+    ),
+  );
+  time("recordClusterMetrics", () =>
+    recordClusterMetrics(
+      ctx.metrics,
+      c.cluster,
+      c.cluster.status,
+      [0, 1, 2].map((o) => ({ name: `shop0-${o}`, ordinal: o, podExists: true, podReady: true, terminating: false, podIP: undefined, probe: undefined })),
+    ),
+  );
   const out = await timeAsync("syncMySQLCluster (whole)", () => syncMySQLCluster(JSON.parse(body), ctx));
   time("JSON.stringify", () => JSON.stringify(out));
 }

@@ -3,6 +3,9 @@ import { pino } from "pino";
 import { EnvConfigSchema } from "../src/api/env.js";
 import { startHookServer } from "../src/server/app.js";
 
-const server = await startHookServer({ config: { ...EnvConfigSchema.parse({}), PORT: 0, HOST: "127.0.0.1", LOG_LEVEL: "silent" }, logger: pino({ level: "silent" }) });
+const server = await startHookServer({
+  config: { ...EnvConfigSchema.parse({}), PORT: 0, HOST: "127.0.0.1", LOG_LEVEL: "silent" },
+  logger: pino({ level: "silent" }),
+});
 process.stdout.write(`${server.url}\n`);
 process.on("SIGTERM", () => void server.close().then(() => process.exit(0)));

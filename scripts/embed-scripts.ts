@@ -27,7 +27,9 @@ export function scriptFiles(dir: string): string[] {
 
 /** `backup-common.sh` -> `BACKUP_COMMON_SH`. */
 export function constantName(file: string): string {
-  return basename(file).toUpperCase().replace(/[^A-Z0-9]+/g, "_");
+  return basename(file)
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, "_");
 }
 
 /** The generated module of a script folder. */

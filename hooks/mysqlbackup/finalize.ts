@@ -34,8 +34,19 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
   const scriptName = backupScriptConfigMapName(name);
   const observedScripts = parsed.children.find((c) => c.kind === "ConfigMap" && c.metadata.name === scriptName);
   const scripts = observedScripts ? [unchangedChild(observedScripts)] : [];
-  if (jobStatus?.failed) return { status: { ...prev, message: "deleting the stored backup failed; delete the Job to retry" }, children: [...scripts, unchangedChild(job!)], finalized: false };
-  if (job) return { status: { ...prev, message: "deleting the stored backup" }, children: [...scripts, unchangedChild(job)], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+  if (jobStatus?.failed)
+    return {
+      status: { ...prev, message: "deleting the stored backup failed; delete the Job to retry" },
+      children: [...scripts, unchangedChild(job!)],
+      finalized: false,
+    };
+  if (job)
+    return {
+      status: { ...prev, message: "deleting the stored backup" },
+      children: [...scripts, unchangedChild(job)],
+      resyncAfterSeconds: BACKUP_RESYNC_SECONDS,
+      finalized: false,
+    };
   const clusterSpec = MySQLClusterSpecSchema.safeParse((parsed.cluster as { spec?: unknown } | undefined)?.spec ?? {});
   const flavor = clusterSpec.success ? clusterSpec.data.flavor : "mariadb";
   const labels = backupLabels(spec.data.clusterName, name);
@@ -54,5 +65,10 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
     mode: "remove",
     scriptConfigMap: scriptName,
   });
-  return { status: { ...prev, message: "deleting the stored backup" }, children: [configMap, remove], resyncAfterSeconds: BACKUP_RESYNC_SECONDS, finalized: false };
+  return {
+    status: { ...prev, message: "deleting the stored backup" },
+    children: [configMap, remove],
+    resyncAfterSeconds: BACKUP_RESYNC_SECONDS,
+    finalized: false,
+  };
 }

@@ -23,7 +23,10 @@ export interface ParsedBackupSync {
 function parseParent(parent: unknown): MySQLBackupObject {
   const parsed = MySQLBackupObjectSchema.safeParse(parent);
   if (!parsed.success) {
-    throw new BadRequestError("parent is not a metamysql.dev/v1alpha1 MySQLBackup", issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`));
+    throw new BadRequestError(
+      "parent is not a metamysql.dev/v1alpha1 MySQLBackup",
+      issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`),
+    );
   }
   return parsed.data;
 }
@@ -37,7 +40,10 @@ export function parseBackupSync(body: unknown): ParsedBackupSync {
   asObject(body);
   const parsed = SyncRequestSchema.safeParse(body);
   if (!parsed.success) {
-    throw new BadRequestError("malformed Metacontroller sync request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+    throw new BadRequestError(
+      "malformed Metacontroller sync request",
+      issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`),
+    );
   }
   const parent = parseParent(parsed.data.parent);
   const pods: Pod[] = [];
@@ -58,7 +64,10 @@ export function parseBackupCustomize(body: unknown): MySQLBackupObject {
   asObject(body);
   const parsed = CustomizeRequestSchema.safeParse(body);
   if (!parsed.success) {
-    throw new BadRequestError("malformed Metacontroller customize request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+    throw new BadRequestError(
+      "malformed Metacontroller customize request",
+      issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`),
+    );
   }
   return parseParent(parsed.data.parent);
 }

@@ -84,7 +84,9 @@ export async function syncMySQLBackup(body: unknown, ctx: HookContext): Promise<
   const kept = parsed.children.map(unchangedChild);
   const specResult = MySQLBackupSpecSchema.safeParse(parsed.parent.spec ?? {});
   if (!specResult.success) {
-    const message = `invalid spec: ${issuesOf("spec", specResult.error).map((i) => `${i.path}: ${i.message}`).join("; ")}`;
+    const message = `invalid spec: ${issuesOf("spec", specResult.error)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join("; ")}`;
     return { status: { ...previous, state: "Failed", message }, children: kept };
   }
   const spec = specResult.data;
@@ -99,10 +101,15 @@ export async function syncMySQLBackup(body: unknown, ctx: HookContext): Promise<
   const job = parsed.children.find((c) => c.kind === "Job" && c.metadata.name === backupJobName(name));
   if (!job) {
     const rendered = renderJob(parsed, spec);
-    if (!rendered.job) return { status: { ...base, state: "Pending", message: rendered.waiting ?? "waiting" }, children: kept, resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
+    if (!rendered.job)
+      return { status: { ...base, state: "Pending", message: rendered.waiting ?? "waiting" }, children: kept, resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
     const others = kept.filter((c) => !(c.kind === "ConfigMap" && c.metadata.name === rendered.configMap?.metadata.name));
     const created = rendered.configMap ? [rendered.configMap, rendered.job] : [rendered.job];
-    return { status: { ...base, state: "Pending", message: "backup Job created" }, children: [...others, ...created], resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
+    return {
+      status: { ...base, state: "Pending", message: "backup Job created" },
+      children: [...others, ...created],
+      resyncAfterSeconds: BACKUP_RESYNC_SECONDS,
+    };
   }
   const outcome = jobOutcome(job, podsOfJob(job.metadata.name, parsed.pods));
   if (outcome.state === "Running") {

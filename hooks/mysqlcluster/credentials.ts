@@ -13,7 +13,11 @@ import { findSecret, type ParsedSync } from "./request.js";
  * (carried over from the observed child). `ready` is false until the Secret exists in the API
  * server, i.e. until pods can have been started with it.
  */
-export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: () => string): { credentials: Credentials; backupPassword: string; ready: boolean; problem?: string } {
+export function credentialsOf(
+  cluster: Cluster,
+  parsed: ParsedSync,
+  generate: () => string,
+): { credentials: Credentials; backupPassword: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
   const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
@@ -34,4 +38,3 @@ export function credentialsOf(cluster: Cluster, parsed: ParsedSync, generate: ()
   const observed = secret?.success ? secret.data : undefined;
   return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, ready: observed !== undefined };
 }
-

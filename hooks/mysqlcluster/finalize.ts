@@ -82,10 +82,14 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
     : { state: "none" };
   if (final.state === "running" || final.state === "failed") {
     if (final.state === "failed") ctx.logger.warn({ cluster: parsed.parent.metadata.name, reason: final.message }, "final backup failed; deletion blocked");
-    const conditions = mergeConditions(prevStatus.conditions, [
-      ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
-      { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message: final.message },
-    ], ctx.now());
+    const conditions = mergeConditions(
+      prevStatus.conditions,
+      [
+        ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
+        { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message: final.message },
+      ],
+      ctx.now(),
+    );
     return {
       status: { ...prevStatus, message: final.message, conditions },
       children: [...parsed.children.map(unchangedChild), ...(final.state === "running" && final.job ? [final.job] : [])],
@@ -96,7 +100,10 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
   // The final backup counts as the cluster's newest successful backup (metrics only: the status is
   // about to go with the cluster).
   if (final.state === "completed") {
-    recordBackupSuccess(ctx.metrics, parsed.parent.metadata.namespace, parsed.parent.metadata.name, { completedAt: final.meta.completedAt, sizeBytes: final.meta.sizeBytes });
+    recordBackupSuccess(ctx.metrics, parsed.parent.metadata.namespace, parsed.parent.metadata.name, {
+      completedAt: final.meta.completedAt,
+      sizeBytes: final.meta.sizeBytes,
+    });
   }
   const done = final.message ? `${final.message}; ` : "";
   if (!stsLeft && podsLeft === 0) {
@@ -104,10 +111,14 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
   }
   if (cluster.ok && stsLeft) await fencePrimaryForDeletion(cluster.cluster, parsed, ctx);
   const message = `${done}deleting: ${podsLeft} pod(s) still stopping`;
-  const conditions = mergeConditions(prevStatus.conditions, [
-    ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
-    { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message },
-  ], ctx.now());
+  const conditions = mergeConditions(
+    prevStatus.conditions,
+    [
+      ...(prevStatus.conditions ?? []).filter((c) => c.type !== CONDITION_READY),
+      { type: CONDITION_READY, status: "False", reason: REASON.Finalizing, message },
+    ],
+    ctx.now(),
+  );
   return {
     status: { ...prevStatus, message, conditions },
     children: parsed.children.filter((c) => c.kind !== "StatefulSet").map(unchangedChild),

@@ -26,7 +26,10 @@ export interface ParsedSync {
 function parseParent(parent: unknown): MySQLClusterObject {
   const parsed = MySQLClusterObjectSchema.safeParse(parent);
   if (!parsed.success) {
-    throw new BadRequestError("parent is not a metamysql.dev/v1alpha1 MySQLCluster", issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`));
+    throw new BadRequestError(
+      "parent is not a metamysql.dev/v1alpha1 MySQLCluster",
+      issuesOf("parent", parsed.error).map((i) => `${i.path}: ${i.message}`),
+    );
   }
   return parsed.data;
 }
@@ -36,7 +39,10 @@ export function parseSyncRequest(body: unknown): ParsedSync {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequestError("request body must be a JSON object");
   const parsed = SyncRequestSchema.safeParse(body);
   if (!parsed.success) {
-    throw new BadRequestError("malformed Metacontroller sync request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+    throw new BadRequestError(
+      "malformed Metacontroller sync request",
+      issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`),
+    );
   }
   const parent = parseParent(parsed.data.parent);
   const pods: ParsedSync["pods"] = [];
@@ -66,7 +72,10 @@ export function parseCustomizeRequest(body: unknown): { request: CustomizeReques
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequestError("request body must be a JSON object");
   const parsed = CustomizeRequestSchema.safeParse(body);
   if (!parsed.success) {
-    throw new BadRequestError("malformed Metacontroller customize request", issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`));
+    throw new BadRequestError(
+      "malformed Metacontroller customize request",
+      issuesOf("", parsed.error).map((i) => `${i.path || "(body)"}: ${i.message}`),
+    );
   }
   return { request: parsed.data, parent: parseParent(parsed.data.parent) };
 }

@@ -25,14 +25,23 @@ export function endpointsOf(name: string, namespace: string): { readWrite: strin
  * The status for an invalid spec: the previous status kept (nothing was acted on), state
  * Invalid, and SpecValid=False naming every offending field.
  */
-export function invalidStatus(previous: unknown, issues: readonly SpecIssue[], previousConditions: MySQLClusterStatus["conditions"], now: Date): Record<string, unknown> {
+export function invalidStatus(
+  previous: unknown,
+  issues: readonly SpecIssue[],
+  previousConditions: MySQLClusterStatus["conditions"],
+  now: Date,
+): Record<string, unknown> {
   const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
   const base = typeof previous === "object" && previous !== null && !Array.isArray(previous) ? { ...(previous as Record<string, unknown>) } : {};
   const others = (previousConditions ?? []).filter((c) => c.type !== CONDITION_SPEC_VALID);
-  const conditions = mergeConditions(previousConditions, [
-    ...others.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
-    { type: CONDITION_SPEC_VALID, status: "False", reason: REASON.InvalidSpec, message },
-  ], now);
+  const conditions = mergeConditions(
+    previousConditions,
+    [
+      ...others.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+      { type: CONDITION_SPEC_VALID, status: "False", reason: REASON.InvalidSpec, message },
+    ],
+    now,
+  );
   return { ...base, state: "Invalid", message: `invalid spec: ${message}`, conditions };
 }
 
@@ -68,20 +77,30 @@ export interface BackupsPart {
 }
 
 /** The status while no orchestration decision exists yet (state Initializing). */
-export function initializingStatus(cluster: Cluster, pods: ReadonlyArray<{ ordinal: number; pod: Pod }>, now: Date, note?: string, backups?: BackupsPart): MySQLClusterStatus {
+export function initializingStatus(
+  cluster: Cluster,
+  pods: ReadonlyArray<{ ordinal: number; pod: Pod }>,
+  now: Date,
+  note?: string,
+  backups?: BackupsPart,
+): MySQLClusterStatus {
   const instances = instancesFromPods(cluster, pods);
   const ready = instances.filter((i) => i.ready).length;
-  const conditions = mergeConditions(cluster.status.conditions, [
-    { type: CONDITION_AVAILABLE, status: "False", reason: REASON.NoPrimary, message: "no writable primary yet" },
-    {
-      type: CONDITION_READY,
-      status: "False",
-      reason: ready === cluster.spec.instances ? REASON.Initializing : REASON.InstancesNotReady,
-      message: `${ready}/${cluster.spec.instances} instances ready`,
-    },
-    { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
-    ...(backups?.condition ? [backups.condition] : []),
-  ], now);
+  const conditions = mergeConditions(
+    cluster.status.conditions,
+    [
+      { type: CONDITION_AVAILABLE, status: "False", reason: REASON.NoPrimary, message: "no writable primary yet" },
+      {
+        type: CONDITION_READY,
+        status: "False",
+        reason: ready === cluster.spec.instances ? REASON.Initializing : REASON.InstancesNotReady,
+        message: `${ready}/${cluster.spec.instances} instances ready`,
+      },
+      { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
+      ...(backups?.condition ? [backups.condition] : []),
+    ],
+    now,
+  );
   return {
     state: "Initializing",
     message: note ?? `${ready}/${cluster.spec.instances} instances ready`,

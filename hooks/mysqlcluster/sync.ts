@@ -73,7 +73,10 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
     const result = await runOperation(cfg, op, resolve);
     const ms = Math.round(performance.now() - started);
     recordOperation(ctx.metrics, cluster, op.type, "success", ms / 1000);
-    ctx.logger.info({ operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings }, `${op.type}: ${op.reason}`);
+    ctx.logger.info(
+      { operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings },
+      `${op.type}: ${op.reason}`,
+    );
   } catch (err) {
     const ms = Math.round(performance.now() - started);
     recordOperation(ctx.metrics, cluster, op.type, "failure", ms / 1000);
@@ -113,7 +116,9 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     replicas: desiredReplicas(cluster, primary),
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
-    backupSources: decision ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) } : undefined,
+    backupSources: decision
+      ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) }
+      : undefined,
   });
   if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
 

@@ -2,7 +2,16 @@
  * docs/api.md: the API reference (field path, type, default, description) generated from the
  * same structural schema as the CRDs, so the docs, `kubectl explain` and validation agree.
  */
-import { generatedHeader, INT_OR_STRING, isRecord, PRESERVE_UNKNOWN_FIELDS, toStructuralSchema, VALIDATIONS, type CrdDefinition, type SchemaNode } from "./crd.js";
+import {
+  generatedHeader,
+  INT_OR_STRING,
+  isRecord,
+  PRESERVE_UNKNOWN_FIELDS,
+  toStructuralSchema,
+  VALIDATIONS,
+  type CrdDefinition,
+  type SchemaNode,
+} from "./crd.js";
 
 /** One row of a reference table. */
 export interface ApiDocRow {

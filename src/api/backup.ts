@@ -16,14 +16,27 @@ const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const RELATIVE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 export const PvcStorageSchema = z.object({
-  claimName: z.string().regex(NAME_PATTERN, "must be a PersistentVolumeClaim name").meta({ description: "Existing PersistentVolumeClaim that holds the backups (ReadWriteMany to seed several instances at once)." }),
+  claimName: z
+    .string()
+    .regex(NAME_PATTERN, "must be a PersistentVolumeClaim name")
+    .meta({ description: "Existing PersistentVolumeClaim that holds the backups (ReadWriteMany to seed several instances at once)." }),
 });
 
 export const S3StorageSchema = z.object({
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name").meta({ description: "Bucket; it must exist." }),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")
+    .meta({ description: "Bucket; it must exist." }),
   prefix: z.string().regex(RELATIVE_PATH, "must be a relative path").optional().meta({ description: "Key prefix inside the bucket." }),
-  endpoint: z.string().regex(/^https?:\/\/[^\s'"]+$/, "must be an http(s) URL").optional().meta({ description: "S3-compatible endpoint URL; AWS when omitted." }),
-  region: z.string().regex(/^[a-z0-9-]+$/).optional(),
+  endpoint: z
+    .string()
+    .regex(/^https?:\/\/[^\s'"]+$/, "must be an http(s) URL")
+    .optional()
+    .meta({ description: "S3-compatible endpoint URL; AWS when omitted." }),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .optional(),
   forcePathStyle: z.boolean().optional().meta({ description: "Path-style bucket addressing (most S3-compatible servers)." }),
   credentialsSecretName: z
     .string()
@@ -52,10 +65,13 @@ export const CompressionSchema = z.enum(["gzip", "zstd", "none"]);
 export type Compression = z.infer<typeof CompressionSchema>;
 
 export const MySQLBackupSpecSchema = z.object({
-  clusterName: z.string().regex(NAME_PATTERN, "must be a MySQLCluster name").meta({
-    description: "MySQLCluster (same namespace) to back up.",
-    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "clusterName is immutable" }],
-  }),
+  clusterName: z
+    .string()
+    .regex(NAME_PATTERN, "must be a MySQLCluster name")
+    .meta({
+      description: "MySQLCluster (same namespace) to back up.",
+      "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "clusterName is immutable" }],
+    }),
   storage: BackupStorageSchema,
   compression: CompressionSchema.default("gzip").meta({ description: "Compression of the dump: gzip, zstd or none." }),
   deletionPolicy: z
@@ -93,27 +109,39 @@ export const MySQLBackupObjectSchema = z.object({
 });
 export type MySQLBackupObject = z.infer<typeof MySQLBackupObjectSchema>;
 
-export const BackupScheduleSchema = z.object({
-  name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/, "lower-case DNS label of at most 20 characters").meta({ description: "Names the CronJob <cluster>-backup-<name> and the folder of its backups." }),
-  schedule: z.string().regex(/^\S+(\s+\S+){4}$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "must be a cron expression").meta({ description: "Cron schedule (5 fields)." }),
-  timeZone: z.string().regex(/^[A-Za-z0-9_+/-]+$/).optional().meta({ description: "IANA time zone of the schedule; the controller's when omitted." }),
-  storage: BackupStorageSchema,
-  compression: CompressionSchema.default("gzip"),
-  keep: z.number().int().min(1).max(1000).default(7).meta({ description: "How many completed backups of this schedule to retain." }),
-  suspend: z.boolean().optional(),
-}).superRefine((s, ctx) => {
-  // The same library the CronJob controller's semantics are checked with (src/api/cron.ts):
-  // a schedule the hook accepts is one that runs.
-  if (s.timeZone !== undefined) {
-    const tz = timeZoneProblem(s.timeZone);
-    if (tz) {
-      ctx.addIssue({ code: "custom", path: ["timeZone"], message: tz });
-      return;
+export const BackupScheduleSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/, "lower-case DNS label of at most 20 characters")
+      .meta({ description: "Names the CronJob <cluster>-backup-<name> and the folder of its backups." }),
+    schedule: z
+      .string()
+      .regex(/^\S+(\s+\S+){4}$|^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/, "must be a cron expression")
+      .meta({ description: "Cron schedule (5 fields)." }),
+    timeZone: z
+      .string()
+      .regex(/^[A-Za-z0-9_+/-]+$/)
+      .optional()
+      .meta({ description: "IANA time zone of the schedule; the controller's when omitted." }),
+    storage: BackupStorageSchema,
+    compression: CompressionSchema.default("gzip"),
+    keep: z.number().int().min(1).max(1000).default(7).meta({ description: "How many completed backups of this schedule to retain." }),
+    suspend: z.boolean().optional(),
+  })
+  .superRefine((s, ctx) => {
+    // The same library the CronJob controller's semantics are checked with (src/api/cron.ts):
+    // a schedule the hook accepts is one that runs.
+    if (s.timeZone !== undefined) {
+      const tz = timeZoneProblem(s.timeZone);
+      if (tz) {
+        ctx.addIssue({ code: "custom", path: ["timeZone"], message: tz });
+        return;
+      }
     }
-  }
-  const problem = cronProblem(s.schedule, s.timeZone);
-  if (problem) ctx.addIssue({ code: "custom", path: ["schedule"], message: problem });
-});
+    const problem = cronProblem(s.schedule, s.timeZone);
+    if (problem) ctx.addIssue({ code: "custom", path: ["schedule"], message: problem });
+  });
 export type BackupSchedule = z.infer<typeof BackupScheduleSchema>;
 
 export const ClusterBackupsSchema = z
@@ -140,12 +168,16 @@ export const InitDBSchema = z
     fromBackup: z
       .object({
         storage: BackupStorageSchema,
-        path: z.string().regex(RELATIVE_PATH, "must be a relative path").meta({ description: "Path of the backup inside the storage (MySQLBackup status.path)." }),
+        path: z
+          .string()
+          .regex(RELATIVE_PATH, "must be a relative path")
+          .meta({ description: "Path of the backup inside the storage (MySQLBackup status.path)." }),
       })
       .optional(),
   })
   .meta({
-    description: "How a new cluster's instances are initialized. fromBackup: every instance restores the same completed backup and starts at its GTID position.",
+    description:
+      "How a new cluster's instances are initialized. fromBackup: every instance restores the same completed backup and starts at its GTID position.",
     "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "initDB is immutable" }],
   });
 export type InitDB = z.infer<typeof InitDBSchema>;

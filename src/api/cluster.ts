@@ -8,11 +8,8 @@ import { ClusterBackupsSchema, ClusterBackupsStatusSchema, InitDBSchema } from "
 import { ObjectMetaSchema } from "./k8s.js";
 
 /** Kubernetes resource.Quantity, as a string ("10Gi", "500m", "1.5"). */
-export const QUANTITY_PATTERN =
-  "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$";
-export const QuantitySchema = z
-  .string()
-  .regex(new RegExp(QUANTITY_PATTERN), "must be a Kubernetes quantity such as 10Gi or 500m");
+export const QUANTITY_PATTERN = "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$";
+export const QuantitySchema = z.string().regex(new RegExp(QUANTITY_PATTERN), "must be a Kubernetes quantity such as 10Gi or 500m");
 
 /** int-or-string, rendered in the CRD as `x-kubernetes-int-or-string`. */
 export const IntOrStringSchema = z.union([z.number().int(), z.string()]).meta({ "x-kubernetes-int-or-string": true });
@@ -32,10 +29,7 @@ export const ResourceRequirementsSchema = z
 export const StorageSchema = z
   .object({
     size: QuantitySchema.default("10Gi").meta({ description: "Volume size of each instance; may grow, never shrink." }),
-    storageClassName: z
-      .string()
-      .optional()
-      .meta({ description: "StorageClass of the data volumes; immutable." }),
+    storageClassName: z.string().optional().meta({ description: "StorageClass of the data volumes; immutable." }),
   })
   .meta({
     description: "Per-instance data volume (a retained PersistentVolumeClaim named data-<cluster>-<ordinal>).",
@@ -53,13 +47,7 @@ export const StorageSchema = z
 
 export const FailoverSchema = z.object({
   enabled: z.boolean().default(true).meta({ description: "Promote a replica automatically when the primary is lost." }),
-  delaySeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(3600)
-    .default(5)
-    .meta({ description: "How long the primary must be unavailable before failover." }),
+  delaySeconds: z.number().int().min(0).max(3600).default(5).meta({ description: "How long the primary must be unavailable before failover." }),
 });
 
 export const ServiceSpecSchema = z.object({
@@ -171,15 +159,11 @@ export const MySQLClusterSpecSchema = z
       .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Secret name")
       .optional()
       .meta({
-        description:
-          "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
+        description: "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
       }),
     backups: ClusterBackupsSchema.optional(),
     initDB: InitDBSchema.optional(),
-    patches: z
-      .array(ChildPatchSchema)
-      .default([])
-      .meta({ description: "RFC 6902 patches applied to the rendered children, last." }),
+    patches: z.array(ChildPatchSchema).default([]).meta({ description: "RFC 6902 patches applied to the rendered children, last." }),
   })
   .superRefine((spec, ctx) => {
     for (const key of Object.keys(spec.memberWeights)) {

@@ -44,7 +44,8 @@ export function cronProblem(schedule: string, timeZone?: string): string | undef
   const text = schedule.trim();
   if (!text.startsWith("@")) {
     const fields = text.split(/\s+/);
-    if (fields.length !== 5) return `"${schedule}" has ${fields.length} fields; a schedule has 5 (minute hour day-of-month month day-of-week) or is a macro such as @daily`;
+    if (fields.length !== 5)
+      return `"${schedule}" has ${fields.length} fields; a schedule has 5 (minute hour day-of-month month day-of-week) or is a macro such as @daily`;
     for (const field of fields) {
       for (const item of field.split(",")) {
         if (!ITEM.test(item)) return `"${schedule}": "${item}" is not a cron item (number, name, *, ?, range, step; L, W and # are not supported)`;

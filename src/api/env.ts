@@ -3,15 +3,17 @@
  */
 import { z } from "zod";
 
-const intFromEnv = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFromEnv = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const EnvConfigSchema = z.object({
   PORT: intFromEnv(8080, 0, 65535),
   HOST: z.string().default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Largest request body accepted (every child and related pod travels in a sync). */
-  BODY_LIMIT: z.string().regex(/^[0-9]+(kb|mb)$/).default("16mb"),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^[0-9]+(kb|mb)$/)
+    .default("16mb"),
   /** Budget of one sync; keep it well below the webhook timeout in metacontroller/. */
   SYNC_BUDGET_MS: intFromEnv(8000, 100, 60000),
   /** mysql2 connect and per-query timeouts used by every probe and operation. */

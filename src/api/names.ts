@@ -2,14 +2,7 @@
  * Labels and selectors shared by every child (ARCHITECTURE.md section 3).
  */
 import type { Cluster } from "./cluster.js";
-import {
-  COMPONENT_DATABASE,
-  LABEL_COMPONENT,
-  LABEL_INSTANCE,
-  LABEL_MANAGED_BY,
-  LABEL_NAME,
-  MANAGED_BY,
-} from "./constants.js";
+import { COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY } from "./constants.js";
 
 /** The four standard labels of every child of `cluster`. */
 export function standardLabels(cluster: Cluster): Record<string, string> {

@@ -3,9 +3,7 @@
  * (`spec.instances: ...`) rather than exceptions: an invalid spec is data (ARCHITECTURE.md 4).
  */
 import type { z } from "zod";
-import { API_VERSION } from "./constants.js";
-import { MySQLClusterObjectSchema, MySQLClusterSpecSchema, MySQLClusterStatusSchema, type Cluster, type MySQLClusterObject, type MySQLClusterSpec } from "./cluster.js";
-import { PodSchema, SecretSchema, type KubeObject, type Pod, type Secret } from "./k8s.js";
+import { MySQLClusterSpecSchema, MySQLClusterStatusSchema, type Cluster, type MySQLClusterObject, type MySQLClusterSpec } from "./cluster.js";
 
 export interface SpecIssue {
   path: string;
@@ -24,9 +22,7 @@ export function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): st
 
 /** Readable issues of a zod error, sorted by path. */
 export function issuesOf(prefix: string, error: z.ZodError): SpecIssue[] {
-  return error.issues
-    .map((i) => ({ path: formatPath(prefix, i.path), message: i.message }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return error.issues.map((i) => ({ path: formatPath(prefix, i.path), message: i.message })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export type ParsedCluster = { ok: true; cluster: Cluster } | { ok: false; issues: SpecIssue[] };

@@ -79,7 +79,16 @@ export function canonicalQuantity(q: string): string {
     if (i > 0) return `${sign}${value}${suffixes[i]}`;
   }
   const decimals: Array<[number, string]> = [
-    [18, "E"], [15, "P"], [12, "T"], [9, "G"], [6, "M"], [3, "k"], [0, ""], [-3, "m"], [-6, "u"], [-9, "n"],
+    [18, "E"],
+    [15, "P"],
+    [12, "T"],
+    [9, "G"],
+    [6, "M"],
+    [3, "k"],
+    [0, ""],
+    [-3, "m"],
+    [-6, "u"],
+    [-9, "n"],
   ];
   for (const [exp, suffix] of decimals) {
     const unit = 10n ** BigInt(exp + 9);

@@ -6,13 +6,7 @@
  * with matching settings during a rollout (nothing of this lives in the pod's environment, which
  * keeps only per-pod values: POD_NAME, the mount paths, passwords from Secrets).
  */
-import {
-  BACKUP_USER,
-  OPERATOR_USER,
-  PRESTOP_WAIT_SECONDS,
-  REPLICATION_USER,
-  SERVER_ID_BASE,
-} from "./constants.js";
+import { BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, REPLICATION_USER, SERVER_ID_BASE } from "./constants.js";
 
 /** The ConfigMap key (and file name next to the scripts). */
 export const SETTINGS_FILE = "settings.env";

@@ -68,7 +68,10 @@ function labels(cluster: Cluster, backup: string, schedule?: string): Record<str
   };
 }
 
-function common(cluster: Cluster, src: ClusterBackupSources): {
+function common(
+  cluster: Cluster,
+  src: ClusterBackupSources,
+): {
   clusterName: string;
   clusterUID: string | undefined;
   flavor: Cluster["spec"]["flavor"];

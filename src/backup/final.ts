@@ -49,7 +49,8 @@ export function finalBackupStep(input: FinalBackupInput): FinalBackupStep {
   const where = backupLocation(storage, path);
   const job = input.children.find((c) => c.kind === "Job" && c.metadata.name === name);
   if (!job) {
-    if (input.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true") return { state: "none", message: `final backup skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
+    if (input.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true")
+      return { state: "none", message: `final backup skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
     const hasSts = input.children.some((c) => c.kind === "StatefulSet");
     if (!hasSts) return { state: "none", message: "no StatefulSet left: nothing to back up" };
     const src = { sources: backupSources(cluster.name, cluster.status, input.pods), primary: backupPrimary(cluster.status, input.pods) };
@@ -58,7 +59,8 @@ export function finalBackupStep(input: FinalBackupInput): FinalBackupStep {
   const outcome = jobOutcome(job, podsOfJob(name, input.backupPods));
   if (outcome.state === "Running") return { state: "running", job: undefined, message: `taking the final backup to ${where}` };
   if (outcome.state === "Completed") return { state: "completed", message: `final backup completed: ${where}`, meta: outcome.meta };
-  if (input.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true") return { state: "none", message: `final backup failed (${outcome.message}); skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
+  if (input.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true")
+    return { state: "none", message: `final backup failed (${outcome.message}); skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
   return {
     state: "failed",
     message:

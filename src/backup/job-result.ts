@@ -38,7 +38,10 @@ const JobStatusSchema = z.looseObject({
   failed: z.number().optional(),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
-  conditions: z.array(z.looseObject({ type: z.string(), status: z.string(), message: z.string().optional(), reason: z.string().optional() })).nullable().optional(),
+  conditions: z
+    .array(z.looseObject({ type: z.string(), status: z.string(), message: z.string().optional(), reason: z.string().optional() }))
+    .nullable()
+    .optional(),
 });
 
 /** The outcome of a backup Job. */
@@ -75,7 +78,8 @@ function podResults(pods: readonly Pod[]): PodResults {
       if (!term) continue;
       const result = parseResult(term.message);
       if (term.exitCode !== 0) {
-        out.failed ??= result?.message ?? (term.message ? term.message.trim().split("\n").slice(-3).join(" ") : `container ${cs.name} exited with ${term.exitCode}`);
+        out.failed ??=
+          result?.message ?? (term.message ? term.message.trim().split("\n").slice(-3).join(" ") : `container ${cs.name} exited with ${term.exitCode}`);
       } else if (result?.state === "Completed" && result.meta) {
         out.completed = result.meta;
         out.completedFinishedAt = term.finishedAt ?? undefined;
@@ -127,15 +131,20 @@ export function podStartedAt(pod: Pod): string | undefined {
  * `jobOutcome`; otherwise Running.
  */
 export function podsOutcome(pods: readonly Pod[]): PodRunOutcome {
-  const starts = pods.map(podStartedAt).filter((t): t is string => t !== undefined).sort();
+  const starts = pods
+    .map(podStartedAt)
+    .filter((t): t is string => t !== undefined)
+    .sort();
   const startedAt = starts[0];
   const results = podResults(pods);
   if (results.failed !== undefined) return { state: "Failed", message: results.failed, startedAt };
   if (results.completed) return { state: "Completed", meta: results.completed, startedAt, finishedAt: results.completedFinishedAt };
   const phases = pods.map((p) => PodStatusSchema.safeParse(p.status ?? {})).map((r) => (r.success ? r.data : {}));
   const failed = phases.find((p) => p.phase === "Failed");
-  if (failed) return { state: "Failed", message: failed.message ?? (failed.reason ? `the backup pod failed: ${failed.reason}` : "the backup pod failed"), startedAt };
-  if (phases.some((p) => p.phase === "Succeeded")) return { state: "Failed", message: "the backup Job succeeded but reported no completed backup; not using it", startedAt };
+  if (failed)
+    return { state: "Failed", message: failed.message ?? (failed.reason ? `the backup pod failed: ${failed.reason}` : "the backup pod failed"), startedAt };
+  if (phases.some((p) => p.phase === "Succeeded"))
+    return { state: "Failed", message: "the backup Job succeeded but reported no completed backup; not using it", startedAt };
   return { state: "Running", startedAt };
 }
 
@@ -146,6 +155,9 @@ export function jobNameOf(pod: Pod): string | undefined {
   if (byLabel) return byLabel;
   const owners = (pod.metadata as { ownerReferences?: unknown }).ownerReferences;
   if (!Array.isArray(owners)) return undefined;
-  const job = owners.find((o): o is { kind: string; name: string } => typeof o === "object" && o !== null && (o as { kind?: unknown }).kind === "Job" && typeof (o as { name?: unknown }).name === "string");
+  const job = owners.find(
+    (o): o is { kind: string; name: string } =>
+      typeof o === "object" && o !== null && (o as { kind?: unknown }).kind === "Job" && typeof (o as { name?: unknown }).name === "string",
+  );
   return job?.name;
 }

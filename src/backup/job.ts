@@ -47,7 +47,11 @@ export function backupScriptConfigMapName(backup: string): string {
 /** The data of a MySQLBackup's own script ConfigMap: backup.sh and what it sources. */
 export function backupScriptData(flavor: "mysql" | "mariadb"): Record<string, string> {
   const data: Record<string, string> = { ...BACKUP_SCRIPT_FILES, [SETTINGS_FILE]: renderSettings(flavor) };
-  return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k] ?? ""]));
+  return Object.fromEntries(
+    Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k] ?? ""]),
+  );
 }
 
 /** The script ConfigMap a MySQLBackup owns (its Jobs mount it instead of `<c>-config`). */
@@ -110,11 +114,7 @@ function s3Env(storage: BackupStorage): unknown[] {
 
 /** The environment every container of a backup pod shares (no secret values, only references). */
 export function storageEnv(storage: BackupStorage): unknown[] {
-  return [
-    { name: "METAMYSQL_STORAGE", value: storage.s3 ? "s3" : "pvc" },
-    { name: "METAMYSQL_PVC_ROOT", value: PVC_ROOT },
-    ...s3Env(storage),
-  ];
+  return [{ name: "METAMYSQL_STORAGE", value: storage.s3 ? "s3" : "pvc" }, { name: "METAMYSQL_PVC_ROOT", value: PVC_ROOT }, ...s3Env(storage)];
 }
 
 function backupEnv(input: BackupJobInput): unknown[] {
@@ -179,14 +179,18 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
     { name: "scratch", emptyDir: {} },
     { name: "result", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
   ];
-  if (input.storage.persistentVolumeClaim) volumes.push({ name: "backup", persistentVolumeClaim: { claimName: input.storage.persistentVolumeClaim.claimName } });
+  if (input.storage.persistentVolumeClaim)
+    volumes.push({ name: "backup", persistentVolumeClaim: { claimName: input.storage.persistentVolumeClaim.claimName } });
   let initContainers: unknown[] = [];
   let containers: unknown[];
   const dumpEnv = [...env, ...databaseEnv(input)];
   if (mode === "remove") {
     containers = [container("remove", s3 ? BACKUP_TOOLS_IMAGE : input.image, "remove", env, input.storage)];
   } else if (s3) {
-    initContainers = [container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage), container("dump", input.image, "dump", dumpEnv, input.storage)];
+    initContainers = [
+      container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage),
+      container("dump", input.image, "dump", dumpEnv, input.storage),
+    ];
     containers = [container("upload", BACKUP_TOOLS_IMAGE, "upload", env, input.storage)];
   } else {
     containers = [container("dump", input.image, "dump", dumpEnv, input.storage)];

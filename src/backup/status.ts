@@ -10,7 +10,16 @@
  * pods is observed any more, and kept when it is newer than what is observed. Entries of schedules
  * no longer in the spec are dropped.
  */
-import { backupLocation, type BackupSchedule, type BackupStorage, type ClusterBackupsStatus, type CompletedBackupStatus, type FailedBackupStatus, type LastSuccessfulBackup, type ScheduleBackupStatus } from "../api/backup.js";
+import {
+  backupLocation,
+  type BackupSchedule,
+  type BackupStorage,
+  type ClusterBackupsStatus,
+  type CompletedBackupStatus,
+  type FailedBackupStatus,
+  type LastSuccessfulBackup,
+  type ScheduleBackupStatus,
+} from "../api/backup.js";
 import type { Cluster } from "../api/cluster.js";
 import type { ConditionInput } from "../api/conditions.js";
 import { CONDITION_BACKUP_HEALTHY, LABEL_INSTANCE, REASON } from "../api/constants.js";
@@ -82,7 +91,11 @@ type Env = Array<{ name?: unknown; value?: unknown }>;
 
 /** The storage a backup pod wrote to, read from its spec (env and volumes), if recognizable. */
 function storageOfPod(pod: Pod): BackupStorage | undefined {
-  const spec = (pod.spec ?? {}) as { containers?: Array<{ env?: Env }>; initContainers?: Array<{ env?: Env }>; volumes?: Array<{ name?: unknown; persistentVolumeClaim?: { claimName?: unknown } }> };
+  const spec = (pod.spec ?? {}) as {
+    containers?: Array<{ env?: Env }>;
+    initContainers?: Array<{ env?: Env }>;
+    volumes?: Array<{ name?: unknown; persistentVolumeClaim?: { claimName?: unknown } }>;
+  };
   const env = new Map<string, string>();
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
     for (const e of c.env ?? []) if (typeof e.name === "string" && typeof e.value === "string" && !env.has(e.name)) env.set(e.name, e.value);
@@ -126,7 +139,11 @@ export function observedScheduleRuns(cluster: Cluster, backupPods: readonly Pod[
     }
     runs.push({ schedule, job, outcome, location });
   }
-  return runs.sort((a, b) => compareRuns({ job: a.job, startedAt: a.outcome.startedAt }, { job: b.job, startedAt: b.outcome.startedAt }) || (a.schedule < b.schedule ? -1 : a.schedule > b.schedule ? 1 : 0));
+  return runs.sort(
+    (a, b) =>
+      compareRuns({ job: a.job, startedAt: a.outcome.startedAt }, { job: b.job, startedAt: b.outcome.startedAt }) ||
+      (a.schedule < b.schedule ? -1 : a.schedule > b.schedule ? 1 : 0),
+  );
 }
 
 function completedOf(run: ScheduleRun): CompletedBackupStatus | undefined {
@@ -156,7 +173,8 @@ function scheduleEntry(name: string, runs: readonly ScheduleRun[], previous: Sch
   const observed = runs.map((r) => ({ job: r.job, startedAt: r.outcome.startedAt, state: r.outcome.state }));
   // The previous newest run stays the newest only if it is newer than everything observed (its
   // pods were deleted while older ones remain).
-  const previousRun = previous && !runs.some((r) => r.job === previous.job) ? { job: previous.job, startedAt: previous.startedAt, state: previous.state } : undefined;
+  const previousRun =
+    previous && !runs.some((r) => r.job === previous.job) ? { job: previous.job, startedAt: previous.startedAt, state: previous.state } : undefined;
   const last = newest([...observed, previousRun]);
   if (!last) return previous;
   const lastCompleted = newest([...runs.map(completedOf), previous?.lastCompleted]);

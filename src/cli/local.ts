@@ -187,10 +187,7 @@ function printConnectInfo(runtime: LocalRuntime, stateDir: string, elapsedMs: nu
   const client = flavor === "mariadb" ? "mariadb" : "mysql";
   const pw = st.credentials ? ` -p'${st.credentials.password}'` : "";
   const user = st.credentials?.user ?? "root";
-  const lines = [
-    "",
-    `${name} is up: ${st.pods.length} instances ready in ${(elapsedMs / 1000).toFixed(1)}s`,
-  ];
+  const lines = ["", `${name} is up: ${st.pods.length} instances ready in ${(elapsedMs / 1000).toFixed(1)}s`];
   const rank = (svc: string): number => (svc === name ? 0 : svc === `${name}-ro` ? 1 : 2);
   const services = Object.entries(st.services).sort((a, b) => rank(a[0]) - rank(b[0]));
   for (const [svc, addr] of services) {
@@ -217,7 +214,12 @@ function formatStatus(st: LocalStatus & { detail?: Array<{ name: string; restart
   for (const p of st.pods) {
     const d = st.detail?.find((x) => x.name === p.name);
     out.push(
-      p.name.padEnd(14) + `${p.ip}:${p.port}`.padEnd(22) + String(p.pid ?? "-").padEnd(9) + String(p.ready).padEnd(7) + String(d?.restarts ?? 0).padEnd(10) + (d?.state ?? ""),
+      p.name.padEnd(14) +
+        `${p.ip}:${p.port}`.padEnd(22) +
+        String(p.pid ?? "-").padEnd(9) +
+        String(p.ready).padEnd(7) +
+        String(d?.restarts ?? 0).padEnd(10) +
+        (d?.state ?? ""),
     );
   }
   out.push("", "SERVICE".padEnd(20) + "ADDRESS");

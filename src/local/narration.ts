@@ -68,13 +68,20 @@ export function narrateClusterChange(ev: WatchEvent, say: Say): void {
   const name = `cluster ${obj.metadata.name}`;
   if (before.state !== after.state && typeof after.state === "string") {
     const msg = stringField(after, "message");
-    say(name, "State", `${String(before.state ?? "(none)")} -> ${after.state}${msg ? `: ${msg}` : ""}`, after.state === "Healthy" || after.state === "Initializing" ? "info" : "warn");
+    say(
+      name,
+      "State",
+      `${String(before.state ?? "(none)")} -> ${after.state}${msg ? `: ${msg}` : ""}`,
+      after.state === "Healthy" || after.state === "Initializing" ? "info" : "warn",
+    );
   }
   if ((before.currentPrimary ?? "") !== (after.currentPrimary ?? "")) {
     say(
       name,
       "Primary",
-      after.currentPrimary ? `primary is now ${String(after.currentPrimary)}${before.currentPrimary ? ` (was ${String(before.currentPrimary)})` : ""}` : `no primary (was ${String(before.currentPrimary)})`,
+      after.currentPrimary
+        ? `primary is now ${String(after.currentPrimary)}${before.currentPrimary ? ` (was ${String(before.currentPrimary)})` : ""}`
+        : `no primary (was ${String(before.currentPrimary)})`,
       "warn",
     );
   }

@@ -353,7 +353,11 @@ export class LocalRuntime {
         const ms = Date.now() - this.startedAt;
         const first = this.allReadyAfterMs === undefined;
         this.allReadyAfterMs ??= ms;
-        this.event("runtime", first ? "AllReady" : "AllReadyAgain", `all ${this.readyCount()} instances ready${first ? "" : " again"} (${(ms / 1000).toFixed(1)}s after start)`);
+        this.event(
+          "runtime",
+          first ? "AllReady" : "AllReadyAgain",
+          `all ${this.readyCount()} instances ready${first ? "" : " again"} (${(ms / 1000).toFixed(1)}s after start)`,
+        );
       }
       this.lastAllReady = all;
     }
@@ -403,4 +407,3 @@ function loadBackupController(hookUrl: string, opts: LocalRuntimeOptions): Compo
   };
   return parseCompositeController(readFileSync(file, "utf8"), hookUrl, overrides, { resource: "mysqlbackups", kind: "MySQLBackup" });
 }
-

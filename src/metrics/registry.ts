@@ -26,7 +26,12 @@ function ordered(labelNames: readonly string[], labels: Labels): Labels {
 /** A monotonically increasing counter. */
 export class Counter {
   private readonly metric: prom.Counter<string>;
-  constructor(registry: prom.Registry, name: string, help: string, private readonly labelNames: readonly string[]) {
+  constructor(
+    registry: prom.Registry,
+    name: string,
+    help: string,
+    private readonly labelNames: readonly string[],
+  ) {
     this.metric = new prom.Counter({ name, help, labelNames, registers: [registry] });
   }
   inc(labels: Labels = {}, by = 1): void {
@@ -40,7 +45,13 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** A histogram (seconds). */
 export class Histogram {
   private readonly metric: prom.Histogram<string>;
-  constructor(registry: prom.Registry, name: string, help: string, private readonly labelNames: readonly string[], buckets: readonly number[] = DURATION_BUCKETS) {
+  constructor(
+    registry: prom.Registry,
+    name: string,
+    help: string,
+    private readonly labelNames: readonly string[],
+    buckets: readonly number[] = DURATION_BUCKETS,
+  ) {
     this.metric = new prom.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
   }
   observe(labels: Labels, value: number): void {

@@ -151,9 +151,7 @@ function describe(err: unknown): string {
  * semi-sync. Never throws: any failure (refused, timeout, hung server, auth, unexpected answer,
  * wrong server_id at a reused address) is returned as `{ok: false, error}`.
  */
-export async function readInstanceStatus(
-  opts: ConnectOptions & { flavor: Flavor; expectedServerId?: number },
-): Promise<ProbeResult> {
+export async function readInstanceStatus(opts: ConnectOptions & { flavor: Flavor; expectedServerId?: number }): Promise<ProbeResult> {
   let session: Session | undefined;
   try {
     session = await connect(opts);

@@ -273,7 +273,13 @@ export async function failover(cfg: OperationConfig, plan: FailoverPlan): Promis
     rec.mark("promote");
     const toMember = plan.replicas.find((m) => m.name === plan.to);
     if (!toMember) throw new OperationAborted(`no address for ${plan.to}`);
-    await repoint(cfg, sessions, [...sessions.keys()].filter((n) => n !== plan.to && !plan.quarantined.includes(n)), toMember, rec);
+    await repoint(
+      cfg,
+      sessions,
+      [...sessions.keys()].filter((n) => n !== plan.to && !plan.quarantined.includes(n)),
+      toMember,
+      rec,
+    );
     rec.mark("repoint replicas");
     return rec.result(plan.to);
   });
@@ -310,16 +316,28 @@ export async function runOperation(cfg: OperationConfig, op: Operation, resolve:
       rec.mark(op.type);
       return rec.result(op.target);
     case "setReadOnly":
-      await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => fence(s, f));
+      await onEach(
+        cfg,
+        op.targets.map((n) => need(resolve, n)),
+        (s) => fence(s, f),
+      );
       rec.mark("fence");
       return rec.result(undefined);
     case "quarantine":
-      await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => stopReceiving(s, f));
+      await onEach(
+        cfg,
+        op.targets.map((n) => need(resolve, n)),
+        (s) => stopReceiving(s, f),
+      );
       rec.mark("stop receivers");
       return rec.result(undefined);
     case "configureReplica": {
       const src = sourceOf(cfg, need(resolve, op.source));
-      await onEach(cfg, op.targets.map((n) => need(resolve, n)), (s) => changeSource(s, f, src));
+      await onEach(
+        cfg,
+        op.targets.map((n) => need(resolve, n)),
+        (s) => changeSource(s, f, src),
+      );
       rec.mark("configure replicas");
       return rec.result(op.source);
     }

@@ -31,7 +31,11 @@ export interface ConfigFiles {
 }
 
 function sortedKeys(data: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k] ?? ""]));
+  return Object.fromEntries(
+    Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k] ?? ""]),
+  );
 }
 
 /** The files of the ConfigMap: the database pods' and the backup Jobs'. */

@@ -28,10 +28,7 @@ export function readSecretPasswords(secret: Secret | undefined): Partial<Credent
  * were never there. `generate` comes from the hook context (src/passwords.ts in production), so
  * rendering stays pure and tests are deterministic.
  */
-export function resolveGeneratedCredentials(
-  observed: Secret | undefined,
-  generate: () => string,
-): Credentials {
+export function resolveGeneratedCredentials(observed: Secret | undefined, generate: () => string): Credentials {
   const existing = readSecretPasswords(observed);
   return {
     "root-password": existing["root-password"] ?? generate(),

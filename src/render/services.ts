@@ -4,14 +4,7 @@
  * `<c>-ro` (read-only: no selector, endpoints listed by the operator).
  */
 import type { Cluster } from "../api/cluster.js";
-import {
-  ENDPOINTSLICE_MANAGER,
-  LABEL_ENDPOINTSLICE_MANAGED_BY,
-  LABEL_POD_NAME,
-  LABEL_SERVICE_NAME,
-  MYSQL_PORT,
-  PORT_NAME,
-} from "../api/constants.js";
+import { ENDPOINTSLICE_MANAGER, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_POD_NAME, LABEL_SERVICE_NAME, MYSQL_PORT, PORT_NAME } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { childNames, podSelector, standardLabels } from "../api/names.js";
 

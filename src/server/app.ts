@@ -185,9 +185,15 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   });
   app.get("/metrics", async (_req, res) => {
     try {
-      res.status(200).type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.render());
+      res
+        .status(200)
+        .type(ctx.metrics.registry.contentType)
+        .send(await ctx.metrics.registry.render());
     } catch (err) {
-      res.status(500).type("text/plain").send(`metamysql: metrics: ${err instanceof Error ? err.message : String(err)}`);
+      res
+        .status(500)
+        .type("text/plain")
+        .send(`metamysql: metrics: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
   // Body-parser errors (bad JSON, too large) and unknown routes, as JSON.
@@ -213,9 +219,7 @@ export interface RunningServer {
 }
 
 /** Starts the hook server; port 0 picks an ephemeral port. */
-export async function startHookServer(
-  opts: { port?: number; host?: string; logLevel?: string } & AppOptions = {},
-): Promise<RunningServer> {
+export async function startHookServer(opts: { port?: number; host?: string; logLevel?: string } & AppOptions = {}): Promise<RunningServer> {
   const base = opts.config ?? loadEnvConfig();
   const config: EnvConfig = {
     ...base,

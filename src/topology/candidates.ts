@@ -28,19 +28,11 @@ export function byPreference(a: { weight: number; ordinal: number }, b: { weight
  * non-errant instances, weight 0 included) received; the most preferred of those wins.
  * No covering candidate means promoting anyone could drop transactions another replica holds.
  */
-export function chooseFailoverCandidate(
-  flavor: Flavor,
-  candidates: readonly RankedInstance[],
-  constraining: readonly RankedInstance[],
-): Choice {
+export function chooseFailoverCandidate(flavor: Flavor, candidates: readonly RankedInstance[], constraining: readonly RankedInstance[]): Choice {
   return chooseCovering(candidates, constraining, (a, b) => gtidCovers(flavor, a, b));
 }
 
-function chooseCovering(
-  candidates: readonly RankedInstance[],
-  constraining: readonly RankedInstance[],
-  covers: (a: string, b: string) => boolean,
-): Choice {
+function chooseCovering(candidates: readonly RankedInstance[], constraining: readonly RankedInstance[], covers: (a: string, b: string) => boolean): Choice {
   if (candidates.length === 0) return { ok: false, reason: "no eligible replica (reachable, non-errant, weight above 0)" };
   const covering = candidates.filter((c) => constraining.every((o) => o.name === c.name || covers(c.gtids, o.gtids)));
   const best = [...covering].sort(byPreference)[0];
@@ -48,9 +40,7 @@ function chooseCovering(
   const leader = [...constraining].find((o) => candidates.every((c) => c.name === o.name || !covers(c.gtids, o.gtids)));
   return {
     ok: false,
-    reason: leader
-      ? `no eligible replica has received everything ${leader.name} received`
-      : "the replicas' received transactions diverge",
+    reason: leader ? `no eligible replica has received everything ${leader.name} received` : "the replicas' received transactions diverge",
   };
 }
 

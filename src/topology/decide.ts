@@ -207,9 +207,7 @@ function couldHaveAcked(v: View): boolean {
 
 function staleEndpoints(views: readonly View[], roles: Map<string, RoleOf>): Endpoint[] {
   return views.flatMap((v) =>
-    v.inSpec && v.obs.podReady && !v.obs.terminating && v.obs.podIP && roles.get(v.name)?.role === "replica"
-      ? [{ name: v.name, ip: v.obs.podIP }]
-      : [],
+    v.inSpec && v.obs.podReady && !v.obs.terminating && v.obs.podIP && roles.get(v.name)?.role === "replica" ? [{ name: v.name, ip: v.obs.podIP }] : [],
   );
 }
 
@@ -222,8 +220,7 @@ function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p))
   for (const v of others) roles.set(v.name, roleUnreachableOrUnknown(v));
   const base = { primary: p.name, roles, failingSince, endpoints: staleEndpoints(others, roles) };
   const down = `primary ${p.name} unavailable since ${failingSince} (${why})`;
-  const failed = (message: string, resync: number): Decision =>
-    finish(ctx, { ...base, state: "Failed", message, op: NO_OP(message), resync });
+  const failed = (message: string, resync: number): Decision => finish(ctx, { ...base, state: "Failed", message, op: NO_OP(message), resync });
 
   const writable = writableOthers(others, undefined);
   if (writable.length > 0) {
@@ -247,8 +244,7 @@ function decideFailover(
   base: { primary: string; roles: Map<string, RoleOf>; failingSince: string; endpoints: Endpoint[] },
   down: string,
 ): Decision {
-  const lost = (why: string): Decision =>
-    finish(ctx, { ...base, state: "Lost", message: `${down}; ${why}`, op: NO_OP(why), resync: RESYNC.lost });
+  const lost = (why: string): Decision => finish(ctx, { ...base, state: "Lost", message: `${down}; ${why}`, op: NO_OP(why), resync: RESYNC.lost });
   const ackers = others.filter(couldHaveAcked);
   const reachableAckers = ackers.filter((v) => v.probe);
   const quorum = failoverQuorum(ackers.length, ctx.plan);
@@ -322,13 +318,7 @@ function switchoverReason(p: View, bestWeight: number, best: string, instances: 
 
 function decideSwitchover(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation | undefined {
   const candidates = ctx.views.filter(
-    (v) =>
-      v.name !== p.name &&
-      v.inSpec &&
-      v.obs.podReady &&
-      !v.obs.terminating &&
-      roles.get(v.name)?.role === "replica" &&
-      isCaughtUp(ctx, p, v),
+    (v) => v.name !== p.name && v.inSpec && v.obs.podReady && !v.obs.terminating && roles.get(v.name)?.role === "replica" && isCaughtUp(ctx, p, v),
   );
   const best = chooseSwitchoverCandidate(candidates);
   const bestView = candidates.find((v) => v.name === best);
@@ -432,8 +422,7 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
   if (op.type === "rejoin") roles.set(op.target, { role: "replica", message: "rejoining" });
   const state = healthyState(ctx, p, roles, op);
   const issues = problems(ctx, p, roles);
-  const message =
-    op.type !== "none" ? op.reason : state === "Healthy" ? `primary ${p.name}; all replicas replicating` : issues.join("; ") || "converging";
+  const message = op.type !== "none" ? op.reason : state === "Healthy" ? `primary ${p.name}; all replicas replicating` : issues.join("; ") || "converging";
   const endpoints = healthyEndpoints(p, ctx.views, roles, op);
   const resync = state === "Healthy" ? RESYNC.healthy : RESYNC.converging;
   return finish(ctx, { primary, roles, state, message, op, endpoints, resync });
@@ -456,7 +445,8 @@ function replicasAheadOfPrimary(ctx: Ctx, p: View, pp: InstanceProbe): string[] 
     if (v.name === p.name || !probe || probe.replica === null || v.prevErrant) return [];
     try {
       const extra = errantTransactions(ctx.input.spec.flavor, probe.gtidState, pp.gtidState);
-      const foreign = ctx.input.spec.flavor === "mariadb" ? extra.split(",").filter((g) => g !== "" && g.split("-")[1] !== String(probe.serverId)) : extra ? [extra] : [];
+      const foreign =
+        ctx.input.spec.flavor === "mariadb" ? extra.split(",").filter((g) => g !== "" && g.split("-")[1] !== String(probe.serverId)) : extra ? [extra] : [];
       return foreign.length > 0 ? [v.name] : [];
     } catch {
       return [];

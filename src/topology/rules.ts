@@ -76,14 +76,7 @@ export function isFenced(p: InstanceProbe): boolean {
 
 /** Replication that points at `sourceIP` with both threads running and no errors. */
 export function replicatesFrom(r: ReplicaStatus | null, sourceIP: string | undefined): boolean {
-  return (
-    r !== null &&
-    sourceIP !== undefined &&
-    r.sourceHost === sourceIP &&
-    r.ioRunning !== "No" &&
-    r.sqlRunning &&
-    r.lastSqlErrno === 0
-  );
+  return r !== null && sourceIP !== undefined && r.sourceHost === sourceIP && r.ioRunning !== "No" && r.sqlRunning && r.lastSqlErrno === 0;
 }
 
 /**
@@ -108,4 +101,3 @@ export function replicationBroken(r: ReplicaStatus | null): string | undefined {
   }
   return undefined;
 }
-

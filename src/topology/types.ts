@@ -1,13 +1,7 @@
 /**
  * Input and output of the decider (docs/clustering.md). Names here are the names in the doc.
  */
-import type {
-  ClusterState,
-  InstanceStatus,
-  LastOperation,
-  MySQLClusterSpec,
-  MySQLClusterStatus,
-} from "../api/cluster.js";
+import type { ClusterState, InstanceStatus, LastOperation, MySQLClusterSpec, MySQLClusterStatus } from "../api/cluster.js";
 import type { RankedInstance } from "./candidates.js";
 import type { InstanceObservation } from "./observation.js";
 import type { SemiSyncPlan } from "./rules.js";

@@ -31,7 +31,10 @@ const H1 = "2026-11-03T05:00:00Z";
 type App = ReturnType<typeof newApp>;
 
 async function post(app: App, hook: string, body: unknown) {
-  return request(app).post(`/hooks/${hook}`).send(body as object).set("content-type", "application/json");
+  return request(app)
+    .post(`/hooks/${hook}`)
+    .send(body as object)
+    .set("content-type", "application/json");
 }
 
 /** A cluster synced once: its observed children (with the CronJobs) and status. */
@@ -103,7 +106,12 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
           },
         },
       ],
-      lastSuccessfulBackup: { schedule: "hourly", completedAt: plusSeconds(H1, 40), location: "s3://bkp/db/shop/scheduled/hourly/20261103T050000Z", sizeBytes: 1_000_000 },
+      lastSuccessfulBackup: {
+        schedule: "hourly",
+        completedAt: plusSeconds(H1, 40),
+        location: "s3://bkp/db/shop/scheduled/hourly/20261103T050000Z",
+        sizeBytes: 1_000_000,
+      },
     });
     expect(condition(status, "BackupHealthy")).toEqual({
       type: "BackupHealthy",
@@ -128,7 +136,9 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
     expect(metrics).toContain('metamysql_backup_schedule_state{cluster="shop",namespace="shop-ns",schedule="nightly",state="Failed"} 1');
     expect(metrics).toContain('metamysql_backup_schedule_state{cluster="shop",namespace="shop-ns",schedule="nightly",state="Completed"} 0');
     expect(metrics).toContain('metamysql_backup_schedule_state{cluster="shop",namespace="shop-ns",schedule="hourly",state="Completed"} 1');
-    expect(metrics).toContain(`metamysql_backup_schedule_last_success_timestamp_seconds{cluster="shop",namespace="shop-ns",schedule="nightly"} ${seconds(plusSeconds(T1, 40))}`);
+    expect(metrics).toContain(
+      `metamysql_backup_schedule_last_success_timestamp_seconds{cluster="shop",namespace="shop-ns",schedule="nightly"} ${seconds(plusSeconds(T1, 40))}`,
+    );
   });
 
   it("answers byte-identically for the same observation (no clock in status.backups)", async () => {
@@ -146,7 +156,11 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
   it("carries entries over once the Jobs' pods are gone, and drops a removed schedule's entry and series", async () => {
     const app = newApp();
     const { parent, children, cronJob } = await existingCluster(app);
-    const related = [...dbPods(), runPod(cronJob("nightly"), { start: T1, result: "completed" }), runPod(cronJob("hourly"), { start: H1, result: "completed" })];
+    const related = [
+      ...dbPods(),
+      runPod(cronJob("nightly"), { start: T1, result: "completed" }),
+      runPod(cronJob("hourly"), { start: H1, result: "completed" }),
+    ];
     const first = await post(app, "mysqlcluster/sync", syncRequest({ parent, children, related }));
     const synced = clusterObject("shop", SPEC, { status: first.body.status });
     // The Jobs (and their pods) were garbage-collected: status replaces, so it must carry over.
@@ -155,7 +169,11 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
     expect(condition(later.body.status, "BackupHealthy")).toMatchObject({ status: "True", reason: "BackupsCompleted" });
 
     const onlyNightly = { ...SPEC, backups: { schedules: [NIGHTLY] } };
-    const removed = await post(app, "mysqlcluster/sync", syncRequest({ parent: clusterObject("shop", onlyNightly, { status: first.body.status, generation: 2 }), children, related: dbPods() }));
+    const removed = await post(
+      app,
+      "mysqlcluster/sync",
+      syncRequest({ parent: clusterObject("shop", onlyNightly, { status: first.body.status, generation: 2 }), children, related: dbPods() }),
+    );
     expect(removed.body.status.backups.schedules.map((s: AnyObj) => s.name)).toEqual(["nightly"]);
     // The cluster's newest backup (taken by the removed schedule) is still its newest backup.
     expect(removed.body.status.backups.lastSuccessfulBackup.schedule).toBe("hourly");
@@ -165,7 +183,11 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
     expect(metrics).toContain('schedule="nightly"');
 
     // Without schedules there is no BackupHealthy condition.
-    const none = await post(app, "mysqlcluster/sync", syncRequest({ parent: clusterObject("shop", { ...SPEC, backups: undefined }, { status: first.body.status, generation: 3 }), children }));
+    const none = await post(
+      app,
+      "mysqlcluster/sync",
+      syncRequest({ parent: clusterObject("shop", { ...SPEC, backups: undefined }, { status: first.body.status, generation: 3 }), children }),
+    );
     expect(condition(none.body.status, "BackupHealthy")).toBeUndefined();
   });
 
@@ -175,7 +197,9 @@ describe("status.backups from the pods of the schedules' Jobs", () => {
       apiVersion: "v1",
       resource: "pods",
       namespace: "shop-ns",
-      labelSelector: { matchLabels: { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "shop", "app.kubernetes.io/managed-by": "metamysql" } },
+      labelSelector: {
+        matchLabels: { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "shop", "app.kubernetes.io/managed-by": "metamysql" },
+      },
     });
   });
 });
@@ -188,7 +212,8 @@ describe("metamysql_backup_last_success_timestamp_seconds: the newest backup of 
     spec: { clusterName: "shop", storage: PVC },
     status: { state: "Completed", completedAt, sizeBytes },
   });
-  const lastSuccess = async (app: App) => /metamysql_backup_last_success_timestamp_seconds\{cluster="shop",namespace="shop-ns"\} (\S+)/.exec((await request(app).get("/metrics")).text)?.[1];
+  const lastSuccess = async (app: App) =>
+    /metamysql_backup_last_success_timestamp_seconds\{cluster="shop",namespace="shop-ns"\} (\S+)/.exec((await request(app).get("/metrics")).text)?.[1];
 
   it("MySQLBackup, schedule and final backup completions feed the same per-cluster gauge, which only moves forward", async () => {
     const app = newApp();
@@ -197,10 +222,18 @@ describe("metamysql_backup_last_success_timestamp_seconds: the newest backup of 
     await post(app, "mysqlbackup/sync", { parent: backupObject("adhoc", "2026-11-02T09:00:00Z", 42), children: {}, related: {} });
     expect(await lastSuccess(app)).toBe(String(seconds("2026-11-02T09:00:00Z")));
     // ...is not overwritten by the older scheduled one;
-    await post(app, "mysqlcluster/sync", syncRequest({ parent, children, related: [...dbPods(), runPod(cronJob("nightly"), { start: T1, result: "completed" })] }));
+    await post(
+      app,
+      "mysqlcluster/sync",
+      syncRequest({ parent, children, related: [...dbPods(), runPod(cronJob("nightly"), { start: T1, result: "completed" })] }),
+    );
     expect(await lastSuccess(app)).toBe(String(seconds("2026-11-02T09:00:00Z")));
     // a newer scheduled run moves it forward.
-    await post(app, "mysqlcluster/sync", syncRequest({ parent, children, related: [...dbPods(), runPod(cronJob("nightly"), { start: T2, result: "completed", sizeBytes: 99 })] }));
+    await post(
+      app,
+      "mysqlcluster/sync",
+      syncRequest({ parent, children, related: [...dbPods(), runPod(cronJob("nightly"), { start: T2, result: "completed", sizeBytes: 99 })] }),
+    );
     expect(await lastSuccess(app)).toBe(String(seconds(plusSeconds(T2, 40))));
     expect((await request(app).get("/metrics")).text).toContain('metamysql_backup_last_size_bytes{cluster="shop",namespace="shop-ns"} 99');
 
@@ -209,7 +242,11 @@ describe("metamysql_backup_last_success_timestamp_seconds: the newest backup of 
     const finalJob: Obj = {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { name: "shop-final-backup", namespace: "shop-ns", labels: { "metamysql.dev/backup": "shop-final-backup", "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "shop" } },
+      metadata: {
+        name: "shop-final-backup",
+        namespace: "shop-ns",
+        labels: { "metamysql.dev/backup": "shop-final-backup", "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "shop" },
+      },
       spec: {},
       status: { succeeded: 1 },
     };
@@ -220,11 +257,24 @@ describe("metamysql_backup_last_success_timestamp_seconds: the newest backup of 
       metadata: {
         name: "shop-final-backup-abcde",
         namespace: "shop-ns",
-        labels: { "metamysql.dev/backup": "shop-final-backup", "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "shop", "app.kubernetes.io/managed-by": "metamysql", "job-name": "shop-final-backup" },
+        labels: {
+          "metamysql.dev/backup": "shop-final-backup",
+          "app.kubernetes.io/component": "backup",
+          "app.kubernetes.io/instance": "shop",
+          "app.kubernetes.io/managed-by": "metamysql",
+          "job-name": "shop-final-backup",
+        },
       },
-      status: { phase: "Succeeded", containerStatuses: [{ name: "dump", state: { terminated: { exitCode: 0, message: JSON.stringify({ state: "Completed", meta: finalMeta }) } } }] },
+      status: {
+        phase: "Succeeded",
+        containerStatuses: [{ name: "dump", state: { terminated: { exitCode: 0, message: JSON.stringify({ state: "Completed", meta: finalMeta }) } } }],
+      },
     };
-    const fin = await post(app, "mysqlcluster/finalize", syncRequest({ parent: deleting, children: [...children, finalJob], related: [...dbPods(), finalPod], finalizing: true }));
+    const fin = await post(
+      app,
+      "mysqlcluster/finalize",
+      syncRequest({ parent: deleting, children: [...children, finalJob], related: [...dbPods(), finalPod], finalizing: true }),
+    );
     expect(fin.status).toBe(200);
     expect(fin.body.status.message).toMatch(/^final backup completed: pvc:\/\/backups\/shop\/final\/20261104T115900Z; deleting/);
     expect(await lastSuccess(app)).toBe(String(seconds("2026-11-04T11:59:45Z")));

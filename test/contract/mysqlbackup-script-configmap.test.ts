@@ -49,7 +49,10 @@ function body(parent: Obj, children: Obj[], related: Obj[], finalizing = false):
 }
 
 async function post(hook: string, b: unknown) {
-  const res = await request(app).post(`/hooks/mysqlbackup/${hook}`).send(b as object).set("content-type", "application/json");
+  const res = await request(app)
+    .post(`/hooks/mysqlbackup/${hook}`)
+    .send(b as object)
+    .set("content-type", "application/json");
   expect(res.status).toBe(200);
   return res.body as AnyObj;
 }
@@ -58,10 +61,14 @@ const scriptVolume = (job: AnyObj): AnyObj => (job.spec.template.spec.volumes as
 
 describe("a MySQLBackup owns the script ConfigMap its Jobs mount", () => {
   it("sync renders <backup>-backup-script (backup.sh, backup-common.sh, settings.env) and the Job mounts it, not <c>-config", async () => {
-    const cluster = clusterObject("shop", { flavor: "mysql", instances: 1, storage: { size: "1Gi" } }, {
-      namespace: "shop-ns",
-      status: { currentPrimary: "shop-0", instances: [{ name: "shop-0", ordinal: 0, role: "primary", ready: true, weight: 50 }] },
-    });
+    const cluster = clusterObject(
+      "shop",
+      { flavor: "mysql", instances: 1, storage: { size: "1Gi" } },
+      {
+        namespace: "shop-ns",
+        status: { currentPrimary: "shop-0", instances: [{ name: "shop-0", ordinal: 0, role: "primary", ready: true, weight: 50 }] },
+      },
+    );
     const res = await post("sync", body(backupObject(), [], [cluster, pod("shop", 0, { flavor: "mysql" })]));
     const children = res.children as AnyObj[];
     expect(children.map((c) => `${c.kind}/${c.metadata.name}`)).toEqual(["ConfigMap/adhoc-backup-script", "Job/adhoc-backup"]);

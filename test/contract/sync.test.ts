@@ -18,7 +18,10 @@ const realApp = createApp({ logger: silent }).app;
 const SPEC = { flavor: "mariadb", instances: 3, storage: { size: "1Gi" } };
 
 async function sync(body: unknown, target = app) {
-  return request(target).post("/hooks/mysqlcluster/sync").send(body as object).set("content-type", "application/json");
+  return request(target)
+    .post("/hooks/mysqlcluster/sync")
+    .send(body as object)
+    .set("content-type", "application/json");
 }
 
 /** A cluster that has been synced once: its children as observed and its status. */
@@ -47,7 +50,11 @@ describe("sync: new cluster", () => {
   });
 
   it("returns only objects that validate against the Kubernetes OpenAPI schemas", async () => {
-    for (const spec of [SPEC, { flavor: "mysql" }, { flavor: "mysql", resources: { requests: { cpu: "1000m", memory: "1Gi" } }, service: { type: "LoadBalancer", annotations: { a: "b" } } }]) {
+    for (const spec of [
+      SPEC,
+      { flavor: "mysql" },
+      { flavor: "mysql", resources: { requests: { cpu: "1000m", memory: "1Gi" } }, service: { type: "LoadBalancer", annotations: { a: "b" } } },
+    ]) {
       const res = await sync(syncRequest({ parent: clusterObject("shop", spec) }));
       expect(res.status).toBe(200);
       for (const child of res.body.children as Obj[]) validateKubeObject(child);
@@ -133,7 +140,11 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
     { name: "operator-owned log-bin (dashes)", spec: { ...SPEC, mysqlConfig: { "log-bin": "x" } }, path: "spec.mysqlConfig.log-bin" },
     { name: "operator-owned gtid option", spec: { ...SPEC, mysqlConfig: { gtid_strict_mode: "OFF" } }, path: "spec.mysqlConfig.gtid_strict_mode" },
     { name: "operator-owned read_only", spec: { ...SPEC, mysqlConfig: { read_only: "OFF" } }, path: "spec.mysqlConfig.read_only" },
-    { name: "operator-owned semi-sync", spec: { ...SPEC, mysqlConfig: { rpl_semi_sync_master_timeout: 1 } }, path: "spec.mysqlConfig.rpl_semi_sync_master_timeout" },
+    {
+      name: "operator-owned semi-sync",
+      spec: { ...SPEC, mysqlConfig: { rpl_semi_sync_master_timeout: 1 } },
+      path: "spec.mysqlConfig.rpl_semi_sync_master_timeout",
+    },
     { name: "weight for a missing ordinal", spec: { ...SPEC, memberWeights: { "5": 10 } }, path: "spec.memberWeights.5" },
     { name: "all weights zero", spec: { ...SPEC, instances: 1, memberWeights: { "0": 0 } }, path: "spec.memberWeights" },
     { name: "weight out of range", spec: { ...SPEC, memberWeights: { "0": 101 } }, path: "spec.memberWeights.0" },
@@ -159,7 +170,9 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
       expect(cond.status).toBe("False");
       expect(cond.message).toContain(tc.path);
       // Every observed child is returned exactly as last applied: nothing deleted or modified.
-      const lastApplied = children.map((c) => JSON.parse((c.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"] ?? "{}"));
+      const lastApplied = children.map((c) =>
+        JSON.parse((c.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"] ?? "{}"),
+      );
       const byKey = (a: Obj, b: Obj) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
       expect([...(res.body.children as Obj[])].sort(byKey)).toEqual([...(lastApplied as Obj[])].sort(byKey));
       // The previous status (the decision about the primary, instances) is kept.
@@ -198,7 +211,10 @@ describe("malformed requests -> 400 with a JSON error", () => {
     { name: "no parent", body: JSON.stringify({ children: {} }) },
     { name: "parent of another kind", body: JSON.stringify({ parent: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } } }) },
     { name: "children not an object", body: JSON.stringify({ parent: clusterObject("shop", SPEC), children: "x" }) },
-    { name: "a child without metadata.name", body: JSON.stringify({ parent: clusterObject("shop", SPEC), children: { "Secret.v1": { a: { apiVersion: "v1", kind: "Secret", metadata: {} } } } }) },
+    {
+      name: "a child without metadata.name",
+      body: JSON.stringify({ parent: clusterObject("shop", SPEC), children: { "Secret.v1": { a: { apiVersion: "v1", kind: "Secret", metadata: {} } } } }),
+    },
   ];
   for (const tc of cases) {
     it(tc.name, async () => {
@@ -240,7 +256,9 @@ describe("finalize", () => {
   it("reports finalized once no StatefulSet and no pod is left", async () => {
     const { parent, children } = await existingCluster();
     const rest = children.filter((c) => c.kind !== "StatefulSet");
-    const res = await request(app).post("/hooks/mysqlcluster/finalize").send(syncRequest({ parent, children: rest, finalizing: true }));
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/finalize")
+      .send(syncRequest({ parent, children: rest, finalizing: true }));
     expect(res.body.finalized).toBe(true);
     expect(res.body.children).toEqual([]);
   });
@@ -256,7 +274,9 @@ describe("finalize", () => {
 
 describe("customize", () => {
   it("asks for the cluster's pods by label", async () => {
-    const res = await request(app).post("/hooks/mysqlcluster/customize").send({ controller: {}, parent: clusterObject("shop", SPEC) });
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/customize")
+      .send({ controller: {}, parent: clusterObject("shop", SPEC) });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       relatedResources: [

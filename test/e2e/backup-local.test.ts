@@ -97,7 +97,12 @@ describe("backups through the local runtime", () => {
   let source: { count: number; checksum: string };
 
   it("backs up a 3-instance cluster with 100k rows to a PVC, from a replica, with its GTID position", async () => {
-    await a.rt.apply({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLCluster", metadata: { name: "src" }, spec: { flavor: "mariadb", instances: 3, storage: { size: "1Gi" } } });
+    await a.rt.apply({
+      apiVersion: "metamysql.dev/v1alpha1",
+      kind: "MySQLCluster",
+      metadata: { name: "src" },
+      spec: { flavor: "mariadb", instances: 3, storage: { size: "1Gi" } },
+    });
     primary = await healthy(a, 3);
     const p = podTarget(a, primary);
     await query(p, "CREATE DATABASE app", 10_000);
@@ -109,7 +114,12 @@ describe("backups through the local runtime", () => {
     await query(p, "CREATE USER 'appuser'@'%' IDENTIFIED BY 'app-pw'", 10_000);
     source = await checksum(p);
     expect(source.count).toBe(ROWS);
-    a.rt.store.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "backups", namespace: "default" }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } } });
+    a.rt.store.create({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "backups", namespace: "default" },
+      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } },
+    });
     const started = Date.now();
     applyBackup(a, "b1", { clusterName: "src", storage: { persistentVolumeClaim: { claimName: "backups" } }, compression: "gzip" });
     const st = await backupDone(a, "b1");
@@ -133,21 +143,37 @@ describe("backups through the local runtime", () => {
     expect(marker, `accounts marker under ${claim}`).toBeDefined();
     rmSync(marker ?? "");
     a.rt.deletePod(replica);
-    await eventually(async () => {
-      if (!a.rt.allPodsReady() || statusOf(clusterOf(a)).state !== "Healthy") return false;
-      const rows = await query<RowDataPacket>(podTarget(a, replica), "SELECT COUNT(*) AS n FROM mysql.user WHERE user = 'metamysql_backup'");
-      return Number(rows[0]?.n) === 1;
-    }, 120_000, `${replica} to come back with the backup account`);
+    await eventually(
+      async () => {
+        if (!a.rt.allPodsReady() || statusOf(clusterOf(a)).state !== "Healthy") return false;
+        const rows = await query<RowDataPacket>(podTarget(a, replica), "SELECT COUNT(*) AS n FROM mysql.user WHERE user = 'metamysql_backup'");
+        return Number(rows[0]?.n) === 1;
+      },
+      120_000,
+      `${replica} to come back with the backup account`,
+    );
     expect(existsSync(marker ?? "")).toBe(true);
     // Still a clean replica: every GTID it holds came from the primary.
     const p = podTarget(a, primary);
-    const [pg, rg] = await Promise.all([p, podTarget(a, replica)].map(async (x) => String((await query<RowDataPacket>(x, "SELECT @@gtid_binlog_state AS g"))[0]?.g)));
+    const [pg, rg] = await Promise.all(
+      [p, podTarget(a, replica)].map(async (x) => String((await query<RowDataPacket>(x, "SELECT @@gtid_binlog_state AS g"))[0]?.g)),
+    );
     expect(rg).toBe(pg);
   }, 200_000);
 
   it("backs up to S3 (rclone against a local S3 server) with credentials only from the Secret", async () => {
-    a.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3-creds" }, stringData: { "access-key-id": "S3RVER", "secret-access-key": "S3RVER" }, data: { "access-key-id": Buffer.from("S3RVER").toString("base64"), "secret-access-key": Buffer.from("S3RVER").toString("base64") } });
-    applyBackup(a, "b2", { clusterName: "src", storage: { s3: { bucket: "backups", prefix: "team", endpoint: s3Endpoint, forcePathStyle: true, credentialsSecretName: "s3-creds" } }, compression: "zstd" });
+    a.rt.applyObject({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "s3-creds" },
+      stringData: { "access-key-id": "S3RVER", "secret-access-key": "S3RVER" },
+      data: { "access-key-id": Buffer.from("S3RVER").toString("base64"), "secret-access-key": Buffer.from("S3RVER").toString("base64") },
+    });
+    applyBackup(a, "b2", {
+      clusterName: "src",
+      storage: { s3: { bucket: "backups", prefix: "team", endpoint: s3Endpoint, forcePathStyle: true, credentialsSecretName: "s3-creds" } },
+      compression: "zstd",
+    });
     const st = await backupDone(a, "b2");
     expect(st.state, String(st.message)).toBe("Completed");
     expect(st.location).toBe("s3://backups/team/src/b2");
@@ -157,7 +183,12 @@ describe("backups through the local runtime", () => {
   }, 200_000);
 
   it("ends Failed with the reason: missing bucket, bad credentials (never printed)", async () => {
-    a.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "bad-creds" }, data: { "access-key-id": Buffer.from("nobody").toString("base64"), "secret-access-key": Buffer.from("x").toString("base64") } });
+    a.rt.applyObject({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "bad-creds" },
+      data: { "access-key-id": Buffer.from("nobody").toString("base64"), "secret-access-key": Buffer.from("x").toString("base64") },
+    });
     const s3spec = (bucket: string, creds: string) => ({ s3: { bucket, endpoint: s3Endpoint, credentialsSecretName: creds } });
     applyBackup(a, "nobucket", { clusterName: "src", storage: s3spec("missing-bucket", "s3-creds") });
     applyBackup(a, "badcreds", { clusterName: "src", storage: s3spec("backups", "bad-creds") });
@@ -173,7 +204,12 @@ describe("backups through the local runtime", () => {
   it("restores into a new cluster through initDB.fromBackup: equal checksums, replication of new writes, no errant GTIDs", async () => {
     b = await startTestRuntime({ ipPrefix: "127.40.2", resyncPeriodSeconds: 5, stateDir: tempStateDir("restore"), hookLogLevel: "warn" });
     // The same ReadWriteMany volume, seen from the second "cluster".
-    b.rt.store.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "backups", namespace: "default" }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } } });
+    b.rt.store.create({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "backups", namespace: "default" },
+      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } },
+    });
     const shared = stateLayout(b.stateDir).pvcDir("default", "backups");
     mkdirSync(dirname(shared), { recursive: true });
     symlinkSync(stateLayout(a.stateDir).pvcDir("default", "backups"), shared);
@@ -182,7 +218,12 @@ describe("backups through the local runtime", () => {
       apiVersion: "metamysql.dev/v1alpha1",
       kind: "MySQLCluster",
       metadata: { name: "dst" },
-      spec: { flavor: "mariadb", instances: 3, storage: { size: "1Gi" }, initDB: { fromBackup: { storage: { persistentVolumeClaim: { claimName: "backups" } }, path: "src/b1" } } },
+      spec: {
+        flavor: "mariadb",
+        instances: 3,
+        storage: { size: "1Gi" },
+        initDB: { fromBackup: { storage: { persistentVolumeClaim: { claimName: "backups" } }, path: "src/b1" } },
+      },
     });
     const dstPrimary = await healthy(b, 3);
     process.stderr.write(`restore of 100k rows into 3 instances: healthy after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -194,10 +235,14 @@ describe("backups through the local runtime", () => {
     await query(p, "INSERT INTO app.t VALUES (1000001, 'after restore', 1)");
     const gtid = String((await query<RowDataPacket>(p, "SELECT @@gtid_current_pos AS g"))[0]?.g);
     for (const pod of bt.rt.status().pods) {
-      await eventually(async () => {
-        const rows = await query<RowDataPacket>(podTarget(bt, pod.name), "SELECT COUNT(*) AS n FROM app.t WHERE id = 1000001");
-        return Number(rows[0]?.n) === 1;
-      }, 30_000, `${pod.name} to replicate the new row`);
+      await eventually(
+        async () => {
+          const rows = await query<RowDataPacket>(podTarget(bt, pod.name), "SELECT COUNT(*) AS n FROM app.t WHERE id = 1000001");
+          return Number(rows[0]?.n) === 1;
+        },
+        30_000,
+        `${pod.name} to replicate the new row`,
+      );
       const g = String((await query<RowDataPacket>(podTarget(bt, pod.name), "SELECT @@gtid_current_pos AS g"))[0]?.g);
       expect(g).toBe(gtid);
     }
@@ -217,7 +262,11 @@ describe("backups through the local runtime", () => {
     await bt.rt.deleteCluster(240_000);
     expect(bt.rt.store.get("v1", "ConfigMap", "default", "dst-config")).toBeUndefined();
     bt.rt.deleteObject("metamysql.dev/v1alpha1", "MySQLBackup", "gone");
-    await eventually(() => bt.rt.store.get("metamysql.dev/v1alpha1", "MySQLBackup", "default", "gone") === undefined, 120_000, "MySQLBackup gone to be finalized");
+    await eventually(
+      () => bt.rt.store.get("metamysql.dev/v1alpha1", "MySQLBackup", "default", "gone") === undefined,
+      120_000,
+      "MySQLBackup gone to be finalized",
+    );
     expect(existsSync(stored)).toBe(false);
   }, 400_000);
 });

@@ -62,7 +62,12 @@ function s3Storage(): Obj {
 
 function addS3Secret(t: TestRuntime): void {
   const b64 = (s: string): string => Buffer.from(s).toString("base64");
-  t.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "s3-creds" }, data: { "access-key-id": b64("S3RVER"), "secret-access-key": b64("S3RVER") } });
+  t.rt.applyObject({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "s3-creds" },
+    data: { "access-key-id": b64("S3RVER"), "secret-access-key": b64("S3RVER") },
+  });
 }
 
 /** The restored cluster: every instance from the MySQLBackup src/full, and a schedule on S3. */
@@ -104,7 +109,14 @@ beforeAll(async () => {
   [src, dst] = await Promise.all([
     startTestRuntime({ ipPrefix: "127.50.1", stateDir: tempStateDir("s3seed-src"), resyncPeriodSeconds: 5, hookLogLevel: "warn" }),
     // A short CrashLoopBackOff (1 s doubling to 2 s) for the init container that waits for the backup.
-    startTestRuntime({ ipPrefix: "127.50.2", stateDir: tempStateDir("s3seed-dst"), resyncPeriodSeconds: 5, hookLogLevel: "warn", crashLoopBaseMs: 1000, crashLoopMaxMs: 2000 }),
+    startTestRuntime({
+      ipPrefix: "127.50.2",
+      stateDir: tempStateDir("s3seed-dst"),
+      resyncPeriodSeconds: 5,
+      hookLogLevel: "warn",
+      crashLoopBaseMs: 1000,
+      crashLoopMaxMs: 2000,
+    }),
   ]);
   addS3Secret(src);
   addS3Secret(dst);
@@ -137,7 +149,12 @@ describe("seeding from S3 through the local runtime's init containers", () => {
     });
     try {
       await b.rt.apply(dstSpec(2));
-      await a.rt.apply({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLCluster", metadata: { name: "src" }, spec: { flavor: "mariadb", instances: 1, storage: { size: "1Gi" } } });
+      await a.rt.apply({
+        apiVersion: "metamysql.dev/v1alpha1",
+        kind: "MySQLCluster",
+        metadata: { name: "src" },
+        spec: { flavor: "mariadb", instances: 1, storage: { size: "1Gi" } },
+      });
       const p = target(a, await healthy(a, 1));
       await query(p, "CREATE DATABASE app", 10_000);
       await query(p, "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64), n DOUBLE)", 10_000);
@@ -160,10 +177,23 @@ describe("seeding from S3 through the local runtime's init containers", () => {
       expect(((inits[1]?.lastState as Obj).terminated as Obj).reason).toBe("Error");
       expect(Number(inits[1]?.restartCount)).toBeGreaterThanOrEqual(1);
       expect((((f.containerStatuses as Obj[])[0]?.state as Obj).waiting as Obj).reason).toBe("PodInitializing");
-      expect(b.events.some((e) => e.source === "pod dst-0" && e.reason === "BackOff" && e.message.startsWith("init container fetch-seed failed") && e.message.includes("no completed backup at s3://"))).toBe(true);
+      expect(
+        b.events.some(
+          (e) =>
+            e.source === "pod dst-0" &&
+            e.reason === "BackOff" &&
+            e.message.startsWith("init container fetch-seed failed") &&
+            e.message.includes("no completed backup at s3://"),
+        ),
+      ).toBe(true);
       expect(b.rt.store.get("v1", "Pod", "default", "dst-1")).toBeUndefined();
 
-      a.rt.applyObject({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLBackup", metadata: { name: "full" }, spec: { clusterName: "src", storage: s3Storage(), compression: "zstd" } });
+      a.rt.applyObject({
+        apiVersion: "metamysql.dev/v1alpha1",
+        kind: "MySQLBackup",
+        metadata: { name: "full" },
+        spec: { clusterName: "src", storage: s3Storage(), compression: "zstd" },
+      });
       const backup = await eventually(
         () => {
           const st = statusOf(a.rt.store.get("metamysql.dev/v1alpha1", "MySQLBackup", "default", "full"));
@@ -196,7 +226,7 @@ describe("seeding from S3 through the local runtime's init containers", () => {
       // Exactly the backup's position: the restore made no GTID of its own.
       expect(await gtid(target(b, pod))).toBe(backupGtid);
     }
-    expect(Number(((statusOf(b.rt.store.get("v1", "Pod", "default", "dst-0")).initContainerStatuses as Obj[])[1]?.restartCount))).toBeGreaterThanOrEqual(1);
+    expect(Number((statusOf(b.rt.store.get("v1", "Pod", "default", "dst-0")).initContainerStatuses as Obj[])[1]?.restartCount)).toBeGreaterThanOrEqual(1);
     // A new write replicates to every instance, and every position is equal.
     const p = target(b, dstPrimary);
     await query(p, "INSERT INTO app.t VALUES (1000001, 'after restore', 1)", 10_000);
@@ -215,7 +245,11 @@ describe("seeding from S3 through the local runtime's init containers", () => {
     const p = target(b, dstPrimary);
     const replica = dstPrimary === "dst-0" ? "dst-1" : "dst-0";
     // The CronJob dumps the ready replica (its sources follow the observed topology).
-    await eventually(() => JSON.stringify(b.rt.store.get("batch/v1", "CronJob", "default", "dst-backup-hourly") ?? {}).includes(`${replica}=127.50.2.`), 30_000, "the replica in the CronJob's sources");
+    await eventually(
+      () => JSON.stringify(b.rt.store.get("batch/v1", "CronJob", "default", "dst-backup-hourly") ?? {}).includes(`${replica}=127.50.2.`),
+      30_000,
+      "the replica in the CronJob's sources",
+    );
     for (let i = 0; i < 2; i++) {
       await query(p, `INSERT INTO app.t VALUES (${1000002 + i}, 'scheduled run ${i}', 2)`, 10_000);
       const job = b.rt.cronJobs.trigger("default", "dst-backup-hourly");

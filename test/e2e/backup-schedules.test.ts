@@ -47,7 +47,9 @@ function pvc(...parts: string[]): string {
 function completed(): string[] {
   const dir = pvc("sch", "scheduled", "nightly");
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((d) => existsSync(join(dir, d, "meta.json"))).sort();
+  return readdirSync(dir)
+    .filter((d) => existsSync(join(dir, d, "meta.json")))
+    .sort();
 }
 
 async function jobDone(name: string): Promise<Record<string, unknown>> {
@@ -77,7 +79,12 @@ async function gtidPos(name: string): Promise<string> {
 
 beforeAll(async () => {
   t = await startTestRuntime({ ipPrefix: "127.40.3", resyncPeriodSeconds: 5, hookLogLevel: "warn", control: true });
-  t.rt.store.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "backups", namespace: "default" }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } } });
+  t.rt.store.create({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "backups", namespace: "default" },
+    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "5Gi" } } },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -99,7 +106,12 @@ describe("scheduled backups, seeding and the final backup (local runtime)", () =
     const cj = await eventually(() => t.rt.store.get("batch/v1", "CronJob", "default", "sch-backup-nightly"), 30_000, "the CronJob child");
     expect(cj.metadata.ownerReferences?.[0]?.kind).toBe("MySQLCluster");
     // The CronJob's sources follow the observed topology (the replica first).
-    await eventually(() => JSON.stringify(t.rt.store.get("batch/v1", "CronJob", "default", "sch-backup-nightly")).includes(`${primary === "sch-0" ? "sch-1" : "sch-0"}=127.40.3.`), 30_000, "sources in the CronJob");
+    await eventually(
+      () =>
+        JSON.stringify(t.rt.store.get("batch/v1", "CronJob", "default", "sch-backup-nightly")).includes(`${primary === "sch-0" ? "sch-1" : "sch-0"}=127.40.3.`),
+      30_000,
+      "sources in the CronJob",
+    );
 
     const seen: string[][] = [];
     for (let i = 0; i < 3; i++) {
@@ -123,10 +135,14 @@ describe("scheduled backups, seeding and the final backup (local runtime)", () =
     // Everything up to the newest backup leaves the primary's binary logs.
     await query(p, "FLUSH BINARY LOGS", 10_000);
     const file = String((await query<RowDataPacket>(p, "SHOW MASTER STATUS", 10_000))[0]?.File);
-    await eventually(async () => {
-      await query(p, `PURGE BINARY LOGS TO '${file}'`, 10_000);
-      return (await query<RowDataPacket>(p, "SHOW BINARY LOGS", 10_000)).length === 1;
-    }, 20_000, "the purge");
+    await eventually(
+      async () => {
+        await query(p, `PURGE BINARY LOGS TO '${file}'`, 10_000);
+        return (await query<RowDataPacket>(p, "SHOW BINARY LOGS", 10_000)).length === 1;
+      },
+      20_000,
+      "the purge",
+    );
     // Writes after the backup, which the new replica must get by replication.
     await query(p, `INSERT INTO app.t SELECT seq, 'after purge' FROM app.seq_${ROWS + 101}_to_${ROWS + 600}`, 10_000);
     const newest = completed().at(-1) ?? "";

@@ -92,7 +92,9 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
       expect(await readOnly(r)).toBe(1);
       // The application account has no READ_ONLY ADMIN: read_only refuses its write.
       await eventually(async () => (await c.idsOn(r)) !== undefined, 10_000, "app schema on the replica");
-      await expect(query({ ...c.pod(r), user: APP_USER, password: APP_PASSWORD }, "INSERT INTO app.w (id, at) VALUES (-1, 0)")).rejects.toThrow(/read-only|READ.ONLY/i);
+      await expect(query({ ...c.pod(r), user: APP_USER, password: APP_PASSWORD }, "INSERT INTO app.w (id, at) VALUES (-1, 0)")).rejects.toThrow(
+        /read-only|READ.ONLY/i,
+      );
     }
     const rw = { ...c.service(), user: APP_USER, password: APP_PASSWORD };
     for (let i = 0; i < 1000; i += 100) {
@@ -130,7 +132,9 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
       if (last?.type === "Failover") expect(Date.parse(last.time ?? "")).toBeGreaterThanOrEqual(killedAt + 15_000 - 1000);
       else expect(last).toMatchObject({ type: "Rejoin", from: `${NAME}-0`, to: c.primary() });
     }
-    process.stderr.write(`crash within the delay: write gap ${writer.gap(killedAt, Date.now()).ms} ms (${c.primary() === `${NAME}-0` ? "reopened" : "failed over"})\n`);
+    process.stderr.write(
+      `crash within the delay: write gap ${writer.gap(killedAt, Date.now()).ms} ms (${c.primary() === `${NAME}-0` ? "reopened" : "failed over"})\n`,
+    );
     await expectNothingLost(c.primary(), writer);
     expect(await writable()).toEqual([c.primary()]);
   }, 120_000);
@@ -187,7 +191,10 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     // Capture the runtime's next sync request of the failed cluster, then stop its syncs.
     const from = interposer.calls.length;
     const captured = await eventually(
-      () => interposer.calls.slice(from).find((x) => x.path.endsWith("/sync") && (x.response as { status?: { state?: string } } | undefined)?.status?.state === "Failed"),
+      () =>
+        interposer.calls
+          .slice(from)
+          .find((x) => x.path.endsWith("/sync") && (x.response as { status?: { state?: string } } | undefined)?.status?.state === "Failed"),
       20_000,
       "a Failed sync",
     );
@@ -197,7 +204,11 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     request.parent.status = (captured.response as { status: Record<string, unknown> }).status;
     await sleep(Math.max(0, failingSince + 2100 - Date.now()));
     const post = async (): Promise<{ status: number; body: { status?: { currentPrimary?: string } } | string }> => {
-      const res = await fetch(`${hooks.url}/hooks/mysqlcluster/sync`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
+      const res = await fetch(`${hooks.url}/hooks/mysqlcluster/sync`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
       const text = await res.text();
       return { status: res.status, body: res.status === 200 ? (JSON.parse(text) as { status?: { currentPrimary?: string } }) : text };
     };
@@ -218,21 +229,29 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
       // Both decided from the same observation of a dead primary: whichever promoted, the other
       // either promoted the same replica (deterministic choice) or found it already writable and,
       // its request naming the old primary, fenced it: never two writable instances.
-      const answers = [a, b].flatMap((r) => (r.status === 200 && typeof r.body !== "string" ? [r.body.status as { state?: string; currentPrimary?: string }] : []));
+      const answers = [a, b].flatMap((r) =>
+        r.status === 200 && typeof r.body !== "string" ? [r.body.status as { state?: string; currentPrimary?: string }] : [],
+      );
       const opened = answers.filter((st) => st.state === "Healthy" || st.state === "Degraded").map((st) => st.currentPrimary);
       expect(new Set(opened).size).toBeLessThanOrEqual(1);
       expect((await writable()).length).toBeLessThanOrEqual(1);
-      process.stderr.write(`overlapping syncs answered ${[a, b].map((r) => (typeof r.body === "string" ? `${r.status} ${r.body.slice(0, 120)}` : `${r.status} ${r.body.status?.currentPrimary}`)).join(" | ")}\n`);
+      process.stderr.write(
+        `overlapping syncs answered ${[a, b].map((r) => (typeof r.body === "string" ? `${r.status} ${r.body.slice(0, 120)}` : `${r.status} ${r.body.status?.currentPrimary}`)).join(" | ")}\n`,
+      );
     } finally {
       sampling = false;
       interposer.mode = "pass";
     }
     // Then the runtime's own syncs converge: on the replica both chose, or on the old primary if
     // it came back first (the promoted replica having been fenced by the other sync).
-    await eventually(async () => {
-      const wr = await writable();
-      return wr.length === 1 && wr[0] === c.primary() && c.status().state === "Healthy";
-    }, 60_000, "one primary after the overlapping failover");
+    await eventually(
+      async () => {
+        const wr = await writable();
+        return wr.length === 1 && wr[0] === c.primary() && c.status().state === "Healthy";
+      },
+      60_000,
+      "one primary after the overlapping failover",
+    );
     await w.waitForAcks(50, 30_000);
     await expectNothingLost(c.primary(), w);
     await eventually(async () => (await writable()).length === 1, 5_000, "still one writable instance");
@@ -262,14 +281,17 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     }
     // Fenced by the next sync (invariant 1), then rejoined or reported errant; never primary.
     await eventually(async () => (await readOnly(old)) === 1, 20_000, `${old} read-only after CONT`);
-    await eventually(() => {
-      const s = (c.status().instances ?? []).find((i) => i.name === old);
-      return s && ((s.role === "replica" && !s.message) || (s.role === "errant" && !!s.errantTransactions));
-    }, 30_000, `${old} rejoined or reported`);
+    await eventually(
+      () => {
+        const s = (c.status().instances ?? []).find((i) => i.name === old);
+        return s && ((s.role === "replica" && !s.message) || (s.role === "errant" && !!s.errantTransactions));
+      },
+      30_000,
+      `${old} rejoined or reported`,
+    );
     expect(c.primary()).not.toBe(old);
     expect(await writable()).toEqual([c.primary()]);
     await w.waitForAcks(50, 20_000);
     await expectNothingLost(c.primary(), w);
   }, 150_000);
-
 });

@@ -100,22 +100,32 @@ describe("high availability: planned switchovers and quarantine (MariaDB, local 
     expect((c.status().instances ?? []).find((i) => i.name === replica)?.errantTransactions).toMatch(/^0-1\d\d-\d+$/);
     expect(c.status().state).toBe("Degraded");
     const ro = () =>
-      ((c.rt.store.get("discovery.k8s.io/v1", "EndpointSlice", "default", `${NAME}-ro`) as { endpoints?: Array<{ addresses: string[] }> }).endpoints ?? []).flatMap((e) => e.addresses);
+      (
+        (c.rt.store.get("discovery.k8s.io/v1", "EndpointSlice", "default", `${NAME}-ro`) as { endpoints?: Array<{ addresses: string[] }> }).endpoints ?? []
+      ).flatMap((e) => e.addresses);
     expect(ro()).not.toContain(c.pod(replica).host);
     // Quarantined: its receiver is stopped, so it can no longer acknowledge commits.
-    await eventually(async () => {
-      const rows = await query<{ Slave_IO_Running: string } & RowDataPacket>(c.pod(replica), "SHOW SLAVE STATUS");
-      return rows[0]?.Slave_IO_Running === "No";
-    }, 20_000, `${replica} receiver stopped`);
+    await eventually(
+      async () => {
+        const rows = await query<{ Slave_IO_Running: string } & RowDataPacket>(c.pod(replica), "SHOW SLAVE STATUS");
+        return rows[0]?.Slave_IO_Running === "No";
+      },
+      20_000,
+      `${replica} receiver stopped`,
+    );
     await w.waitForAcks(50, 20_000);
 
     // The primary dies (crashes, restarts, crashes again: CrashLoopBackOff keeps it down).
     const pid = c.rt.status().pods.find((p) => p.name === primary)?.pid;
     c.rt.kill(primary, "KILL");
-    await eventually(() => {
-      const p = c.rt.status().pods.find((x) => x.name === primary);
-      return p?.pid && p.pid !== pid;
-    }, 10_000, `${primary} restarted`);
+    await eventually(
+      () => {
+        const p = c.rt.status().pods.find((x) => x.name === primary);
+        return p?.pid && p.pid !== pid;
+      },
+      10_000,
+      `${primary} restarted`,
+    );
     c.rt.kill(primary, "KILL");
     await eventually(() => c.primary() !== primary, 30_000, `failover away from ${primary}`);
     expect(c.primary()).toBe(other);

@@ -98,10 +98,14 @@ describe("metamysql local (CLI)", () => {
 
     const kill = await cli(["kill", "solo-0", "--state-dir", stateDir]);
     expect(kill.code).toBe(0);
-    await eventually(async () => {
-      const s = JSON.parse((await cli(["status", "--state-dir", stateDir, "--json"])).out) as typeof status;
-      return s.pods[0]?.ready && s.pods[0].pid !== status.pods[0]?.pid;
-    }, 60_000, "the killed instance to be back");
+    await eventually(
+      async () => {
+        const s = JSON.parse((await cli(["status", "--state-dir", stateDir, "--json"])).out) as typeof status;
+        return s.pods[0]?.ready && s.pods[0].pid !== status.pods[0]?.pid;
+      },
+      60_000,
+      "the killed instance to be back",
+    );
 
     up.child.kill("SIGINT");
     expect(await up.exited).toBe(0);

@@ -96,14 +96,21 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
   }, 30_000);
 
   it("writes the status returned by the sync hook to the cluster", async () => {
-    await eventually(() => {
-      const last = interposer.callsTo("/sync").filter((c) => c.status === 200).at(-1);
-      const cluster = t.rt.cluster() as KObject;
-      const status = { ...(cluster.status as Record<string, unknown>) };
-      expect(status.observedGeneration).toBe(cluster.metadata.generation);
-      delete status.observedGeneration;
-      return last && deepEqual(status, (last.response as { status: unknown }).status);
-    }, 20_000, "the CR status to equal the last sync answer");
+    await eventually(
+      () => {
+        const last = interposer
+          .callsTo("/sync")
+          .filter((c) => c.status === 200)
+          .at(-1);
+        const cluster = t.rt.cluster() as KObject;
+        const status = { ...(cluster.status as Record<string, unknown>) };
+        expect(status.observedGeneration).toBe(cluster.metadata.generation);
+        delete status.observedGeneration;
+        return last && deepEqual(status, (last.response as { status: unknown }).status);
+      },
+      20_000,
+      "the CR status to equal the last sync answer",
+    );
   }, 30_000);
 
   it("routes each Service's proxy by its selector or EndpointSlice, and closes connections to endpoints that leave", async () => {
@@ -158,16 +165,24 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
     await query(pod(primary), "CREATE DATABASE IF NOT EXISTS keep");
     await query(pod(primary), "CREATE TABLE IF NOT EXISTS keep.t (id INT PRIMARY KEY)");
     await query(pod(primary), "REPLACE INTO keep.t VALUES (42)");
-    await eventually(async () => {
-      const r = await query<{ n: number } & import("mysql2").RowDataPacket>(pod(target), "SELECT COUNT(*) AS n FROM keep.t WHERE id = 42").catch(() => []);
-      return r[0]?.n === 1 ? true : undefined;
-    }, 20_000, "the row replicated to the target");
+    await eventually(
+      async () => {
+        const r = await query<{ n: number } & import("mysql2").RowDataPacket>(pod(target), "SELECT COUNT(*) AS n FROM keep.t WHERE id = 42").catch(() => []);
+        return r[0]?.n === 1 ? true : undefined;
+      },
+      20_000,
+      "the row replicated to the target",
+    );
     const before = t.rt.status().pods.find((p) => p.name === target);
     t.rt.kill(target, "KILL");
-    await eventually(() => {
-      const p = t.rt.status().pods.find((x) => x.name === target);
-      return p && p.pid !== before?.pid && p.pid !== null && p.ready;
-    }, 60_000, "the killed pod to be ready again");
+    await eventually(
+      () => {
+        const p = t.rt.status().pods.find((x) => x.name === target);
+        return p && p.pid !== before?.pid && p.pid !== null && p.ready;
+      },
+      60_000,
+      "the killed pod to be ready again",
+    );
     const rows = await query<{ id: number } & import("mysql2").RowDataPacket>(pod(target), "SELECT id FROM keep.t");
     expect(rows.map((r) => r.id)).toEqual([42]);
     expect(t.rt.kubelet.pods().find((p) => p.name === target)?.restarts).toBe(1);

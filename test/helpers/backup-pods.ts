@@ -42,31 +42,63 @@ export function cronJobRunName(cronJob: AnyObj, start: string): string {
 export function runPod(cronJob: AnyObj, o: RunPodOptions): Obj {
   const template = structuredClone(cronJob.spec.jobTemplate.spec.template) as AnyObj;
   const job = o.job ?? cronJobRunName(cronJob, o.start);
-  const labels: Record<string, string> = { ...template.metadata.labels, "batch.kubernetes.io/job-name": job, "job-name": job, "batch.kubernetes.io/controller-uid": `uid-${job}` };
+  const labels: Record<string, string> = {
+    ...template.metadata.labels,
+    "batch.kubernetes.io/job-name": job,
+    "job-name": job,
+    "batch.kubernetes.io/controller-uid": `uid-${job}`,
+  };
   if (o.withoutLabel) delete labels[o.withoutLabel];
   const env = new Map<string, string>();
-  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) for (const e of c.env ?? []) if (typeof e.value === "string") env.set(e.name, e.value);
+  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers])
+    for (const e of c.env ?? []) if (typeof e.value === "string") env.set(e.name, e.value);
   const s3 = env.get("METAMYSQL_STORAGE") === "s3";
   const path = `${env.get("METAMYSQL_BACKUP_DIR") ?? "x"}/${compactTime(o.start)}`;
   const meta = {
-    format: 1, cluster: env.get("METAMYSQL_CLUSTER"), clusterUID: env.get("METAMYSQL_CLUSTER_UID") ?? "", path, flavor: env.get("METAMYSQL_FLAVOR"),
-    serverVersion: "11.4.3-MariaDB", majorVersion: "11.4", gtidPosition: "0-100-42", sourceInstance: "shop-1", sourceRole: "replica",
-    compression: "gzip", file: "dump.sql.gz", sizeBytes: o.sizeBytes ?? 1234, sha256: "a".repeat(64),
-    startedAt: plusSeconds(o.start, 2), completedAt: plusSeconds(o.start, 40),
+    format: 1,
+    cluster: env.get("METAMYSQL_CLUSTER"),
+    clusterUID: env.get("METAMYSQL_CLUSTER_UID") ?? "",
+    path,
+    flavor: env.get("METAMYSQL_FLAVOR"),
+    serverVersion: "11.4.3-MariaDB",
+    majorVersion: "11.4",
+    gtidPosition: "0-100-42",
+    sourceInstance: "shop-1",
+    sourceRole: "replica",
+    compression: "gzip",
+    file: "dump.sql.gz",
+    sizeBytes: o.sizeBytes ?? 1234,
+    sha256: "a".repeat(64),
+    startedAt: plusSeconds(o.start, 2),
+    completedAt: plusSeconds(o.start, 40),
   };
-  const terminated = (exitCode: number, result: unknown, seconds: number) => ({ state: { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", message: JSON.stringify(result), finishedAt: plusSeconds(o.start, seconds) } } });
+  const terminated = (exitCode: number, result: unknown, seconds: number) => ({
+    state: {
+      terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", message: JSON.stringify(result), finishedAt: plusSeconds(o.start, seconds) },
+    },
+  });
   const main = s3 ? "upload" : "dump";
   let status: AnyObj;
   switch (o.result) {
     case "completed":
       status = {
         phase: "Succeeded",
-        ...(s3 ? { initContainerStatuses: [{ name: "preflight", ...terminated(0, { state: "Running" }, 3) }, { name: "dump", ...terminated(0, { state: "Running", message: "dumped; uploading" }, 30) }] } : {}),
+        ...(s3
+          ? {
+              initContainerStatuses: [
+                { name: "preflight", ...terminated(0, { state: "Running" }, 3) },
+                { name: "dump", ...terminated(0, { state: "Running", message: "dumped; uploading" }, 30) },
+              ],
+            }
+          : {}),
         containerStatuses: [{ name: main, ...terminated(0, { state: "Completed", meta }, 41) }],
       };
       break;
     case "failed":
-      status = { phase: "Failed", containerStatuses: [{ name: main, ...terminated(1, { state: "Failed", message: o.message ?? "dump of shop-1 failed: Lost connection" }, 20) }] };
+      status = {
+        phase: "Failed",
+        containerStatuses: [{ name: main, ...terminated(1, { state: "Failed", message: o.message ?? "dump of shop-1 failed: Lost connection" }, 20) }],
+      };
       break;
     case "running":
       status = { phase: "Running", containerStatuses: [{ name: main, state: { running: { startedAt: o.start } } }] };
@@ -75,7 +107,10 @@ export function runPod(cronJob: AnyObj, o: RunPodOptions): Obj {
       status = { phase: "Failed", reason: "Evicted", message: "The node was low on resource: ephemeral-storage." };
       break;
     case "succeeded-without-result":
-      status = { phase: "Succeeded", containerStatuses: [{ name: main, state: { terminated: { exitCode: 0, reason: "Completed", finishedAt: plusSeconds(o.start, 30) } } }] };
+      status = {
+        phase: "Succeeded",
+        containerStatuses: [{ name: main, state: { terminated: { exitCode: 0, reason: "Completed", finishedAt: plusSeconds(o.start, 30) } } }],
+      };
       break;
   }
   return {

@@ -242,7 +242,9 @@ export class Writer {
     const deadline = Date.now() + timeoutMs;
     while (this.acks.length < want) {
       if (Date.now() > deadline) {
-        throw new Error(`writer: ${want - this.acks.length} of ${n} acknowledgements missing after ${timeoutMs} ms; last error: ${this.errors.at(-1)?.message ?? "none"}`);
+        throw new Error(
+          `writer: ${want - this.acks.length} of ${n} acknowledgements missing after ${timeoutMs} ms; last error: ${this.errors.at(-1)?.message ?? "none"}`,
+        );
       }
       await sleep(20);
     }

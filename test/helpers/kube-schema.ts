@@ -55,6 +55,8 @@ export function validateKubeObject(obj: { apiVersion: string; kind: string; meta
   try {
     new Model(structuredClone(obj) as never).validate();
   } catch (err) {
-    throw new Error(`${obj.kind} ${obj.metadata?.name ?? "?"} does not match the Kubernetes schema: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`${obj.kind} ${obj.metadata?.name ?? "?"} does not match the Kubernetes schema: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
 }

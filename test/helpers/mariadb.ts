@@ -185,7 +185,9 @@ export class MariaDBHarness {
   private async createAccounts(inst: MariaDBInstance): Promise<void> {
     const statements = [
       // The accounts as production creates them (accounts.sh, the one definition), root untouched.
-      ...sqlStatements(accountsSql("service", "mariadb", { operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup })),
+      ...sqlStatements(
+        accountsSql("service", "mariadb", { operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup }),
+      ),
       "SET SESSION sql_log_bin=0",
       `CREATE USER IF NOT EXISTS '${APP_USER}'@'%' IDENTIFIED BY '${TEST_PASSWORDS.app}'`,
       `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO '${APP_USER}'@'%'`,

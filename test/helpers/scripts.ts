@@ -48,7 +48,9 @@ export interface AccountPasswords {
 
 /** The environment without any METAMYSQL_* or MYSQL_* variable of the test process. */
 export function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("METAMYSQL_") && !e[0].startsWith("MYSQL_")));
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("METAMYSQL_") && !e[0].startsWith("MYSQL_")),
+  );
 }
 
 /**

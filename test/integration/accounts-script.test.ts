@@ -21,7 +21,9 @@ describe("accounts.sh", () => {
   it("mysql: the operator's static and dynamic privileges, one GRANT each", () => {
     const sql = statements(accountsSql("service", "mysql", PW));
     expect(sql).toContain("GRANT RELOAD, PROCESS, SELECT, REPLICATION CLIENT ON *.* TO 'metamysql'@'%'");
-    expect(sql).toContain("GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'");
+    expect(sql).toContain(
+      "GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'",
+    );
   });
   it("mariadb: the operator's privileges", () => {
     expect(statements(accountsSql("service", "mariadb", PW))).toContain(

@@ -104,7 +104,9 @@ describe("backup.sh with the least-privilege backup account (real mariadbd)", ()
     expect(createHash("sha256").update(dump).digest("hex")).toBe(meta.sha256);
     expect(statSync(join(dir, meta.file)).size).toBe(meta.sizeBytes);
     const text = dump.toString();
-    const missing = [/CREATE TABLE `t`/, /VIEW `v`/, /FUNCTION `twice`/, /TRIGGER (app\.)?`?tr`? BEFORE INSERT/, /EVENT `e`/, /-- Dump completed/].filter((re) => !re.test(text));
+    const missing = [/CREATE TABLE `t`/, /VIEW `v`/, /FUNCTION `twice`/, /TRIGGER (app\.)?`?tr`? BEFORE INSERT/, /EVENT `e`/, /-- Dump completed/].filter(
+      (re) => !re.test(text),
+    );
     expect(missing).toEqual([]);
     expect(meta.gtidPosition).toMatch(/^0-100-\d+$/);
     // Nothing of the account's secret reaches the output.
@@ -139,16 +141,20 @@ describe("backup.sh with the least-privilege backup account (real mariadbd)", ()
   it.each([
     ["none", "dump.sql", /writing the dump of db-0 to db\/full-none failed: no space left on the volume \(.*errno 28/],
     ["gzip", "dump.sql.gz", /writing the dump of db-0 to db\/full-gzip failed: .*No space left on device/],
-  ])("disk full (ENOSPC while writing, compression %s): Failed with the reason; no meta.json, no dump left behind", async (compression, file, message) => {
-    const dir = join(work, "pvc", "db", `full-${compression}`);
-    mkdirSync(dir, { recursive: true });
-    symlinkSync("/dev/full", join(dir, `.${file}.partial`));
-    const run = await runDump(`full-${compression}`, `db-0=${small.host}`, { METAMYSQL_COMPRESSION: compression });
-    expect(run.code).not.toBe(0);
-    expect(run.result.state).toBe("Failed");
-    expect(run.result.message).toMatch(message);
-    expect(readdirSync(dir)).toEqual([]);
-  }, 30_000);
+  ])(
+    "disk full (ENOSPC while writing, compression %s): Failed with the reason; no meta.json, no dump left behind",
+    async (compression, file, message) => {
+      const dir = join(work, "pvc", "db", `full-${compression}`);
+      mkdirSync(dir, { recursive: true });
+      symlinkSync("/dev/full", join(dir, `.${file}.partial`));
+      const run = await runDump(`full-${compression}`, `db-0=${small.host}`, { METAMYSQL_COMPRESSION: compression });
+      expect(run.code).not.toBe(0);
+      expect(run.result.state).toBe("Failed");
+      expect(run.result.message).toMatch(message);
+      expect(readdirSync(dir)).toEqual([]);
+    },
+    30_000,
+  );
 
   it("server hung during the dump (SIGSTOP mid-stream, gzip): stopped after the stall limit, Failed saying so; nothing published", async () => {
     let stopped = false;
@@ -207,12 +213,22 @@ describe("seed.sh check refuses anything but a complete backup of the same flavo
     expect(r.stderr).toMatch(/seed: restoring db\/ok \(mariadb 10\.\d+, gtid 0-100-\d+\)/);
   });
   it("refuses a backup without meta.json (half-written)", () => {
-    const r = check(variant("partial", (dir) => { spawnSync("rm", [join(dir, "meta.json")]); return undefined; }));
+    const r = check(
+      variant("partial", (dir) => {
+        spawnSync("rm", [join(dir, "meta.json")]);
+        return undefined;
+      }),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no completed backup in .* \(meta\.json missing\): refusing to initialize from it/);
   });
   it("refuses a damaged dump (checksum mismatch)", () => {
-    const r = check(variant("damaged", (dir, meta) => { writeFileSync(join(dir, String(meta["file"])), "-- truncated\n"); return undefined; }));
+    const r = check(
+      variant("damaged", (dir, meta) => {
+        writeFileSync(join(dir, String(meta["file"])), "-- truncated\n");
+        return undefined;
+      }),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/checksum mismatch for dump\.sql: the backup is damaged, refusing it/);
   });
@@ -237,8 +253,22 @@ describe("seed.sh latest picks the newest usable backup of this cluster", () => 
     const put = (rel: string, meta: AnyObj, dump = "dump", damage = false): void => {
       mkdirSync(join(dir, rel), { recursive: true });
       writeFileSync(join(dir, rel, "dump.sql"), dump);
-      const sha = createHash("sha256").update(damage ? "other" : dump).digest("hex");
-      writeFileSync(join(dir, rel, "meta.json"), JSON.stringify({ cluster: "shop", clusterUID: "uid-1", flavor: "mariadb", majorVersion: major, compression: "none", file: "dump.sql", sha256: sha, ...meta }));
+      const sha = createHash("sha256")
+        .update(damage ? "other" : dump)
+        .digest("hex");
+      writeFileSync(
+        join(dir, rel, "meta.json"),
+        JSON.stringify({
+          cluster: "shop",
+          clusterUID: "uid-1",
+          flavor: "mariadb",
+          majorVersion: major,
+          compression: "none",
+          file: "dump.sql",
+          sha256: sha,
+          ...meta,
+        }),
+      );
     };
     put("n/20260101T000000Z", { completedAt: "2026-01-01T00:00:10Z" });
     put("n/20260102T000000Z", { completedAt: "2026-01-02T00:00:10Z" });
@@ -246,7 +276,10 @@ describe("seed.sh latest picks the newest usable backup of this cluster", () => 
     put("w/20260104T000000Z", { completedAt: "2026-01-04T00:00:10Z", clusterUID: "uid-OLD" }); // another cluster of that name
     mkdirSync(join(dir, "n/20260105T000000Z"), { recursive: true }); // incomplete: no meta.json
     const run = (uid: string) =>
-      spawnSync("bash", [SCRIPT.seed, "latest"], { encoding: "utf8", env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid } });
+      spawnSync("bash", [SCRIPT.seed, "latest"], {
+        encoding: "utf8",
+        env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid },
+      });
     const r = run("uid-1");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(join(dir, "n/20260102T000000Z"));
@@ -254,4 +287,3 @@ describe("seed.sh latest picks the newest usable backup of this cluster", () => 
     expect(run("uid-none").stdout.trim()).toBe("");
   });
 });
-

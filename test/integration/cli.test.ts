@@ -33,7 +33,11 @@ describe("metamysql render", () => {
 
   it.each([
     ["an invalid spec", "apiVersion: metamysql.dev/v1alpha1\nkind: MySQLCluster\nmetadata: {name: x}\nspec: {instances: 0}\n", /spec\.instances/],
-    ["an operator-owned option", "apiVersion: metamysql.dev/v1alpha1\nkind: MySQLCluster\nmetadata: {name: x}\nspec: {mysqlConfig: {server_id: 3}}\n", /managed by the operator/],
+    [
+      "an operator-owned option",
+      "apiVersion: metamysql.dev/v1alpha1\nkind: MySQLCluster\nmetadata: {name: x}\nspec: {mysqlConfig: {server_id: 3}}\n",
+      /managed by the operator/,
+    ],
     ["no MySQLCluster", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", /no MySQLCluster/],
     ["broken YAML", "kind: [", /invalid YAML/],
   ])("fails clearly on %s", (_name, text, message) => {
@@ -54,7 +58,10 @@ describe("metamysql render", () => {
 
 describe("metamysql serve", () => {
   it("serves the hooks and drains on SIGTERM", async () => {
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0"], { env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "silent" }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0"], {
+      env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "silent" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     try {
       let err = "";
       child.stderr.on("data", (c: Buffer) => (err += c.toString()));

@@ -40,7 +40,12 @@ function setup(): { store: ObjectStore; supervisor: ProcessSupervisor } {
   const store = new ObjectStore();
   const supervisor = new ProcessSupervisor({ pidLog: layout.pidLog });
   cleanup.push(async () => supervisor.stopAll(2000));
-  store.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "token", namespace: "default" }, data: { token: Buffer.from("s3cret").toString("base64") } });
+  store.create({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "token", namespace: "default" },
+    data: { token: Buffer.from("s3cret").toString("base64") },
+  });
   return { store, supervisor };
 }
 
@@ -74,7 +79,10 @@ function pod(name: string): KObject {
             { name: "TOKEN", valueFrom: { secretKeyRef: { name: "token", key: "token" } } },
           ],
         }),
-        sh("flaky", 'n=$(cat "$WORK/n" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"$WORK/n"; echo "flaky $n" >>"$WORK/trace"; [ "$n" -ge 3 ] || { echo "not yet ($n)" >&2; exit 1; }'),
+        sh(
+          "flaky",
+          'n=$(cat "$WORK/n" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"$WORK/n"; echo "flaky $n" >>"$WORK/trace"; [ "$n" -ge 3 ] || { echo "not yet ($n)" >&2; exit 1; }',
+        ),
       ],
       containers: [sh("main", 'echo main >>"$WORK/trace"; exec sleep 600')],
     },
@@ -102,14 +110,19 @@ describe("init containers (local kubelet)", () => {
     // The watch registered first reads the kubelet started below.
     const started: { kubelet?: Kubelet } = {};
     const unwatch = store.watch((ev) => {
-      if (ev.object.kind === "Pod" && ev.object.status) seen.push({ status: JSON.parse(JSON.stringify(ev.object.status)) as Obj, state: started.kubelet?.pods()[0]?.state ?? "" });
+      if (ev.object.kind === "Pod" && ev.object.status)
+        seen.push({ status: JSON.parse(JSON.stringify(ev.object.status)) as Obj, state: started.kubelet?.pods()[0]?.state ?? "" });
     });
     cleanup.push(async () => unwatch());
     const kubelet = startKubelet(store, supervisor, events);
     started.kubelet = kubelet;
     store.create(pod("p"));
     // Ready as soon as it runs (no readiness probe): wait for its first line too.
-    await eventually(() => condition(statusOf(store, "p"), "Ready")?.status === "True" && trace("p").length === 5, 20_000, "pod p Ready and its container started");
+    await eventually(
+      () => condition(statusOf(store, "p"), "Ready")?.status === "True" && trace("p").length === 5,
+      20_000,
+      "pod p Ready and its container started",
+    );
 
     expect(trace("p")).toEqual(["first s3cret", "flaky 1", "flaky 2", "flaky 3", "main"]);
     const st = statusOf(store, "p");
@@ -124,12 +137,18 @@ describe("init containers (local kubelet)", () => {
     expect(kubelet.pods()[0]).toMatchObject({ state: "Running", restarts: 2, ready: true });
 
     // While "flaky" failed: Pending, not Ready, not Initialized, the container waiting for the init containers.
-    const backoff = seen.find((s) => ((s.status.initContainerStatuses as Obj[] | undefined)?.[1]?.state as { waiting?: Obj } | undefined)?.waiting?.reason === "CrashLoopBackOff");
+    const backoff = seen.find(
+      (s) => ((s.status.initContainerStatuses as Obj[] | undefined)?.[1]?.state as { waiting?: Obj } | undefined)?.waiting?.reason === "CrashLoopBackOff",
+    );
     expect(backoff, JSON.stringify(seen.map((s) => s.state))).toBeDefined();
     expect(backoff?.state).toBe("Init:CrashLoopBackOff");
     expect(backoff?.status.phase).toBe("Pending");
     expect(condition(backoff?.status ?? {}, "Ready")?.status).toBe("False");
-    expect(condition(backoff?.status ?? {}, "Initialized")).toMatchObject({ status: "False", reason: "ContainersNotInitialized", message: "containers with incomplete status: [flaky]" });
+    expect(condition(backoff?.status ?? {}, "Initialized")).toMatchObject({
+      status: "False",
+      reason: "ContainersNotInitialized",
+      message: "containers with incomplete status: [flaky]",
+    });
     expect((((backoff?.status.containerStatuses as Obj[])[0]?.state as Obj).waiting as Obj).reason).toBe("PodInitializing");
     expect(seen.some((s) => s.state === "Init:Error")).toBe(true);
     expect(seen.some((s) => s.state === "Init:1/2")).toBe(true);
@@ -175,7 +194,13 @@ describe("init containers (local kubelet)", () => {
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace: "default" },
-      spec: { restartPolicy, terminationGracePeriodSeconds: 2, volumes: [{ name: "work", emptyDir: {} }], initContainers: [sh("init", init)], containers: [sh("main", 'echo main >>"$WORK/trace"; exec sleep 600')] },
+      spec: {
+        restartPolicy,
+        terminationGracePeriodSeconds: 2,
+        volumes: [{ name: "work", emptyDir: {} }],
+        initContainers: [sh("init", init)],
+        containers: [sh("main", 'echo main >>"$WORK/trace"; exec sleep 600')],
+      },
     });
     store.create(simple("hang", "Always", 'mktemp >"$WORK/tmpfile"; echo waiting >>"$WORK/trace"; exec sleep 600'));
     store.create(simple("never", "Never", 'echo "cannot" >&2; exit 7'));
@@ -234,10 +259,14 @@ describe("init containers (local kubelet)", () => {
     store.create(job("bad", 'echo "no input today" >"$RESULT/msg"; exit 3'));
     store.create(job("good", 'echo "hello from init" >"$WORK/input"'));
     const done = async (name: string): Promise<Obj> =>
-      await eventually(() => {
-        const s = (store.get("batch/v1", "Job", "default", name)?.status ?? {}) as Obj;
-        return s.succeeded || s.failed ? s : undefined;
-      }, 20_000, `job ${name}`);
+      await eventually(
+        () => {
+          const s = (store.get("batch/v1", "Job", "default", name)?.status ?? {}) as Obj;
+          return s.succeeded || s.failed ? s : undefined;
+        },
+        20_000,
+        `job ${name}`,
+      );
     expect((await done("bad")).failed).toBe(1);
     expect((await done("good")).succeeded).toBe(1);
     const podOf = (name: string): Obj => (store.list({ kind: "Pod" }).find((p) => p.metadata.labels?.["job-name"] === name)?.status ?? {}) as Obj;

@@ -49,7 +49,12 @@ async function fakeHooks(reply: (hook: string, body: Record<string, unknown>) =>
   return { url: `http://127.0.0.1:${(server?.address() as AddressInfo).port}`, calls };
 }
 
-const cluster = (): KObject => ({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLCluster", metadata: { name: "c", namespace: "default" }, spec: { instances: 1 } });
+const cluster = (): KObject => ({
+  apiVersion: "metamysql.dev/v1alpha1",
+  kind: "MySQLCluster",
+  metadata: { name: "c", namespace: "default" },
+  spec: { instances: 1 },
+});
 const cm = (data: Record<string, string>): KObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c-config" }, data });
 const secret = (pw: string): KObject => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "c-credentials" }, data: { pw } });
 const customize = { status: 200, body: { relatedResources: [{ apiVersion: "v1", resource: "pods", labelSelector: { matchLabels: { app: "c" } } }] } };
@@ -95,7 +100,9 @@ describe("MetacontrollerEmulator", () => {
     await eventually(() => (store.get("metamysql.dev/v1alpha1", "MySQLCluster", "default", "c")?.status as { state?: string })?.state, 5000, "status");
     expect(store.get("metamysql.dev/v1alpha1", "MySQLCluster", "default", "c")?.status).toEqual({ state: "Initializing", observedGeneration: 1 });
     const created = store.get("v1", "ConfigMap", "default", "c-config") as KObject;
-    expect(created.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "MySQLCluster", name: "c", uid: parent.metadata.uid, controller: true })]);
+    expect(created.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "MySQLCluster", name: "c", uid: parent.metadata.uid, controller: true }),
+    ]);
     expect(created.metadata.labels?.["controller-uid"]).toBe(parent.metadata.uid);
 
     // A child seen in the next request: keyed namespace/name, with its status and data.

@@ -60,7 +60,10 @@ describe("TcpProxy", () => {
     const proxy = new TcpProxy();
     const port = await proxy.listen(0);
     expect(await read(port)).toBe("error");
-    proxy.setBackends([{ ip: "127.20.3.2", port: pa }, { ip: "127.20.3.3", port: pb }]);
+    proxy.setBackends([
+      { ip: "127.20.3.2", port: pa },
+      { ip: "127.20.3.3", port: pb },
+    ]);
     expect([await read(port), await read(port)].sort()).toEqual(["a", "b"]);
 
     const hold = createServer(() => undefined);

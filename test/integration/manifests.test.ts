@@ -303,7 +303,12 @@ describe("deploy/operator", () => {
     const ingress = field(
       policy,
       "spec.ingress",
-      z.array(z.object({ from: z.array(z.looseObject({ namespaceSelector: z.object({ matchLabels: Labels }) })), ports: z.array(z.looseObject({ port: z.number() })) })),
+      z.array(
+        z.object({
+          from: z.array(z.looseObject({ namespaceSelector: z.object({ matchLabels: Labels }) })),
+          ports: z.array(z.looseObject({ port: z.number() })),
+        }),
+      ),
     );
     expect(ingress).toEqual([
       {
@@ -311,7 +316,9 @@ describe("deploy/operator", () => {
         ports: [expect.objectContaining({ port: 8080, protocol: "TCP" })],
       },
     ]);
-    const egressPorts = field(policy, "spec.egress", z.array(z.object({ ports: z.array(z.looseObject({ port: z.number() })) }).loose())).flatMap((e) => e.ports.map((p) => p.port));
+    const egressPorts = field(policy, "spec.egress", z.array(z.object({ ports: z.array(z.looseObject({ port: z.number() })) }).loose())).flatMap((e) =>
+      e.ports.map((p) => p.port),
+    );
     expect(egressPorts).toContain(3306);
     expect(egressPorts).toContain(53);
   });
@@ -349,7 +356,9 @@ describe("deploy/operator", () => {
 
 describe("deploy/examples", () => {
   const dir = join(ROOT, "deploy/examples");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
 
   it("has the documented examples", () => {
     expect(files).toEqual(expect.arrayContaining(["mariadb.yaml", "mysql-minimal.yaml", "production.yaml"]));

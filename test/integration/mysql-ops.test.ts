@@ -105,7 +105,12 @@ async function count(i: MariaDBInstance, where = "1"): Promise<number> {
 
 async function ids(i: MariaDBInstance): Promise<Set<number>> {
   const rows = await h.rootQuery(i, "SELECT id FROM shop.t");
-  return new Set(z.array(z.object({ id: z.number() })).parse(rows).map((r) => r.id));
+  return new Set(
+    z
+      .array(z.object({ id: z.number() }))
+      .parse(rows)
+      .map((r) => r.id),
+  );
 }
 
 async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -313,7 +318,15 @@ describe("mysql ops on real MariaDB", () => {
     h.signal(i, "SIGSTOP");
     try {
       const t0 = performance.now();
-      const r = await readInstanceStatus({ flavor: "mariadb", host: i.host, port: 3306, user: OPERATOR_USER, password: TEST_PASSWORDS.operator, connectTimeoutMs: 500, queryTimeoutMs: 500 });
+      const r = await readInstanceStatus({
+        flavor: "mariadb",
+        host: i.host,
+        port: 3306,
+        user: OPERATOR_USER,
+        password: TEST_PASSWORDS.operator,
+        connectTimeoutMs: 500,
+        queryTimeoutMs: 500,
+      });
       const ms = performance.now() - t0;
       timings["probe of SIGSTOPped server ms"] = Math.round(ms);
       expect(r.ok).toBe(false);
@@ -324,7 +337,10 @@ const r = await readInstanceStatus({ flavor: "mariadb", host: "${i.host}", port:
 console.log(JSON.stringify(r));`;
       const t1 = performance.now();
       const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+          cwd: process.cwd(),
+          stdio: ["ignore", "pipe", "inherit"],
+        });
         let stdout = "";
         child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
         const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);

@@ -22,7 +22,15 @@ const S3 = { s3: { bucket: "bkp", endpoint: "http://s3.local:9000", credentialsS
 const SRC = { sources: [{ pod: "shop-1", ip: "10.0.0.2" }], primary: { pod: "shop-0", ip: "10.0.0.1" } };
 
 function cluster(spec: MySQLClusterSpecInput = {}, status: Cluster["status"] = {}): Cluster {
-  return { name: "shop", namespace: "prod", uid: "uid-1", generation: 1, creationTimestamp: "2026-11-01T10:00:00Z", spec: MySQLClusterSpecSchema.parse({ flavor: "mariadb", ...spec }), status };
+  return {
+    name: "shop",
+    namespace: "prod",
+    uid: "uid-1",
+    generation: 1,
+    creationTimestamp: "2026-11-01T10:00:00Z",
+    spec: MySQLClusterSpecSchema.parse({ flavor: "mariadb", ...spec }),
+    status,
+  };
 }
 
 function env(container: AnyObj): Record<string, unknown> {
@@ -30,7 +38,9 @@ function env(container: AnyObj): Record<string, unknown> {
 }
 
 describe("schedule CronJobs", () => {
-  const spec: MySQLClusterSpecInput = { backups: { schedules: [{ name: "nightly", schedule: "30 2 * * *", timeZone: "Europe/Paris", storage: PVC, keep: 3 }] } };
+  const spec: MySQLClusterSpecInput = {
+    backups: { schedules: [{ name: "nightly", schedule: "30 2 * * *", timeZone: "Europe/Paris", storage: PVC, keep: 3 }] },
+  };
   it("one CronJob per schedule: <cluster>-backup-<name>, folder <cluster>/scheduled/<name>, keep, sources", () => {
     const [cj, ...rest] = buildScheduleCronJobs(cluster(spec), SRC) as AnyObj[];
     expect(rest).toEqual([]);
@@ -38,11 +48,25 @@ describe("schedule CronJobs", () => {
     expect(cj?.metadata.name).toBe("shop-backup-nightly");
     expect(cj?.spec).toMatchObject({ schedule: "30 2 * * *", timeZone: "Europe/Paris", concurrencyPolicy: "Forbid", suspend: false });
     const c = cj?.spec.jobTemplate.spec.template.spec.containers[0];
-    expect(env(c)).toMatchObject({ METAMYSQL_BACKUP_DIR: "shop/scheduled/nightly", METAMYSQL_KEEP: "3", METAMYSQL_SOURCES: "shop-1=10.0.0.2", METAMYSQL_PRIMARY: "shop-0=10.0.0.1", METAMYSQL_CLUSTER_UID: "uid-1" });
+    expect(env(c)).toMatchObject({
+      METAMYSQL_BACKUP_DIR: "shop/scheduled/nightly",
+      METAMYSQL_KEEP: "3",
+      METAMYSQL_SOURCES: "shop-1=10.0.0.2",
+      METAMYSQL_PRIMARY: "shop-0=10.0.0.1",
+      METAMYSQL_CLUSTER_UID: "uid-1",
+    });
     expect(cj?.spec.jobTemplate.spec.template.metadata.labels["app.kubernetes.io/component"]).toBe("backup");
   });
   it("renderChildren adds them (deterministically) and nothing without schedules", () => {
-    const input = (s: MySQLClusterSpecInput) => ({ cluster: cluster(s), observed: [] as KubeObject[], credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" }, backupPassword: "b", primary: "shop-0", readOnlyEndpoints: [], backupSources: SRC });
+    const input = (s: MySQLClusterSpecInput) => ({
+      cluster: cluster(s),
+      observed: [] as KubeObject[],
+      credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
+      backupPassword: "b",
+      primary: "shop-0",
+      readOnlyEndpoints: [],
+      backupSources: SRC,
+    });
     const a = renderChildren(input(spec));
     if (!a.ok) throw new Error(a.failure.message);
     expect(a.children.filter((c) => c.kind === "CronJob").map((c) => c.metadata.name)).toEqual(["shop-backup-nightly"]);
@@ -53,12 +77,23 @@ describe("schedule CronJobs", () => {
 });
 
 describe("backup pods run the scripts from the cluster's ConfigMap", () => {
-  it.each([["PVC", PVC], ["S3", S3]] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files and settings.env)", (_name, storage) => {
+  it.each([
+    ["PVC", PVC],
+    ["S3", S3],
+  ] as const)("%s: every container runs bash /etc/metamysql/backup.sh <phase> from <c>-config (only the backup files and settings.env)", (_name, storage) => {
     const cj = buildScheduleCronJobs(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage }] } }), SRC)[0] as AnyObj;
     const ps = cj["spec"].jobTemplate.spec.template.spec;
     expect(ps.volumes).toContainEqual({
       name: "scripts",
-      configMap: { name: "shop-config", defaultMode: 0o555, items: [{ key: "backup-common.sh", path: "backup-common.sh" }, { key: "backup.sh", path: "backup.sh" }, { key: "settings.env", path: "settings.env" }] },
+      configMap: {
+        name: "shop-config",
+        defaultMode: 0o555,
+        items: [
+          { key: "backup-common.sh", path: "backup-common.sh" },
+          { key: "backup.sh", path: "backup.sh" },
+          { key: "settings.env", path: "settings.env" },
+        ],
+      },
     });
     for (const c of [...(ps.initContainers ?? []), ...ps.containers]) {
       expect(c.command).toEqual(["bash", "/etc/metamysql/backup.sh", c.name]);
@@ -66,7 +101,11 @@ describe("backup pods run the scripts from the cluster's ConfigMap", () => {
     }
   });
   it("the S3 seed init containers run seed.sh from the config volume", () => {
-    const sts = buildStatefulSet(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } }), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj;
+    const sts = buildStatefulSet(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } }), {
+      replicas: 3,
+      configHash: "h",
+      observedVolumeClaimTemplates: undefined,
+    }) as AnyObj;
     const init = sts["spec"].template.spec.initContainers[0];
     expect(init.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
     expect(init.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
@@ -75,12 +114,23 @@ describe("backup pods run the scripts from the cluster's ConfigMap", () => {
 
 describe("final backup on delete", () => {
   const spec: MySQLClusterSpecInput = { backups: { onDelete: true, schedules: [{ name: "nightly", schedule: "@daily", storage: PVC }] } };
-  const status: Cluster["status"] = { currentPrimary: "shop-0", instances: [{ name: "shop-0", ordinal: 0, role: "primary", ready: true, weight: 50 }, { name: "shop-1", ordinal: 1, role: "replica", ready: true, weight: 50 }] };
+  const status: Cluster["status"] = {
+    currentPrimary: "shop-0",
+    instances: [
+      { name: "shop-0", ordinal: 0, role: "primary", ready: true, weight: 50 },
+      { name: "shop-1", ordinal: 1, role: "replica", ready: true, weight: 50 },
+    ],
+  };
   const pods: Pod[] = [0, 1].map((i) => ({ apiVersion: "v1", kind: "Pod", metadata: { name: `shop-${i}` }, status: { podIP: `10.0.0.${i + 1}` } }) as Pod);
   const sts: KubeObject = { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "shop" } };
   const job = (st: AnyObj, message?: string): { job: KubeObject; pod: Pod } => ({
     job: { apiVersion: "batch/v1", kind: "Job", metadata: { name: "shop-final-backup" }, status: st },
-    pod: { apiVersion: "v1", kind: "Pod", metadata: { name: "shop-final-backup-x", labels: { "job-name": "shop-final-backup" } }, status: { containerStatuses: [{ name: "dump", state: { terminated: { exitCode: st.failed ? 1 : 0, message } } }] } } as Pod,
+    pod: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "shop-final-backup-x", labels: { "job-name": "shop-final-backup" } },
+      status: { containerStatuses: [{ name: "dump", state: { terminated: { exitCode: st.failed ? 1 : 0, message } } }] },
+    } as Pod,
   });
   const base = { cluster: cluster(spec, status), annotations: {}, deletionTimestamp: "2026-11-02T03:04:05Z", pods, backupPods: [] as Pod[] };
 
@@ -94,20 +144,28 @@ describe("final backup on delete", () => {
     const j = step.state === "running" ? (step.job as AnyObj) : undefined;
     validateKubeObject(j as AnyObj & { apiVersion: string; kind: string });
     expect(j?.metadata.name).toBe("shop-final-backup");
-    expect(env(j?.spec.template.spec.containers[0])).toMatchObject({ METAMYSQL_BACKUP_PATH: "shop/final/20261102T030405Z", METAMYSQL_SOURCES: "shop-1=10.0.0.2" });
+    expect(env(j?.spec.template.spec.containers[0])).toMatchObject({
+      METAMYSQL_BACKUP_PATH: "shop/final/20261102T030405Z",
+      METAMYSQL_SOURCES: "shop-1=10.0.0.2",
+    });
   });
   it("waits while it runs, tears down once completed, blocks with instructions when it failed", () => {
     const running = job({ active: 1 });
     expect(finalBackupStep({ ...base, children: [sts, running.job], backupPods: [running.pod] })).toMatchObject({ state: "running", job: undefined });
     const ok = job({ succeeded: 1 }, JSON.stringify({ state: "Completed", meta: { path: "shop/final/x" } }));
-    expect(finalBackupStep({ ...base, children: [sts, ok.job], backupPods: [ok.pod] })).toMatchObject({ state: "completed", message: "final backup completed: pvc://backups/shop/final/20261102T030405Z" });
+    expect(finalBackupStep({ ...base, children: [sts, ok.job], backupPods: [ok.pod] })).toMatchObject({
+      state: "completed",
+      message: "final backup completed: pvc://backups/shop/final/20261102T030405Z",
+    });
     const bad = job({ failed: 1 }, JSON.stringify({ state: "Failed", message: "no healthy caught-up instance to back up" }));
     const failed = finalBackupStep({ ...base, children: [sts, bad.job], backupPods: [bad.pod] });
     expect(failed.state).toBe("failed");
     expect(failed.message).toContain("no healthy caught-up instance");
     expect(failed.message).toContain("delete Job shop-final-backup");
     expect(failed.message).toContain(`kubectl annotate mysqlcluster shop ${ANNOTATION_SKIP_FINAL_BACKUP}=true`);
-    expect(finalBackupStep({ ...base, annotations: { [ANNOTATION_SKIP_FINAL_BACKUP]: "true" }, children: [sts, bad.job], backupPods: [bad.pod] }).state).toBe("none");
+    expect(finalBackupStep({ ...base, annotations: { [ANNOTATION_SKIP_FINAL_BACKUP]: "true" }, children: [sts, bad.job], backupPods: [bad.pod] }).state).toBe(
+      "none",
+    );
   });
   it("nothing when onDelete is off or no StatefulSet is left", () => {
     expect(finalBackupStep({ ...base, cluster: cluster({}, status), children: [sts] }).state).toBe("none");
@@ -117,11 +175,16 @@ describe("final backup on delete", () => {
 });
 
 describe("seeding fresh instances from the newest scheduled backup", () => {
-  const podSpec = (spec: MySQLClusterSpecInput): AnyObj => (buildStatefulSet(cluster(spec), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj).spec.template.spec;
+  const podSpec = (spec: MySQLClusterSpecInput): AnyObj =>
+    (buildStatefulSet(cluster(spec), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj).spec.template.spec;
   it("PVC schedule: the claim read-only at /backup-latest, scan root <cluster>/scheduled, cluster uid", () => {
     const ps = podSpec({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: PVC }] } });
     expect(ps.volumes).toContainEqual({ name: "backup-latest", persistentVolumeClaim: { claimName: "backups", readOnly: true } });
-    expect(env(ps.containers[0])).toMatchObject({ METAMYSQL_SEED_SCAN: "/backup-latest/shop/scheduled", METAMYSQL_CLUSTER_UID: "uid-1", METAMYSQL_CLUSTER: "shop" });
+    expect(env(ps.containers[0])).toMatchObject({
+      METAMYSQL_SEED_SCAN: "/backup-latest/shop/scheduled",
+      METAMYSQL_CLUSTER_UID: "uid-1",
+      METAMYSQL_CLUSTER: "shop",
+    });
     expect(ps.initContainers).toBeUndefined();
     expect(configData(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: PVC }] } }))["seed.sh"]).toBeDefined();
   });
@@ -140,11 +203,31 @@ describe("seeding fresh instances from the newest scheduled backup", () => {
 });
 
 describe("purged binary logs are reported with the re-seed path", () => {
-  const r = (lastIoError: string): ReplicaStatus => ({ sourceHost: "10.0.0.1", sourcePort: 3306, sourceUser: "repl", ioRunning: "No", sqlRunning: true, receivedGtids: "", lastIoErrno: 1236, lastIoError, lastSqlErrno: 0, lastSqlError: "", secondsBehindSource: null });
+  const r = (lastIoError: string): ReplicaStatus => ({
+    sourceHost: "10.0.0.1",
+    sourcePort: 3306,
+    sourceUser: "repl",
+    ioRunning: "No",
+    sqlRunning: true,
+    receivedGtids: "",
+    lastIoErrno: 1236,
+    lastIoError,
+    lastSqlErrno: 0,
+    lastSqlError: "",
+    secondsBehindSource: null,
+  });
   it.each([
-    ["mariadb", "Got fatal error 1236 from master when reading data from binary log: 'Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.'", true],
+    [
+      "mariadb",
+      "Got fatal error 1236 from master when reading data from binary log: 'Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.'",
+      true,
+    ],
     ["mysql", "Got fatal error 1236 from source when reading data from binary log: 'Cannot replicate because the source purged required binary logs.'", true],
-    ["diverged", "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-101-5, which is not in the master's binlog'", false],
+    [
+      "diverged",
+      "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-101-5, which is not in the master's binlog'",
+      false,
+    ],
   ])("%s", (_flavor, message, purged) => {
     expect(binlogsPurged(r(message))).toBe(purged);
     expect(replicationBroken(r(message))?.includes("re-seed it from the newest completed backup")).toBe(purged);

@@ -25,7 +25,15 @@ const NIGHTLY = { name: "nightly", schedule: "0 2 * * *", storage: PVC };
 const HOURLY = { name: "hourly", schedule: "0 * * * *", storage: S3 };
 
 function cluster(spec: MySQLClusterSpecInput, status: Cluster["status"] = {}): Cluster {
-  return { name: "shop", namespace: "prod", uid: "uid-1", generation: 1, creationTimestamp: "2026-11-01T10:00:00Z", spec: MySQLClusterSpecSchema.parse({ flavor: "mariadb", ...spec }), status };
+  return {
+    name: "shop",
+    namespace: "prod",
+    uid: "uid-1",
+    generation: 1,
+    creationTimestamp: "2026-11-01T10:00:00Z",
+    spec: MySQLClusterSpecSchema.parse({ flavor: "mariadb", ...spec }),
+    status,
+  };
 }
 
 const ONE = cluster({ backups: { schedules: [NIGHTLY] } });
@@ -64,13 +72,21 @@ function withStatus(c: Cluster, backups: ClusterBackupsStatus | undefined, spec?
 describe("reading a run from its pods (no Job observed)", () => {
   it("Completed with the result's meta; Failed with the script's message; Running otherwise", () => {
     const done = podsOutcome([runPod({ start: T1, result: "completed" })]);
-    expect(done).toMatchObject({ state: "Completed", startedAt: T1, finishedAt: at(T1, 41), meta: { path: "shop/scheduled/nightly/20261101T020000Z", sizeBytes: 1234 } });
+    expect(done).toMatchObject({
+      state: "Completed",
+      startedAt: T1,
+      finishedAt: at(T1, 41),
+      meta: { path: "shop/scheduled/nightly/20261101T020000Z", sizeBytes: 1234 },
+    });
     expect(podsOutcome([runPod({ start: T1, result: "failed", message: "disk full" })])).toEqual({ state: "Failed", message: "disk full", startedAt: T1 });
     expect(podsOutcome([runPod({ start: T1, result: "running" })])).toEqual({ state: "Running", startedAt: T1 });
   });
 
   it("an evicted pod and a pod that succeeded without a Completed result are Failed", () => {
-    expect(podsOutcome([runPod({ start: T1, result: "evicted" })])).toMatchObject({ state: "Failed", message: "The node was low on resource: ephemeral-storage." });
+    expect(podsOutcome([runPod({ start: T1, result: "evicted" })])).toMatchObject({
+      state: "Failed",
+      message: "The node was low on resource: ephemeral-storage.",
+    });
     expect(podsOutcome([runPod({ start: T1, result: "succeeded-without-result" })])).toMatchObject({ state: "Failed", message: /no completed backup/ });
   });
 
@@ -135,9 +151,19 @@ describe("status.backups", () => {
           },
         },
       ],
-      lastSuccessfulBackup: { schedule: "nightly", completedAt: at(T1, 40), location: "pvc://backups/shop/scheduled/nightly/20261101T020000Z", sizeBytes: 5_000_000 },
+      lastSuccessfulBackup: {
+        schedule: "nightly",
+        completedAt: at(T1, 40),
+        location: "pvc://backups/shop/scheduled/nightly/20261101T020000Z",
+        sizeBytes: 5_000_000,
+      },
     });
-    expect(backupHealthCondition(ONE, backups)).toEqual({ type: "BackupHealthy", status: "True", reason: "BackupsCompleted", message: "the newest finished run of every schedule completed" });
+    expect(backupHealthCondition(ONE, backups)).toEqual({
+      type: "BackupHealthy",
+      status: "True",
+      reason: "BackupsCompleted",
+      message: "the newest finished run of every schedule completed",
+    });
   });
 
   it("S3 location with the bucket and prefix the pod wrote to", () => {
@@ -188,7 +214,19 @@ describe("status.backups", () => {
     const pods = [runPod({ start: T2, result: "completed" }), manual, runPod({ start: T1, result: "completed" })];
     const a = derive(ONE, pods);
     expect(a?.schedules?.[0]).toMatchObject({ state: "Failed", job: "manual-retry" });
-    for (const order of [[2, 1, 0], [1, 0, 2], [0, 2, 1]]) expect(JSON.stringify(derive(ONE, order.map((i) => pods[i]!)))).toBe(JSON.stringify(a));
+    for (const order of [
+      [2, 1, 0],
+      [1, 0, 2],
+      [0, 2, 1],
+    ])
+      expect(
+        JSON.stringify(
+          derive(
+            ONE,
+            order.map((i) => pods[i]!),
+          ),
+        ),
+      ).toBe(JSON.stringify(a));
     expect(observedScheduleRuns(ONE, pods).map((r) => r.outcome.startedAt)).toEqual([T1, T2, T3]);
   });
 
@@ -197,7 +235,11 @@ describe("status.backups", () => {
     expect(backups?.schedules?.map((s) => s.name)).toEqual(["nightly", "hourly"]);
     expect(backups?.lastSuccessfulBackup).toMatchObject({ schedule: "nightly", completedAt: at(T2, 40) });
     const onlyNightly = derive(TWO, [runPod({ start: T2, result: "completed" }), runPod({ schedule: "hourly", start: T3, result: "running" })]);
-    expect(backupHealthCondition(TWO, onlyNightly)).toMatchObject({ status: "Unknown", reason: "NoBackupYet", message: "no run of schedule hourly has completed yet" });
+    expect(backupHealthCondition(TWO, onlyNightly)).toMatchObject({
+      status: "Unknown",
+      reason: "NoBackupYet",
+      message: "no run of schedule hourly has completed yet",
+    });
     // A suspended schedule that never ran is not waited for.
     const suspended = cluster({ backups: { schedules: [NIGHTLY, { ...HOURLY, suspend: true }] } });
     expect(backupHealthCondition(suspended, derive(suspended, [runPod({ start: T2, result: "completed" })]))?.status).toBe("True");
@@ -207,7 +249,10 @@ describe("status.backups", () => {
 });
 
 describe("carrying status.backups over when the Jobs' pods are gone", () => {
-  const first = derive(TWO, [runPod({ start: T1, result: "completed" }), runPod({ schedule: "hourly", start: T2, result: "failed", message: "bucket not found" })]);
+  const first = derive(TWO, [
+    runPod({ start: T1, result: "completed" }),
+    runPod({ schedule: "hourly", start: T2, result: "failed", message: "bucket not found" }),
+  ]);
 
   it("no pod of a schedule observed: its previous entry is kept as it was", () => {
     expect(derive(withStatus(TWO, first), [])).toEqual(first);
@@ -236,7 +281,11 @@ describe("carrying status.backups over when the Jobs' pods are gone", () => {
     const parsed = MySQLClusterStatusSchema.parse({ state: "Healthy", backups: first });
     expect(parsed.backups).toEqual(first);
     // A backups summary that does not parse is dropped, not the whole status.
-    const bad = MySQLClusterStatusSchema.parse({ state: "Healthy", currentPrimary: "shop-0", backups: { schedules: [{ name: "x", state: "Exploded", job: "j" }] } });
+    const bad = MySQLClusterStatusSchema.parse({
+      state: "Healthy",
+      currentPrimary: "shop-0",
+      backups: { schedules: [{ name: "x", state: "Exploded", job: "j" }] },
+    });
     expect(bad).toMatchObject({ state: "Healthy", currentPrimary: "shop-0" });
     expect(bad.backups).toBeUndefined();
   });
@@ -278,10 +327,19 @@ describe("BackupHealthy is independent of Ready", () => {
   it("the condition keeps its transition time while its status does not change", () => {
     const c = cluster({ backups: { schedules: [NIGHTLY] } });
     const failed = derive(c, [runPod({ of: c, start: T1, result: "failed" })]);
-    const decision = { status: { state: "Healthy", message: "ok", currentPrimary: "shop-0", instances: [] }, operation: { type: "none" }, semiSync: {}, readOnlyEndpoints: [], resyncAfterSeconds: 30 } as unknown as Decision;
+    const decision = {
+      status: { state: "Healthy", message: "ok", currentPrimary: "shop-0", instances: [] },
+      operation: { type: "none" },
+      semiSync: {},
+      readOnlyEndpoints: [],
+      resyncAfterSeconds: 30,
+    } as unknown as Decision;
     const first = statusFromDecision(c, decision, new Date("2026-11-04T12:00:00Z"), { status: failed, condition: backupHealthCondition(c, failed) });
     const again = derive(withStatus(c, failed), [runPod({ of: c, start: T1, result: "failed" }), runPod({ of: c, start: T2, result: "running" })]);
-    const second = statusFromDecision({ ...c, status: first }, decision, new Date("2026-11-05T12:00:00Z"), { status: again, condition: backupHealthCondition(c, again) });
+    const second = statusFromDecision({ ...c, status: first }, decision, new Date("2026-11-05T12:00:00Z"), {
+      status: again,
+      condition: backupHealthCondition(c, again),
+    });
     const cond = (st: typeof first) => st.conditions?.find((x) => x.type === "BackupHealthy");
     expect(cond(second)?.status).toBe("False");
     expect(cond(second)?.lastTransitionTime).toBe("2026-11-04T12:00:00Z");

@@ -16,12 +16,43 @@ const ROOT = resolve(import.meta.dirname, "../..");
 
 /** Keywords Kubernetes accepts in a CRD schema (JSONSchemaProps), minus the ones structural schemas forbid. */
 const ALLOWED_KEYWORDS = new Set([
-  "description", "type", "format", "title", "default", "maximum", "exclusiveMaximum", "minimum",
-  "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
-  "multipleOf", "enum", "maxProperties", "minProperties", "required", "items", "allOf", "oneOf",
-  "anyOf", "not", "properties", "additionalProperties", "externalDocs", "example", "nullable",
-  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string",
-  "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type", "x-kubernetes-validations",
+  "description",
+  "type",
+  "format",
+  "title",
+  "default",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "maxLength",
+  "minLength",
+  "pattern",
+  "maxItems",
+  "minItems",
+  "uniqueItems",
+  "multipleOf",
+  "enum",
+  "maxProperties",
+  "minProperties",
+  "required",
+  "items",
+  "allOf",
+  "oneOf",
+  "anyOf",
+  "not",
+  "properties",
+  "additionalProperties",
+  "externalDocs",
+  "example",
+  "nullable",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-embedded-resource",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-list-type",
+  "x-kubernetes-map-type",
+  "x-kubernetes-validations",
 ]);
 const TYPES = new Set(["object", "array", "string", "integer", "number", "boolean"]);
 const JUNCTORS = ["allOf", "anyOf", "oneOf"] as const;
@@ -51,7 +82,8 @@ function structuralViolations(node: unknown, path: string, junctor = false, oute
   if (node.uniqueItems === true) errs.push(`${path}: uniqueItems: true is not allowed`);
   if (Object.keys(node).length === 0) errs.push(`${path}: empty schema`);
   if (Array.isArray(node.enum) && typeof node.type === "string") {
-    for (const v of node.enum) if (validateValue(v, { type: node.type }).length > 0) errs.push(`${path}: enum value ${JSON.stringify(v)} is not a ${node.type}`);
+    for (const v of node.enum)
+      if (validateValue(v, { type: node.type }).length > 0) errs.push(`${path}: enum value ${JSON.stringify(v)} is not a ${node.type}`);
   }
   if (junctor) {
     const allowedIntOrString = (key: string): boolean => key === "type" && outer?.["x-kubernetes-int-or-string"] === true;
@@ -86,7 +118,9 @@ function structuralViolations(node: unknown, path: string, junctor = false, oute
   const rules = node["x-kubernetes-validations"];
   if (rules !== undefined) {
     if (!Array.isArray(rules)) errs.push(`${path}: x-kubernetes-validations must be a list`);
-    else for (const r of rules) if (!isRecord(r) || typeof r.rule !== "string" || typeof r.message !== "string") errs.push(`${path}: bad CEL rule ${JSON.stringify(r)}`);
+    else
+      for (const r of rules)
+        if (!isRecord(r) || typeof r.rule !== "string" || typeof r.message !== "string") errs.push(`${path}: bad CEL rule ${JSON.stringify(r)}`);
   }
   return errs;
 }
@@ -114,7 +148,8 @@ function rootViolations(root: SchemaNode): string[] {
       errs.push(`${path}: transition rule (oldSelf) under a list without x-kubernetes-list-type: map`);
     }
     const plain = underPlainList || (node.type === "array" && node["x-kubernetes-list-type"] !== "map");
-    if (isRecord(node.properties)) for (const [k, v] of Object.entries(node.properties)) if (isRecord(v)) checkTransitionRules(v, `${path}.${k}`, underPlainList);
+    if (isRecord(node.properties))
+      for (const [k, v] of Object.entries(node.properties)) if (isRecord(v)) checkTransitionRules(v, `${path}.${k}`, underPlainList);
     if (isRecord(node.items)) checkTransitionRules(node.items, `${path}[]`, plain);
     if (isRecord(node.additionalProperties)) checkTransitionRules(node.additionalProperties, `${path}.<key>`, underPlainList);
   };
@@ -200,7 +235,13 @@ describe("MySQLCluster CRD", () => {
     expect(crd.metadata.name).toBe("mysqlclusters.metamysql.dev");
     expect(crd.spec.group).toBe("metamysql.dev");
     expect(crd.spec.scope).toBe("Namespaced");
-    expect(crd.spec.names).toMatchObject({ kind: "MySQLCluster", plural: "mysqlclusters", singular: "mysqlcluster", shortNames: ["myc"], categories: ["metamysql"] });
+    expect(crd.spec.names).toMatchObject({
+      kind: "MySQLCluster",
+      plural: "mysqlclusters",
+      singular: "mysqlcluster",
+      shortNames: ["myc"],
+      categories: ["metamysql"],
+    });
     const version = crdVersion();
     expect(version).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } });
     expect(version.additionalPrinterColumns?.map((c) => [c.name, c.jsonPath])).toEqual([
@@ -229,11 +270,19 @@ describe("MySQLCluster CRD", () => {
     ["default in junctor", { type: "string", anyOf: [{ default: "a" }] }, /default inside a logical junctor/],
     ["loose int-or-string", { "x-kubernetes-int-or-string": true, anyOf: [{ type: "number" }, { type: "string" }] }, /must be anyOf/],
     ["junctor-only field", { type: "object", anyOf: [{ properties: { a: { type: "string" } } }] }, /only specified inside a junctor/],
-    ["metadata labels", { type: "object", properties: { metadata: { type: "object", properties: { labels: { type: "object" } } } } }, /only name and generateName/],
+    [
+      "metadata labels",
+      { type: "object", properties: { metadata: { type: "object", properties: { labels: { type: "object" } } } } },
+      /only name and generateName/,
+    ],
     ["invalid default", { type: "integer", maximum: 3, default: 5 }, /invalid default/],
     ["unpruned default", { type: "object", properties: { a: { type: "string" } }, default: { b: "x" } }, /would prune/],
     ["array without items", { type: "array" }, /without items/],
-    ["transition rule in a list", { type: "array", items: { type: "string", "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "m" }] } }, /transition rule/],
+    [
+      "transition rule in a list",
+      { type: "array", items: { type: "string", "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "m" }] } },
+      /transition rule/,
+    ],
   ])("the structural check catches a %s", (_name, schema, expected) => {
     const root: SchemaNode = schema.type === "object" || schema.type === undefined ? schema : { type: "object", properties: { f: schema } };
     expect(rootViolations(root).join("\n")).toMatch(expected);
@@ -296,9 +345,7 @@ describe("MySQLCluster CRD", () => {
     expect(validateValue(status, schemaAt("status"), "status")).toEqual([]);
     // Every field of the zod status schema is in the CRD (nothing the hooks return is pruned).
     const properties = schemaAt("status").properties;
-    expect(Object.keys(isRecord(properties) ? properties : {}).sort()).toEqual(
-      Object.keys(MySQLClusterStatusSchema.shape).sort(),
-    );
+    expect(Object.keys(isRecord(properties) ? properties : {}).sort()).toEqual(Object.keys(MySQLClusterStatusSchema.shape).sort());
   });
 
   it("rejects what the API server would reject", () => {
@@ -314,9 +361,7 @@ describe("MySQLCluster CRD", () => {
 describe("toStructuralSchema", () => {
   it("inlines schemas with an id, drops additionalProperties: false, keeps loose objects open", () => {
     const Inner = z.strictObject({ a: z.string() }).meta({ id: "Inner", description: "inner" });
-    const schema = toStructuralSchema(
-      z.object({ inner: Inner, maybe: Inner.optional(), loose: z.looseObject({ q: z.string() }), n: z.number().int() }),
-    );
+    const schema = toStructuralSchema(z.object({ inner: Inner, maybe: Inner.optional(), loose: z.looseObject({ q: z.string() }), n: z.number().int() }));
     const text = JSON.stringify(schema);
     expect(text).not.toMatch(/\$ref|\$defs|definitions|"id"|\$schema|"additionalProperties":false/);
     expect(schema.properties).toMatchObject({

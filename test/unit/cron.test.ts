@@ -44,11 +44,15 @@ describe("cron schedules", () => {
   });
 
   it("finds the newest scheduled time in a window, or none", () => {
-    expect(lastScheduledTime("*/15 * * * *", undefined, at("2026-01-05T00:10:00Z"), at("2026-01-05T00:31:00Z"))?.toISOString()).toBe("2026-01-05T00:30:00.000Z");
+    expect(lastScheduledTime("*/15 * * * *", undefined, at("2026-01-05T00:10:00Z"), at("2026-01-05T00:31:00Z"))?.toISOString()).toBe(
+      "2026-01-05T00:30:00.000Z",
+    );
     expect(lastScheduledTime("*/15 * * * *", undefined, at("2026-01-05T00:30:00Z"), at("2026-01-05T00:44:59Z"))).toBeUndefined();
     // The end of the window is included.
     expect(lastScheduledTime("0 * * * *", undefined, at("2026-01-05T00:30:00Z"), at("2026-01-05T01:00:00Z"))?.toISOString()).toBe("2026-01-05T01:00:00.000Z");
-    expect(lastScheduledTime("0 9 * * *", "Europe/Berlin", at("2026-07-01T06:00:00Z"), at("2026-07-01T07:00:30Z"))?.toISOString()).toBe("2026-07-01T07:00:00.000Z");
+    expect(lastScheduledTime("0 9 * * *", "Europe/Berlin", at("2026-07-01T06:00:00Z"), at("2026-07-01T07:00:30Z"))?.toISOString()).toBe(
+      "2026-07-01T07:00:00.000Z",
+    );
   });
 
   it.each([

@@ -30,7 +30,15 @@ describe("spec parse cache", () => {
 });
 
 describe("config cache", () => {
-  const cluster = (spec: object): Cluster => ({ name: "shop", namespace: "ns", uid: "u", generation: 1, creationTimestamp: undefined, spec: MySQLClusterSpecSchema.parse(spec), status: {} });
+  const cluster = (spec: object): Cluster => ({
+    name: "shop",
+    namespace: "ns",
+    uid: "u",
+    generation: 1,
+    creationTimestamp: undefined,
+    spec: MySQLClusterSpecSchema.parse(spec),
+    status: {},
+  });
   it("gives what render/ computes, and follows the spec", () => {
     for (const spec of [{ flavor: "mariadb" }, { flavor: "mariadb", mysqlConfig: { max_connections: 10 } }]) {
       expect(cachedConfig(cluster(spec))).toEqual(renderConfig(cluster(spec)));

@@ -36,7 +36,9 @@ describe("local CronJob controller", () => {
     const { cron, jobs } = setup({ schedule: "*/10 * * * *" });
     cron.syncAt(new Date("2026-01-05T00:01:00Z"));
     cron.syncAt(new Date("2026-01-05T00:35:00Z")); // 00:10, 00:20 and 00:30 were due: one Job, for 00:30
-    expect(jobs().map((j) => [j.metadata.name, scheduled(j)])).toEqual([[`shop-backup-nightly-${Date.parse("2026-01-05T00:30:00Z") / 60_000}`, "2026-01-05T00:30:00Z"]]);
+    expect(jobs().map((j) => [j.metadata.name, scheduled(j)])).toEqual([
+      [`shop-backup-nightly-${Date.parse("2026-01-05T00:30:00Z") / 60_000}`, "2026-01-05T00:30:00Z"],
+    ]);
   });
 
   it("honours suspend, Forbid and macros", () => {

@@ -22,10 +22,20 @@ describe("3-way apply (Metacontroller's dynamic apply)", () => {
     expect(merge({ a: 1, b: 2, keep: 3 }, { a: 1, b: 2 }, { a: 5 })).toEqual({ a: 5, keep: 3 });
   });
   it("merges lists of objects by a conventional key and replaces other lists", () => {
-    const observed = [{ name: "x", value: "1", extra: true }, { name: "y", value: "2" }];
-    expect(merge(observed, [{ name: "x", value: "1" }, { name: "y", value: "2" }], [{ name: "x", value: "9" }])).toEqual([
-      { name: "x", value: "9", extra: true },
-    ]);
+    const observed = [
+      { name: "x", value: "1", extra: true },
+      { name: "y", value: "2" },
+    ];
+    expect(
+      merge(
+        observed,
+        [
+          { name: "x", value: "1" },
+          { name: "y", value: "2" },
+        ],
+        [{ name: "x", value: "9" }],
+      ),
+    ).toEqual([{ name: "x", value: "9", extra: true }]);
     expect(merge(["a", "b"], ["a"], ["c"])).toEqual(["c"]);
   });
   it("keeps status and system metadata, records the last applied configuration", () => {
@@ -56,7 +66,11 @@ describe("ObjectStore", () => {
   it("deletes with finalizers in two steps and garbage collects dependents", () => {
     const store = new ObjectStore();
     const p = store.create({ apiVersion: "x/v1", kind: "P", metadata: { name: "p", finalizers: ["f"] } });
-    store.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", ownerReferences: [{ apiVersion: "x/v1", kind: "P", name: "p", uid: p.metadata.uid ?? "" }] } });
+    store.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c", ownerReferences: [{ apiVersion: "x/v1", kind: "P", name: "p", uid: p.metadata.uid ?? "" }] },
+    });
     store.delete("x/v1", "P", "default", "p");
     const pending = store.get("x/v1", "P", "default", "p");
     expect(pending?.metadata.deletionTimestamp).toBeDefined();

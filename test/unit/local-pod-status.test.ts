@@ -31,8 +31,7 @@ function snapshot(fields: Partial<PodSnapshot> = {}): PodSnapshot {
   };
 }
 
-const running = (fields: Partial<PodSnapshot> = {}): PodSnapshot =>
-  snapshot({ pid: 4242, startedAt: T0, waiting: undefined, everStarted: true, ...fields });
+const running = (fields: Partial<PodSnapshot> = {}): PodSnapshot => snapshot({ pid: 4242, startedAt: T0, waiting: undefined, everStarted: true, ...fields });
 
 function initStatus(name: string, state: ContainerStatus["state"], restartCount = 0): ContainerStatus {
   return { name, image: "tools", imageID: "", ready: false, started: false, restartCount, state, lastState: {} };
@@ -136,7 +135,12 @@ const cases: Case[] = [
   },
   {
     name: "crashed-backoff",
-    snapshot: snapshot({ everStarted: true, restartCount: 3, lastTermination: crashed, waiting: { reason: "CrashLoopBackOff", message: "back-off 40s restarting failed container" } }),
+    snapshot: snapshot({
+      everStarted: true,
+      restartCount: 3,
+      lastTermination: crashed,
+      waiting: { reason: "CrashLoopBackOff", message: "back-off 40s restarting failed container" },
+    }),
     phase: "Running",
     ready: false,
     initialized: true,

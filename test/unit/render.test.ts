@@ -5,7 +5,13 @@ import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
 import { renderChildren, renderConfig } from "../../src/render/children.js";
 import { buildConfigMap, configData, configFiles, configHash } from "../../src/render/configmap.js";
-import { buildBackupCredentialsSecret, buildCredentialsSecret, readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials } from "../../src/render/credentials.js";
+import {
+  buildBackupCredentialsSecret,
+  buildCredentialsSecret,
+  readSecretPasswords,
+  resolveBackupPassword,
+  resolveGeneratedCredentials,
+} from "../../src/render/credentials.js";
 import { generatePassword } from "../../src/server/passwords.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
 import { applyChildPatches } from "../../src/render/patches.js";
@@ -108,7 +114,12 @@ describe("credentials", () => {
     for (const p of seen) expect(p).toMatch(/^[A-Za-z0-9]{32}$/);
   });
   it("keeps observed passwords and only fills missing keys", () => {
-    const observed = { apiVersion: "v1", kind: "Secret" as const, metadata: { name: "shop-credentials" }, data: { "root-password": Buffer.from("kept").toString("base64") } };
+    const observed = {
+      apiVersion: "v1",
+      kind: "Secret" as const,
+      metadata: { name: "shop-credentials" },
+      data: { "root-password": Buffer.from("kept").toString("base64") },
+    };
     const creds = resolveGeneratedCredentials(observed, () => "new");
     expect(creds).toEqual({ "root-password": "kept", "operator-password": "new", "replication-password": "new" });
   });
@@ -141,7 +152,8 @@ describe("my.cnf", () => {
       "rpl_semi_sync_master_timeout = 86400000",
       "skip_slave_start = ON",
       "binlog_format = ROW",
-    ]) expect(cnf).toContain(`\n${line}\n`);
+    ])
+      expect(cnf).toContain(`\n${line}\n`);
   });
   it("mysql: gtid_mode, super_read_only, semi-sync plugins loaded", () => {
     const cnf = renderMyCnf(cluster({ flavor: "mysql" }).spec, "shop");
@@ -153,7 +165,8 @@ describe("my.cnf", () => {
       "plugin_load_add = semisync_replica.so",
       "rpl_semi_sync_source_wait_point = AFTER_SYNC",
       "skip_replica_start = ON",
-    ]) expect(cnf).toContain(`\n${line}\n`);
+    ])
+      expect(cnf).toContain(`\n${line}\n`);
   });
   it.each([
     ["a single instance", { flavor: "mariadb", instances: 1 }],
@@ -170,14 +183,26 @@ describe("my.cnf", () => {
     expect(cnf).toContain("# spec.mysqlConfig\ninnodb_buffer_pool_size = 1G\nmax_connections = 1000\n");
     expect(cnf.match(/max_connections/g)).toHaveLength(1);
   });
-  it.each(["server_id", "server-id", "log_bin", "gtid_mode", "gtid_strict_mode", "read_only", "super_read_only", "rpl_semi_sync_master_enabled", "relay_log", "log_slave_updates", "binlog_format", "datadir", "bind-address", "port"])(
-    "rejects operator-owned option %s",
-    (key) => {
-      const r = MySQLClusterSpecSchema.safeParse({ mysqlConfig: { [key]: "1" } });
-      expect(r.success).toBe(false);
-      expect(r.error?.issues[0]?.message).toContain("managed by the operator");
-    },
-  );
+  it.each([
+    "server_id",
+    "server-id",
+    "log_bin",
+    "gtid_mode",
+    "gtid_strict_mode",
+    "read_only",
+    "super_read_only",
+    "rpl_semi_sync_master_enabled",
+    "relay_log",
+    "log_slave_updates",
+    "binlog_format",
+    "datadir",
+    "bind-address",
+    "port",
+  ])("rejects operator-owned option %s", (key) => {
+    const r = MySQLClusterSpecSchema.safeParse({ mysqlConfig: { [key]: "1" } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toContain("managed by the operator");
+  });
   it("rejects a value with a line break (it could inject options)", () => {
     expect(MySQLClusterSpecSchema.safeParse({ mysqlConfig: { max_connections: "1\nread_only=OFF" } }).success).toBe(false);
   });
@@ -185,29 +210,38 @@ describe("my.cnf", () => {
 
 describe("scripts", () => {
   // What the SQL says is tested by running accounts.sh (test/integration/accounts-script.test.ts).
-  it.each(["mariadb", "mysql"] as const)("%s: the ConfigMap ships the script files and settings.env with their flavor and constants; the container env holds none of them", (flavor) => {
-    const data = configData(cluster({ flavor }));
-    expect(data["entrypoint.sh"]).toBe(ENTRYPOINT_SH);
-    expect(data["instance.sh"]).toBe(INSTANCE_SH);
-    expect(data["accounts.sh"]).toBe(ACCOUNTS_SH);
-    expect(data["probe.sh"]).toBe(PROBE_SH);
-    // Scripts and settings change together (one ConfigMap update), even for pods of an older
-    // pod template: the constants are not in the pod's environment.
-    expect(data["settings.env"]).toBe(renderSettings(flavor));
-    const settings = Object.fromEntries((data["settings.env"] ?? "").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    expect(settings).toEqual({
-      METAMYSQL_BACKUP_USER: "'metamysql_backup'",
-      METAMYSQL_FLAVOR: `'${flavor}'`,
-      METAMYSQL_OPERATOR_USER: "'metamysql'",
-      METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
-      METAMYSQL_REPLICATION_USER: "'repl'",
-      METAMYSQL_SERVER_ID_BASE: "'100'",
-    });
-    const env = (sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).map((e) => e["name"]);
-    for (const name of Object.keys(settings)) expect(env).not.toContain(name);
-    for (const name of ["POD_NAME", "METAMYSQL_ROOT_PASSWORD", "METAMYSQL_OPERATOR_PASSWORD", "METAMYSQL_REPLICATION_PASSWORD", "METAMYSQL_BACKUP_PASSWORD"]) expect(env).toContain(name);
-    for (const script of [INSTANCE_SH, ACCOUNTS_SH]) expect(script).toContain('/settings.env"');
-  });
+  it.each(["mariadb", "mysql"] as const)(
+    "%s: the ConfigMap ships the script files and settings.env with their flavor and constants; the container env holds none of them",
+    (flavor) => {
+      const data = configData(cluster({ flavor }));
+      expect(data["entrypoint.sh"]).toBe(ENTRYPOINT_SH);
+      expect(data["instance.sh"]).toBe(INSTANCE_SH);
+      expect(data["accounts.sh"]).toBe(ACCOUNTS_SH);
+      expect(data["probe.sh"]).toBe(PROBE_SH);
+      // Scripts and settings change together (one ConfigMap update), even for pods of an older
+      // pod template: the constants are not in the pod's environment.
+      expect(data["settings.env"]).toBe(renderSettings(flavor));
+      const settings = Object.fromEntries(
+        (data["settings.env"] ?? "")
+          .split("\n")
+          .filter((l) => /^[A-Z_]+=/.test(l))
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
+      expect(settings).toEqual({
+        METAMYSQL_BACKUP_USER: "'metamysql_backup'",
+        METAMYSQL_FLAVOR: `'${flavor}'`,
+        METAMYSQL_OPERATOR_USER: "'metamysql'",
+        METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
+        METAMYSQL_REPLICATION_USER: "'repl'",
+        METAMYSQL_SERVER_ID_BASE: "'100'",
+      });
+      const env = (sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).map((e) => e["name"]);
+      for (const name of Object.keys(settings)) expect(env).not.toContain(name);
+      for (const name of ["POD_NAME", "METAMYSQL_ROOT_PASSWORD", "METAMYSQL_OPERATOR_PASSWORD", "METAMYSQL_REPLICATION_PASSWORD", "METAMYSQL_BACKUP_PASSWORD"])
+        expect(env).toContain(name);
+      for (const script of [INSTANCE_SH, ACCOUNTS_SH]) expect(script).toContain('/settings.env"');
+    },
+  );
   it("the entrypoint creates the accounts with accounts.sh and execs the server", () => {
     expect(ENTRYPOINT_SH).toContain('accounts init | "$CLIENT"');
     expect(ENTRYPOINT_SH).toContain('exec "$SERVER" ');
@@ -300,7 +334,16 @@ describe("config hash", () => {
   });
   it("the ConfigMap holds my.cnf, the database scripts and the backup Jobs' scripts, no secrets", () => {
     const cm = buildConfigMap(cluster(), configData(cluster())) as AnyObj;
-    expect(Object.keys(cm["data"])).toEqual(["accounts.sh", "backup-common.sh", "backup.sh", "entrypoint.sh", "instance.sh", "my.cnf", "probe.sh", "settings.env"]);
+    expect(Object.keys(cm["data"])).toEqual([
+      "accounts.sh",
+      "backup-common.sh",
+      "backup.sh",
+      "entrypoint.sh",
+      "instance.sh",
+      "my.cnf",
+      "probe.sh",
+      "settings.env",
+    ]);
     expect(JSON.stringify(cm)).not.toContain("r00t");
   });
   it("the pod-template hash covers only what the database pods read: not backup.sh", () => {
@@ -347,7 +390,16 @@ describe("renderChildren", () => {
   it.each([
     ["mariadb", { flavor: "mariadb" }],
     ["mysql", { flavor: "mysql" }],
-    ["every option", { flavor: "mysql", instances: 5, mysqlConfig: { max_connections: 10, a: "1" }, memberWeights: { "1": 90, "0": 10 }, service: { type: "LoadBalancer", annotations: { z: "1", a: "2" } } }],
+    [
+      "every option",
+      {
+        flavor: "mysql",
+        instances: 5,
+        mysqlConfig: { max_connections: 10, a: "1" },
+        memberWeights: { "1": 90, "0": 10 },
+        service: { type: "LoadBalancer", annotations: { z: "1", a: "2" } },
+      },
+    ],
   ] as const)("is deterministic (%s): byte-identical output from independently built inputs", (_n, spec) => {
     expectDeterministic(renderChildren, spec as MySQLClusterSpecInput);
   });
@@ -394,7 +446,9 @@ describe("renderChildren", () => {
   });
   it("applies patches last", () => {
     const r = renderChildren(
-      input({ patches: [{ target: { kind: "StatefulSet", name: "shop" }, patch: [{ op: "add", path: "/spec/template/spec/priorityClassName", value: "db" }] }] }),
+      input({
+        patches: [{ target: { kind: "StatefulSet", name: "shop" }, patch: [{ op: "add", path: "/spec/template/spec/priorityClassName", value: "db" }] }],
+      }),
     );
     expect(r.ok && (r.children.find((c) => c.kind === "StatefulSet") as AnyObj)["spec"].template.spec.priorityClassName).toBe("db");
   });
@@ -441,7 +495,12 @@ describe("forbidden changes against the observed StatefulSet", () => {
     ["shrink", { flavor: "mariadb", storage: { size: "1000Mi" } }, observed("mariadb", "1Gi"), ["spec.storage.size"]],
     ["flavor", { flavor: "mysql", storage: { size: "1Gi" } }, observed("mariadb", "1Gi"), ["spec.flavor"]],
     ["class set", { flavor: "mariadb", storage: { size: "1Gi", storageClassName: "b" } }, observed("mariadb", "1Gi"), ["spec.storage.storageClassName"]],
-    ["class changed", { flavor: "mariadb", storage: { size: "1Gi", storageClassName: "b" } }, observed("mariadb", "1Gi", "a"), ["spec.storage.storageClassName"]],
+    [
+      "class changed",
+      { flavor: "mariadb", storage: { size: "1Gi", storageClassName: "b" } },
+      observed("mariadb", "1Gi", "a"),
+      ["spec.storage.storageClassName"],
+    ],
     ["class removed", { flavor: "mariadb", storage: { size: "1Gi" } }, observed("mariadb", "1Gi", "a"), ["spec.storage.storageClassName"]],
   ] as const)("%s", (_name, spec, sts, paths) => {
     expect(forbiddenChanges(cluster(spec as MySQLClusterSpecInput), sts).map((i) => i.path)).toEqual(paths);

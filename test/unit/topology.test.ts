@@ -132,7 +132,10 @@ class ClusterBuilder {
 
 const cluster = (n = 3, flavor: "mariadb" | "mysql" = "mariadb") => new ClusterBuilder(n, flavor);
 const healthy3 = () => cluster().primary(0).replica(1).replica(2);
-const failing = (secondsDown: number) => cluster().prev({ failingSince: new Date(T0).toISOString() }).at(secondsDown);
+const failing = (secondsDown: number) =>
+  cluster()
+    .prev({ failingSince: new Date(T0).toISOString() })
+    .at(secondsDown);
 
 interface Case {
   name: string;
@@ -175,7 +178,12 @@ const cases: Case[] = [
   },
   {
     name: "bootstrap-fences-writable-first",
-    input: () => cluster().fresh(0).fresh(1).fresh(2).tweak(1, (_o, p) => p && (p.readOnly = false)),
+    input: () =>
+      cluster()
+        .fresh(0)
+        .fresh(1)
+        .fresh(2)
+        .tweak(1, (_o, p) => p && (p.readOnly = false)),
     expect: (d) => expect(d.operation).toMatchObject({ type: "setReadOnly", targets: ["db-1"] }),
   },
   {
@@ -193,7 +201,14 @@ const cases: Case[] = [
   },
   {
     name: "configure-replicas-after-bootstrap",
-    input: () => cluster().primary(0).fresh(1).fresh(2).prevRole(1, "pending").prevRole(2, "pending").prev({ lastOperation: { type: "Bootstrap", to: "db-0", reason: "r", time: "t" } }),
+    input: () =>
+      cluster()
+        .primary(0)
+        .fresh(1)
+        .fresh(2)
+        .prevRole(1, "pending")
+        .prevRole(2, "pending")
+        .prev({ lastOperation: { type: "Bootstrap", to: "db-0", reason: "r", time: "t" } }),
     expect: (d) => {
       expect(d.operation).toMatchObject({ type: "configureReplica", targets: ["db-1", "db-2"], source: "db-0" });
       expect(roleOf(d, 1)).toBe("replica");
@@ -236,7 +251,10 @@ const cases: Case[] = [
   },
   {
     name: "degraded-replica-errant-quarantined",
-    input: () => healthy3().replica(1, { state: "0-100-10,0-101-1" }).tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
+    input: () =>
+      healthy3()
+        .replica(1, { state: "0-100-10,0-101-1" })
+        .tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
     expect: (d) => {
       expect(d.status.state).toBe("Degraded");
       expect(d.status.instances[1]).toMatchObject({ role: "errant", errantTransactions: "0-101-1" });
@@ -246,7 +264,8 @@ const cases: Case[] = [
   },
   {
     name: "restarted-primary-reopened-when-it-holds-everything",
-    input: () => healthy3().tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true, semiSync: { ...p.semiSync, sourceEnabled: false } })),
+    input: () =>
+      healthy3().tweak(0, (_o, p) => p && Object.assign(p, { readOnly: true, superReadOnly: true, semiSync: { ...p.semiSync, sourceEnabled: false } })),
     expect: (d) => expect(d.operation).toMatchObject({ type: "configurePrimary", target: "db-0" }),
   },
   {
@@ -359,7 +378,11 @@ const cases: Case[] = [
   },
   {
     name: "no-switchover-to-quarantined-errant-replica",
-    input: () => healthy3().weights({ "1": 90 }).replica(1, { state: "0-100-10,0-101-2" }).tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
+    input: () =>
+      healthy3()
+        .weights({ "1": 90 })
+        .replica(1, { state: "0-100-10,0-101-2" })
+        .tweak(1, (_o, p) => p?.replica && Object.assign(p.replica, { ioRunning: "No" })),
     expect: (d) => expect(d.operation.type).toBe("none"),
   },
   {
@@ -419,7 +442,13 @@ const cases: Case[] = [
   },
   {
     name: "failover-disabled",
-    input: () => failing(60).primary(0).replica(1).replica(2).down(0).spec({ failover: { enabled: false, delaySeconds: 5 } }),
+    input: () =>
+      failing(60)
+        .primary(0)
+        .replica(1)
+        .replica(2)
+        .down(0)
+        .spec({ failover: { enabled: false, delaySeconds: 5 } }),
     expect: (d) => {
       expect(d.status.state).toBe("Failed");
       expect(d.operation.type).toBe("none");
@@ -473,7 +502,13 @@ const cases: Case[] = [
   },
   {
     name: "failover-fences-writable-replica-first",
-    input: () => failing(6).primary(0).replica(1).replica(2).down(0).tweak(2, (_o, p) => p && (p.readOnly = false)),
+    input: () =>
+      failing(6)
+        .primary(0)
+        .replica(1)
+        .replica(2)
+        .down(0)
+        .tweak(2, (_o, p) => p && (p.readOnly = false)),
     expect: (d) => {
       expect(d.operation).toMatchObject({ type: "setReadOnly", targets: ["db-2"] });
       expect(d.status.currentPrimary).toBe("db-0");
@@ -518,7 +553,10 @@ const cases: Case[] = [
   },
   {
     name: "single-instance",
-    input: () => cluster(1).primary(0).tweak(0, (_o, p) => p && (p.semiSync.sourceEnabled = false)),
+    input: () =>
+      cluster(1)
+        .primary(0)
+        .tweak(0, (_o, p) => p && (p.semiSync.sourceEnabled = false)),
     expect: (d) => {
       expect(d.status.state).toBe("Healthy");
       expect(d.semiSync.enabled).toBe(false);

@@ -7,18 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
-import {
-  clone,
-  deepEqual,
-  keyOf,
-  matchesSelector,
-  namespaceOf,
-  objectKey,
-  rfc3339,
-  typeKey,
-  type KObject,
-  type LabelSelector,
-} from "./objects.js";
+import { clone, deepEqual, keyOf, matchesSelector, namespaceOf, objectKey, rfc3339, typeKey, type KObject, type LabelSelector } from "./objects.js";
 
 /** Why a store operation failed, with the HTTP code the API server would answer. */
 export type StoreErrorCode = "NotFound" | "AlreadyExists" | "Conflict" | "Invalid";
@@ -248,10 +237,7 @@ export class ObjectStore {
   private checkPreconditions(old: KObject, input: KObject): void {
     const rv = input.metadata.resourceVersion;
     if (rv !== undefined && rv !== old.metadata.resourceVersion) {
-      throw new StoreError(
-        "Conflict",
-        `Operation cannot be fulfilled on ${old.kind} "${old.metadata.name}": the object has been modified`,
-      );
+      throw new StoreError("Conflict", `Operation cannot be fulfilled on ${old.kind} "${old.metadata.name}": the object has been modified`);
     }
     if (input.metadata.uid !== undefined && input.metadata.uid !== old.metadata.uid) {
       throw new StoreError("Conflict", `${old.kind} "${old.metadata.name}": uid precondition failed`);

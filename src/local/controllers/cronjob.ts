@@ -99,7 +99,9 @@ export class CronJobController {
         namespace: namespaceOf(cj),
         labels: { ...((recordField(template, "metadata").labels as Record<string, string> | undefined) ?? {}) },
         annotations: { "batch.kubernetes.io/cronjob-scheduled-timestamp": rfc3339(at) },
-        ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: cj.metadata.name, uid: cj.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          { apiVersion: "batch/v1", kind: "CronJob", name: cj.metadata.name, uid: cj.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+        ],
       },
       spec: recordField(template, "spec"),
     });
@@ -123,11 +125,19 @@ export class CronJobController {
     if (!cj || cj.metadata.uid !== owner.uid) return;
     if (numberField(job, "status", "succeeded")) this.setStatus(cj, { lastSuccessfulTime: stringField(job, "status", "completionTime") ?? rfc3339() });
     // History limits: keep the newest N succeeded and M failed Jobs.
-    const finished = this.jobsOf(cj).sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
+    const finished = this.jobsOf(cj).sort(
+      (a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name),
+    );
     const prune = (list: KObject[], limit: number): void => {
       for (const j of list.slice(0, Math.max(0, list.length - limit))) this.store.delete(j.apiVersion, j.kind, namespaceOf(j), j.metadata.name);
     };
-    prune(finished.filter((j) => numberField(j, "status", "succeeded")), numberField(cj, "spec", "successfulJobsHistoryLimit") ?? 3);
-    prune(finished.filter((j) => numberField(j, "status", "failed")), numberField(cj, "spec", "failedJobsHistoryLimit") ?? 1);
+    prune(
+      finished.filter((j) => numberField(j, "status", "succeeded")),
+      numberField(cj, "spec", "successfulJobsHistoryLimit") ?? 3,
+    );
+    prune(
+      finished.filter((j) => numberField(j, "status", "failed")),
+      numberField(cj, "spec", "failedJobsHistoryLimit") ?? 1,
+    );
   }
 }

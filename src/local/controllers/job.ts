@@ -137,7 +137,9 @@ export class JobController {
           name: `${job.metadata.name}-${suffix}`,
           namespace: namespaceOf(job),
           labels,
-          ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            { apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+          ],
         },
         spec: clone(recordField(template, "spec")),
         status: { phase: "Pending" },
@@ -227,7 +229,16 @@ export class JobController {
       this.setJobStatus(job, {
         active: 0,
         failed: 1,
-        conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastProbeTime: done, lastTransitionTime: done }],
+        conditions: [
+          {
+            type: "Failed",
+            status: "True",
+            reason: "BackoffLimitExceeded",
+            message: "Job has reached the specified backoff limit",
+            lastProbeTime: done,
+            lastTransitionTime: done,
+          },
+        ],
       });
       this.onEvent({ job: job.metadata.name, reason: "Failed", message: failed });
     } else {

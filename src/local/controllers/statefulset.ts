@@ -135,9 +135,7 @@ export class StatefulSetController {
     const start = numberField(spec, "ordinals", "start") ?? 0;
     const ordered = (stringField(spec, "podManagementPolicy") ?? "OrderedReady") === "OrderedReady";
     const revision = templateRevision(sts);
-    const pods = this.store
-      .list({ apiVersion: "v1", kind: "Pod", namespace: ns })
-      .filter((p) => controllerOf(p)?.uid === sts.metadata.uid);
+    const pods = this.store.list({ apiVersion: "v1", kind: "Pod", namespace: ns }).filter((p) => controllerOf(p)?.uid === sts.metadata.uid);
     const byOrdinal = new Map<number, KObject>();
     for (const p of pods) {
       const ord = ordinalOf(name, p.metadata.name);
@@ -267,7 +265,18 @@ export class StatefulSetController {
           namespace: ns,
           labels: { ...((recordField(sts, "spec", "selector").matchLabels as Record<string, string> | undefined) ?? {}) },
           ...(ownedBySts
-            ? { ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata.name, uid: sts.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }] }
+            ? {
+                ownerReferences: [
+                  {
+                    apiVersion: "apps/v1",
+                    kind: "StatefulSet",
+                    name: sts.metadata.name,
+                    uid: sts.metadata.uid ?? "",
+                    controller: true,
+                    blockOwnerDeletion: true,
+                  },
+                ],
+              }
             : {}),
         },
         spec: clone(recordField(tmpl, "spec")),
@@ -295,9 +304,7 @@ export class StatefulSetController {
   private writeStatus(sts: KObject, pods: KObject[], revision: string, replicas: number): void {
     const fresh = this.store.get("apps/v1", "StatefulSet", namespaceOf(sts), sts.metadata.name);
     if (!fresh) return;
-    const current = this.store
-      .list({ apiVersion: "v1", kind: "Pod", namespace: namespaceOf(sts) })
-      .filter((p) => controllerOf(p)?.uid === sts.metadata.uid);
+    const current = this.store.list({ apiVersion: "v1", kind: "Pod", namespace: namespaceOf(sts) }).filter((p) => controllerOf(p)?.uid === sts.metadata.uid);
     const ready = current.filter(podRunningAndReady).length;
     const updated = current.filter((p) => p.metadata.labels?.[REVISION_LABEL] === revision).length;
     const prev = recordField(fresh, "status");

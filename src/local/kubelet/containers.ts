@@ -70,7 +70,12 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
  * Creates the pod's volume dirs and resolves env, mounts, argv and working dir of `container`.
  * Throws VolumeNotReadyError, ContainerConfigError or ContainerCreateError (see `waitingReason`).
  */
-export function resolveContainer(host: ContainerHost, pod: KObject, container: Record<string, unknown>, extraEnv: Record<string, string> = {}): ContainerLaunch {
+export function resolveContainer(
+  host: ContainerHost,
+  pod: KObject,
+  container: Record<string, unknown>,
+  extraEnv: Record<string, string> = {},
+): ContainerLaunch {
   prepareVolumes(pod, host.store, host.layout);
   const mounts = containerMounts(pod, container, host.layout);
   const podDir = host.layout.podDir(namespaceOf(pod), pod.metadata.name);
@@ -321,7 +326,9 @@ export async function runInitContainers(opts: InitOptions): Promise<"Initialized
       if (delay > 0) {
         statuses[i] = {
           ...(statuses[i] as ContainerStatus),
-          state: { waiting: { reason: "CrashLoopBackOff", message: `back-off ${formatBackoff(delay)} restarting failed container=${name} pod=${spec.metadata.name}` } },
+          state: {
+            waiting: { reason: "CrashLoopBackOff", message: `back-off ${formatBackoff(delay)} restarting failed container=${name} pod=${spec.metadata.name}` },
+          },
           lastState: { terminated: res },
         };
         push();

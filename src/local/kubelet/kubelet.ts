@@ -143,7 +143,8 @@ export class Kubelet implements PodWorkerHost {
         // worker is still finishing: run it once that worker is done, as a worker of its own.
         void w.done.then(() => {
           const current = this.store.get(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
-          if (!this.stopped && current && current.metadata.uid === obj.metadata.uid && !this.workers.has(key)) this.onChange({ type: "ADDED", object: current });
+          if (!this.stopped && current && current.metadata.uid === obj.metadata.uid && !this.workers.has(key))
+            this.onChange({ type: "ADDED", object: current });
         });
         return;
       }

@@ -147,7 +147,15 @@ export class PodWorker {
 
   /** The pod as `local status` shows it. */
   info(): PodRuntimeInfo {
-    return { name: this.name, namespace: namespaceOf(this.pod), ip: this.ip, pid: this.proc?.pid, ready: this.facts.ready, hung: this.hung, ...podDisplay(this.snapshot(), this.hung) };
+    return {
+      name: this.name,
+      namespace: namespaceOf(this.pod),
+      ip: this.ip,
+      pid: this.proc?.pid,
+      ready: this.facts.ready,
+      hung: this.hung,
+      ...podDisplay(this.snapshot(), this.hung),
+    };
   }
 
   // --- supervision: init containers, then the container, restarted with CrashLoopBackOff ---
@@ -396,4 +404,3 @@ export class PodWorker {
 function describeExit(info: ExitInfo): string {
   return info.signal ? `signal ${info.signal}` : `exit code ${info.code ?? "?"}`;
 }
-

@@ -69,11 +69,7 @@ export function merge(destination: unknown, lastApplied: unknown, desired: unkno
   return clone(desired);
 }
 
-function mergeObject(
-  destination: Record<string, unknown>,
-  lastApplied: Record<string, unknown>,
-  desired: Record<string, unknown>,
-): Record<string, unknown> {
+function mergeObject(destination: Record<string, unknown>, lastApplied: Record<string, unknown>, desired: Record<string, unknown>): Record<string, unknown> {
   for (const key of Object.keys(lastApplied)) {
     if (!(key in desired)) delete destination[key];
   }

@@ -146,8 +146,7 @@ export function parseCompositeController(
       if (!h?.webhook) return undefined;
       let path = h.webhook.path ?? fallbackPath;
       if (!h.webhook.path && h.webhook.url) path = new URL(h.webhook.url).pathname;
-      const timeoutMs =
-        overrides.timeoutMs ?? (h.webhook.timeout ? parseGoDuration(h.webhook.timeout) : DEFAULT_WEBHOOK_TIMEOUT_MS);
+      const timeoutMs = overrides.timeoutMs ?? (h.webhook.timeout ? parseGoDuration(h.webhook.timeout) : DEFAULT_WEBHOOK_TIMEOUT_MS);
       return { url: `${base}${path}`, timeoutMs };
     };
     const sync = hook(cc.spec.hooks.sync, `${hookBase}/sync`);

@@ -10,11 +10,7 @@
  * ARCHITECTURE.md sections 4 and 6; metacontroller-notes.md.
  */
 import { z } from "zod";
-import {
-  MetacontrollerCustomizeResponseSchema,
-  type MetacontrollerRelatedResourceRule,
-  MetacontrollerSyncResponseSchema,
-} from "../../api/metacontroller.js";
+import { MetacontrollerCustomizeResponseSchema, type MetacontrollerRelatedResourceRule, MetacontrollerSyncResponseSchema } from "../../api/metacontroller.js";
 import { applyUpdate, withLastApplied } from "./apply.js";
 import { type CompositeControllerConfig, finalizerName, type HookConfig } from "./controller-config.js";
 import { callWebhook, HookCallError } from "./hookclient.js";

@@ -130,7 +130,9 @@ export function serviceBackends(store: ObjectStore, svc: KObject, port: Record<s
     return out;
   }
   const out: Backend[] = [];
-  const slices = store.list({ kind: "EndpointSlice", namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, { matchLabels: { "kubernetes.io/service-name": svc.metadata.name } }));
+  const slices = store
+    .list({ kind: "EndpointSlice", namespace: ns })
+    .filter((s) => matchesSelector(s.metadata.labels, { matchLabels: { "kubernetes.io/service-name": svc.metadata.name } }));
   for (const slice of slices) {
     const ports = arrayField(slice, "ports").filter(isRecord);
     const match = ports.find((p) => (stringField(p, "name") ?? "") === portName) ?? (ports.length === 1 ? ports[0] : undefined);
@@ -212,10 +214,12 @@ export class ServiceProxies {
     this.unwatch?.();
     const all = [...this.proxies.values()];
     this.proxies.clear();
-    await Promise.all(all.map(async (p) => {
-      await p.ready.catch(() => 0);
-      await p.proxy.close();
-    }));
+    await Promise.all(
+      all.map(async (p) => {
+        await p.ready.catch(() => 0);
+        await p.proxy.close();
+      }),
+    );
   }
 
   private onChange(ev: WatchEvent): void {
@@ -268,7 +272,10 @@ export class ServiceProxies {
     for (const [key, entry] of [...this.proxies]) {
       if (seen.has(key)) continue;
       this.proxies.delete(key);
-      void entry.ready.then(() => entry.proxy.close(), () => undefined);
+      void entry.ready.then(
+        () => entry.proxy.close(),
+        () => undefined,
+      );
     }
   }
 }

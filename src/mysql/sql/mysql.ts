@@ -81,8 +81,7 @@ export const mysqlDialect: Dialect = {
   resetReplicaAll: () => "RESET REPLICA ALL",
   changeSource,
   waitForGtid,
-  setReadOnly: (readOnly) =>
-    readOnly ? ["SET GLOBAL super_read_only=ON"] : ["SET GLOBAL super_read_only=OFF", "SET GLOBAL read_only=OFF"],
+  setReadOnly: (readOnly) => (readOnly ? ["SET GLOBAL super_read_only=ON"] : ["SET GLOBAL super_read_only=OFF", "SET GLOBAL read_only=OFF"]),
   semiSyncSource,
   semiSyncReplica: (enabled) => [`SET GLOBAL rpl_semi_sync_replica_enabled=${enabled ? "ON" : "OFF"}`],
 };
