@@ -1,5 +1,5 @@
 /**
- * The local CronJob controller (src/local/cronjob.ts): schedules in a time zone, macros, a missed
+ * The local CronJob controller (src/local/controllers/cronjob.ts): schedules in a time zone, macros, a missed
  * time run once at the newest missed time, suspend and Forbid, like Kubernetes. No timers: the
  * test drives the controller's passes with explicit times.
  */
