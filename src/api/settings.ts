@@ -32,7 +32,7 @@ function shellQuote(s: string): string {
 export function renderSettings(flavor: "mysql" | "mariadb"): string {
   const lines = [
     "# shellcheck shell=bash",
-    "# metamysql settings of the container scripts, rendered by the operator (src/render/settings.ts)",
+    "# metamysql settings of the container scripts, rendered by the operator (src/api/settings.ts)",
     "# from src/api/constants.ts and the cluster's flavor; sourced by the scripts next to it.",
     ...Object.entries(settingsValues(flavor)).map(([k, v]) => `${k}=${shellQuote(v)}`),
   ];

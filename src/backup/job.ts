@@ -27,7 +27,7 @@ const SCRIPTS_VOLUME = "scripts";
 
 /**
  * The script files of ConfigMap `<c>-config` that backup Jobs run. Only these and settings.env
- * (what they source, src/render/settings.ts) are mounted (`items`): a backup pod needs neither
+ * (what they source, src/api/settings.ts) are mounted (`items`): a backup pod needs neither
  * my.cnf nor the entrypoint, and the pod-template hash of the database pods does not cover
  * backup.sh (src/render/configmap.ts).
  */

@@ -1,7 +1,7 @@
 /**
  * ConfigMap `<c>-config` (ARCHITECTURE.md section 3): my.cnf, the container scripts, which are
  * real files (src/render/scripts/*.sh, src/backup/scripts/*.sh) embedded at build time
- * (`npm run gen`), and settings.env, the constants they source (src/render/settings.ts): scripts
+ * (`npm run gen`), and settings.env, the constants they source (src/api/settings.ts): scripts
  * and settings change together, atomically, even for pods of an older pod template. Contains no
  * secrets: passwords reach the scripts through the pod environment.
  *
@@ -48,7 +48,7 @@ export function configFiles(cluster: Cluster): ConfigFiles {
     "instance.sh": INSTANCE_SH,
     "my.cnf": renderMyCnf(cluster.spec, cluster.name),
     "probe.sh": PROBE_SH,
-    // The flavor and the operator's constants the scripts source (src/render/settings.ts).
+    // The flavor and the operator's constants the scripts source (src/api/settings.ts).
     [SETTINGS_FILE]: renderSettings(cluster.spec.flavor),
     ...seed,
   });

@@ -59,7 +59,7 @@ function env(cluster: Cluster): unknown[] {
     { name: "METAMYSQL_TMP_DIR", value: TMP_DIR },
     { name: "METAMYSQL_PORT", value: String(MYSQL_PORT) },
     // Per-pod values only: the flavor and the operator's constants are in settings.env of the
-    // ConfigMap (src/render/settings.ts), which changes together with the scripts.
+    // ConfigMap (src/api/settings.ts), which changes together with the scripts.
     fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
     fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
     fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),

@@ -24,7 +24,7 @@ const configDirs = new Map<string, string>();
 
 /**
  * A directory laid out like the mounted ConfigMap: every script of the repository plus the
- * settings.env the renderer writes for `flavor` (src/render/settings.ts). One per flavor.
+ * settings.env the renderer writes for `flavor` (src/api/settings.ts). One per flavor.
  */
 export function configDir(flavor: "mysql" | "mariadb"): string {
   const known = configDirs.get(flavor);

@@ -86,6 +86,21 @@ async function sync(advanceMs = 100): Promise<{ decision: Decision; result: Oper
   return { decision, result };
 }
 
+/**
+ * Syncs until the decider chooses an operation of `type` (running whatever it chooses before,
+ * e.g. a configureReplica under load), and returns that sync. Tests assert the operation the
+ * cluster converges on, not that it comes in the very next sync.
+ */
+async function syncUntil(type: string, opts: { advanceMs?: number; max?: number } = {}): Promise<{ decision: Decision; result: OperationResult }> {
+  const seen: string[] = [];
+  for (let n = 0; n < (opts.max ?? 8); n++) {
+    const out = await sync(opts.advanceMs);
+    if (out.decision.operation.type === type) return out;
+    seen.push(out.decision.operation.type);
+  }
+  throw new Error(`no ${type} within ${opts.max ?? 8} syncs (saw ${seen.join(", ")}): ${JSON.stringify(status)}`);
+}
+
 async function converge(max = 8): Promise<Decision> {
   for (let n = 0; n < max; n++) {
     const { decision } = await sync();
@@ -235,7 +250,7 @@ describe("mysql ops on real MariaDB", () => {
     expect(first.decision.status.state).toBe("Failed");
     expect(first.decision.operation.type).toBe("none");
     const t1 = performance.now();
-    const { decision, result } = await sync(1500);
+    const { decision, result } = await syncUntil("failover", { advanceMs: 1500 });
     expect(decision.operation).toMatchObject({ type: "failover", from: "db-1", to: "db-2" });
     timings["failover SQL ms (after delay)"] = Math.round(performance.now() - t1);
     timings["failover steps ms"] = result.steps;
@@ -253,9 +268,9 @@ describe("mysql ops on real MariaDB", () => {
 
   it("rejoins the old primary when it is a subset, then switches back to it by weight", async () => {
     insts[1] = await h.start(1);
-    const { decision } = await sync();
+    const { decision } = await syncUntil("rejoin");
     expect(decision.operation).toMatchObject({ type: "rejoin", target: "db-1", source: "db-2" });
-    const next = await sync();
+    const next = await syncUntil("switchover");
     expect(next.decision.operation).toMatchObject({ type: "switchover", from: "db-2", to: "db-1" }); // weight 100
     const d = await converge();
     expect(d.status.state).toBe("Healthy");
@@ -278,8 +293,7 @@ describe("mysql ops on real MariaDB", () => {
     await h.kill(p);
     destroyConnection(c);
     await Promise.race([pending, new Promise((r) => setTimeout(r, 2000))]);
-    await sync();
-    const { decision } = await sync(1500);
+    const { decision } = await syncUntil("failover", { advanceMs: 1500 });
     expect(decision.operation).toMatchObject({ type: "failover", from: `db-${p.ordinal}`, to: "db-0" }); // equal received, lowest ordinal
     await converge();
     insts[p.ordinal] = await h.start(p.ordinal);

@@ -7,7 +7,7 @@
 # rclone through its RCLONE_CONFIG_STORE_* environment.
 set -euo pipefail
 # The flavor and the backup account's name: settings.env next to the scripts when the pod has it
-# (src/render/settings.ts; the database pods and the backup Jobs mount it), else the environment
+# (src/api/settings.ts; the database pods and the backup Jobs mount it), else the environment
 # (the Job's env, or a test running the scripts from src/backup/scripts/).
 if [ -f "$(dirname "${BASH_SOURCE[0]}")/settings.env" ]; then
   # shellcheck source=/dev/null

@@ -8,7 +8,7 @@
 #   accounts.sh upgrade   the accounts added since version 1 (the backup account)
 #   accounts.sh seed      after a restore: this cluster's passwords on the restored accounts
 # Settings: METAMYSQL_FLAVOR and METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER from settings.env
-# next to this script (src/render/settings.ts); environment: the passwords
+# next to this script (src/api/settings.ts); environment: the passwords
 # METAMYSQL_{ROOT,OPERATOR,REPLICATION,BACKUP}_PASSWORD a mode needs. Nothing here prints a
 # password anywhere but into the SQL on stdout.
 set -euo pipefail

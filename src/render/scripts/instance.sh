@@ -5,7 +5,7 @@
 # Every path comes from an environment variable whose default is the container's mount path, so
 # the local runtime runs these same scripts against its own directories. The flavor and the
 # operator's constants come from settings.env next to the scripts (rendered into the same
-# ConfigMap by src/render/settings.ts, so scripts and settings always change together).
+# ConfigMap by src/api/settings.ts, so scripts and settings always change together).
 # The variables below are used by the scripts that source this file, not here:
 # shellcheck disable=SC2034
 set -euo pipefail
