@@ -14,28 +14,25 @@ import * as prom from "prom-client";
 type Labels = Record<string, string>;
 
 /**
- * Label values in the alphabetical order of their names: the exposition's label order is
- * independent of how callers build the object (and the same as before prom-client).
+ * Label values in the alphabetical order of their names (`sortedNames`, sorted once per metric):
+ * the exposition's label order is independent of how callers build the object.
  */
-function ordered(labelNames: readonly string[], labels: Labels): Labels {
+function ordered(sortedNames: readonly string[], labels: Labels): Labels {
   const out: Labels = {};
-  for (const name of [...labelNames].sort()) if (labels[name] !== undefined) out[name] = labels[name];
+  for (const name of sortedNames) if (labels[name] !== undefined) out[name] = labels[name];
   return out;
 }
 
 /** A monotonically increasing counter. */
 export class Counter {
   private readonly metric: prom.Counter<string>;
-  constructor(
-    registry: prom.Registry,
-    name: string,
-    help: string,
-    private readonly labelNames: readonly string[],
-  ) {
+  private readonly sortedNames: readonly string[];
+  constructor(registry: prom.Registry, name: string, help: string, labelNames: readonly string[]) {
     this.metric = new prom.Counter({ name, help, labelNames, registers: [registry] });
+    this.sortedNames = [...labelNames].sort();
   }
   inc(labels: Labels = {}, by = 1): void {
-    this.metric.inc(ordered(this.labelNames, labels), by);
+    this.metric.inc(ordered(this.sortedNames, labels), by);
   }
 }
 
@@ -45,17 +42,13 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** A histogram (seconds). */
 export class Histogram {
   private readonly metric: prom.Histogram<string>;
-  constructor(
-    registry: prom.Registry,
-    name: string,
-    help: string,
-    private readonly labelNames: readonly string[],
-    buckets: readonly number[] = DURATION_BUCKETS,
-  ) {
+  private readonly sortedNames: readonly string[];
+  constructor(registry: prom.Registry, name: string, help: string, labelNames: readonly string[], buckets: readonly number[] = DURATION_BUCKETS) {
     this.metric = new prom.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+    this.sortedNames = [...labelNames].sort();
   }
   observe(labels: Labels, value: number): void {
-    this.metric.observe(ordered(this.labelNames, labels), value);
+    this.metric.observe(ordered(this.sortedNames, labels), value);
   }
 }
 
@@ -71,15 +64,17 @@ interface Group {
  */
 export class Gauge {
   private readonly groups = new Map<string, Group>();
+  private readonly sortedNames: readonly string[];
   constructor(
     registry: prom.Registry,
     name: string,
     help: string,
-    private readonly labelNames: readonly string[],
+    labelNames: readonly string[],
     private readonly clock: () => number,
     staleAfterMs: number,
     private readonly groupBy: readonly string[] = ["namespace", "cluster"],
   ) {
+    this.sortedNames = [...labelNames].sort();
     const groups = this.groups;
     const now = clock;
     new prom.Gauge({
@@ -112,8 +107,11 @@ export class Gauge {
       this.groups.set(g, group);
     }
     group.updatedAt = this.clock();
-    const l = ordered(this.labelNames, labels);
-    group.series.set(JSON.stringify(l), { labels: l, value });
+    const l = ordered(this.sortedNames, labels);
+    // Series key: name=value pairs in name order.
+    let key = "";
+    for (const name in l) key += `${name}\u0001${l[name] ?? ""}\u0000`;
+    group.series.set(key, { labels: l, value });
   }
   /** Removes every series of the group named by `match` (its namespace and cluster labels). */
   deleteMatching(match: Labels): void {
