@@ -163,7 +163,10 @@ export const MySQLClusterSpecSchema = z
       }),
     backups: ClusterBackupsSchema.optional(),
     initDB: InitDBSchema.optional(),
-    patches: z.array(ChildPatchSchema).default([]).meta({ description: "RFC 6902 patches applied to the rendered children, last." }),
+    patches: z.array(ChildPatchSchema).default([]).meta({
+      description:
+        "RFC 6902 patches applied to the rendered children, last; a patched child must keep its namespace, identity, standard labels and owners, Pod Security restricted pods, no Service externalIPs or ExternalName; EndpointSlices are not patchable.",
+    }),
   })
   .superRefine((spec, ctx) => {
     for (const key of Object.keys(spec.memberWeights)) {
