@@ -117,6 +117,15 @@ export function serviceViolations(after: Child): Violation[] {
   return out;
 }
 
+/**
+ * Secrets keep their rendered type: a `kubernetes.io/service-account-token` Secret would have the
+ * token controller mint a token for any service account of the namespace.
+ */
+export function secretTypeViolations(before: Child, after: Child): Violation[] {
+  if (after.kind !== "Secret" || same(after["type"], before["type"])) return [];
+  return [{ rule: "secret type", message: `type changed from ${show(before["type"])} to ${show(after["type"])}` }];
+}
+
 /** A pod template of a child: where it is and its spec. */
 interface PodSpecAt {
   where: string;
@@ -340,6 +349,7 @@ export function childViolations(before: Child, after: Child): Violation[] {
     ...labelViolations(before, after),
     ...ownerViolations(before, after),
     ...serviceViolations(after),
+    ...secretTypeViolations(before, after),
     ...hostNamespaceViolations(after),
     ...volumeViolations(after),
     ...privilegeViolations(after),

@@ -48,6 +48,9 @@ export function applyChildPatches(children: readonly Child[], patches: readonly 
       try {
         const ops = p.patch.map((op) => ({ ...op })) as jsonpatch.Operation[];
         const result = jsonpatch.applyPatch(child, ops, true, false).newDocument;
+        if (typeof result !== "object" || result === null || Array.isArray(result)) {
+          return { ok: false, failure: { path, message: `turns ${child.kind} ${child.metadata.name} into something that is not an object` } };
+        }
         const original = rendered.get(child) ?? child;
         const violations = childViolations(original, result);
         if (violations.length > 0) {

@@ -142,6 +142,18 @@ describe("the escalations demonstrated in the review are rejected", () => {
       expect(failure([{ target: { kind: "ConfigMap" }, patch: [{ op: "remove", path: `/metadata/labels/${key}` }] }]).message).toContain("labels");
     },
   );
+  it("a Secret turned into a service-account token", () => {
+    const f = failure([
+      {
+        target: { kind: "Secret" },
+        patch: [
+          { op: "replace", path: "/type", value: "kubernetes.io/service-account-token" },
+          { op: "add", path: "/metadata/annotations", value: { "kubernetes.io/service-account.name": "admin" } },
+        ],
+      },
+    ]);
+    expect(f.message).toContain("secret type");
+  });
   it("renames, kind and apiVersion changes", () => {
     const changes: Array<[string, string]> = [
       ["/metadata/name", "other"],
