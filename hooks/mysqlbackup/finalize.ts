@@ -5,7 +5,7 @@
  * Job mounts the MySQLBackup's own script ConfigMap (rendered here with the current scripts), so
  * it runs even when the cluster and its `<c>-config` are gone.
  */
-import { MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "../../src/api/backup.js";
+import { MySQLBackupSpecSchema, MySQLBackupStatusSchema, reservedBackupName } from "../../src/api/backup.js";
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { backupScriptConfigMapName, buildBackupJob, buildBackupScriptConfigMap } from "../../src/backup/job.js";
@@ -22,7 +22,10 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
   const prev = status.success ? status.data : {};
   const spec = MySQLBackupSpecSchema.safeParse(parsed.parent.spec ?? {});
   const finalizing = parsed.request.finalizing;
-  if (!spec.success || spec.data.deletionPolicy !== "Delete" || prev.state !== "Completed") {
+  // A reserved name (refused by the CRD and by sync) never deletes storage: its folder would be
+  // the cluster's scheduled or final backups, even if an older operator completed it.
+  const reserved = reservedBackupName(parsed.parent.metadata.name) !== undefined;
+  if (reserved || !spec.success || spec.data.deletionPolicy !== "Delete" || prev.state !== "Completed") {
     return { status: prev, children: [], finalized: finalizing };
   }
   const name = parsed.parent.metadata.name;

@@ -8,7 +8,14 @@
  * - A finished backup never runs again: its Job is kept as it is (its pods hold the result) and
  *   is never re-created if someone deletes it.
  */
-import { backupLocation, MySQLBackupSpecSchema, MySQLBackupStatusSchema, type MySQLBackupSpec, type MySQLBackupStatus } from "../../src/api/backup.js";
+import {
+  backupLocation,
+  MySQLBackupSpecSchema,
+  MySQLBackupStatusSchema,
+  reservedBackupName,
+  type MySQLBackupSpec,
+  type MySQLBackupStatus,
+} from "../../src/api/backup.js";
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import { COMPONENT_DATABASE, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../src/api/constants.js";
 import type { Child } from "../../src/api/k8s.js";
@@ -91,6 +98,9 @@ export async function syncMySQLBackup(body: unknown, ctx: HookContext): Promise<
   }
   const spec = specResult.data;
   const name = parsed.parent.metadata.name;
+  // A reserved name never gets a Job: its folder is the cluster's scheduled or final backups.
+  const reserved = reservedBackupName(name);
+  if (reserved) return { status: { ...previous, state: "Failed", message: `invalid: ${reserved}` }, children: kept };
   const path = backupPath(spec.clusterName, name);
   const base: MySQLBackupStatus = { ...previous, location: backupLocation(spec.storage, path), path };
   if (finished(previous)) {

@@ -99,6 +99,27 @@ export const MySQLBackupStatusSchema = z.object({
 });
 export type MySQLBackupStatus = z.infer<typeof MySQLBackupStatusSchema>;
 
+/**
+ * Names a MySQLBackup may not have: its folder `<cluster>/<name>` would be the folder of the
+ * cluster's scheduled backups (`<cluster>/scheduled`) or of its final backup (`<cluster>/final`),
+ * and deletionPolicy Delete removes that folder (issue 10, item 6: it wiped every scheduled
+ * backup). Enforced by a CEL rule of the CRD and again by the hooks (an older CRD, the local
+ * runtime).
+ */
+export const RESERVED_BACKUP_NAMES = ["scheduled", "final"] as const;
+
+/** Why a MySQLBackup name is refused, or undefined when it may be used. */
+export function reservedBackupName(name: string): string | undefined {
+  if (!(RESERVED_BACKUP_NAMES as readonly string[]).includes(name)) return undefined;
+  return `metadata.name "${name}" is reserved (the folder <cluster>/${name} holds the cluster's ${name} backups); choose another name`;
+}
+
+/** The CEL rule of the MySQLBackup CRD that refuses the reserved names. */
+export const RESERVED_BACKUP_NAME_RULE = {
+  rule: `!(self.metadata.name in [${RESERVED_BACKUP_NAMES.map((n) => `'${n}'`).join(", ")}])`,
+  message: `metadata.name must not be ${RESERVED_BACKUP_NAMES.map((n) => `"${n}"`).join(" or ")}: those folders hold the cluster's scheduled and final backups`,
+};
+
 /** The MySQLBackup parent as Metacontroller sends it (spec parsed separately: Invalid is data). */
 export const MySQLBackupObjectSchema = z.object({
   apiVersion: z.string(),

@@ -342,7 +342,7 @@ export interface CrdDefinition {
    * Restrictions on `metadata.name` (the only metadata restrictions Kubernetes allows), e.g.
    * so that names derived from it stay valid DNS labels.
    */
-  metadataName?: { pattern?: string; maxLength?: number; description?: string };
+  metadataName?: { pattern?: string; maxLength?: number; description?: string; rules?: { rule: string; message: string }[] };
   versions: CrdVersionDefinition[];
   /** Labels on the CRD object itself. */
   labels?: Record<string, string>;
@@ -402,7 +402,10 @@ export function buildVersionSchema(definition: CrdDefinition, version: CrdVersio
     const status = toStructuralSchema(version.status, { path: `${definition.kind}.status` });
     properties.status = { ...status, description: status.description ?? `Observed state of the ${definition.kind}.` };
   }
-  const root = sortJson({ description: version.description, properties, type: "object", ...(required ? { required } : {}) });
+  // CEL rules on metadata.name live at the root (the only place Kubernetes lets a rule see
+  // metadata; the metadata node itself may restrict only name and generateName).
+  const rootRules = nameRules?.rules?.length ? { [VALIDATIONS]: nameRules.rules.map((r) => ({ ...r })) } : {};
+  const root = sortJson({ description: version.description, properties, type: "object", ...(required ? { required } : {}), ...rootRules });
   if (!isRecord(root)) throw new Error("unreachable: a sorted object is an object");
   return root;
 }

@@ -4,7 +4,7 @@
  * ARCHITECTURE.md section 2.
  */
 import { renderApiDocs } from "./api-docs.js";
-import { BACKUP_KIND, BACKUP_PLURAL, BACKUP_SHORT_NAME, MySQLBackupSpecSchema, MySQLBackupStatusSchema } from "./backup.js";
+import { BACKUP_KIND, BACKUP_PLURAL, BACKUP_SHORT_NAME, MySQLBackupSpecSchema, MySQLBackupStatusSchema, RESERVED_BACKUP_NAME_RULE } from "./backup.js";
 import { MySQLClusterSpecSchema, MySQLClusterStatusSchema } from "./cluster.js";
 import { GROUP, CLUSTER_KIND, CLUSTER_PLURAL, CLUSTER_SHORT_NAME, VERSION } from "./constants.js";
 import { renderCrdYaml, type CrdDefinition } from "./crd.js";
@@ -62,7 +62,8 @@ export const MYSQLBACKUP_CRD: CrdDefinition = {
   metadataName: {
     pattern: CLUSTER_NAME_PATTERN,
     maxLength: MAX_CLUSTER_NAME_LENGTH,
-    description: "Lower-case DNS label of at most 52 characters: it names the backup Job and the backup's folder.",
+    description: "Lower-case DNS label of at most 52 characters: it names the backup Job and the backup's folder; not `scheduled` or `final`.",
+    rules: [RESERVED_BACKUP_NAME_RULE],
   },
   versions: [
     {

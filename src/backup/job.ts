@@ -199,6 +199,8 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
     metadata: { labels: input.labels },
     spec: {
       ...(initContainers.length ? { initContainers } : {}),
+      // Dumps, restores and removals talk to MySQL and storage, never the Kubernetes API.
+      automountServiceAccountToken: false,
       containers,
       enableServiceLinks: false,
       restartPolicy: "Never",

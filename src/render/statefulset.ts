@@ -156,6 +156,8 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
               ],
             },
           },
+          // Nothing in the pod talks to the Kubernetes API (the hooks do): no token to steal.
+          automountServiceAccountToken: false,
           containers: [container(cluster)],
           enableServiceLinks: false,
           securityContext: {

@@ -233,3 +233,15 @@ describe("purged binary logs are reported with the re-seed path", () => {
     expect(replicationBroken(r(message))?.includes("re-seed it from the newest completed backup")).toBe(purged);
   });
 });
+
+describe("no service-account token in database or backup pods (issue 10, item 12)", () => {
+  it("the StatefulSet (seeding included), schedule CronJobs and the final backup Job set automountServiceAccountToken: false", () => {
+    const spec: MySQLClusterSpecInput = { backups: { onDelete: true, schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } };
+    const sts = buildStatefulSet(cluster(spec), { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined }) as AnyObj;
+    expect(sts.spec.template.spec.automountServiceAccountToken).toBe(false);
+    const [cj] = buildScheduleCronJobs(cluster(spec), SRC) as AnyObj[];
+    expect(cj?.spec.jobTemplate.spec.template.spec.automountServiceAccountToken).toBe(false);
+    const final = buildFinalBackupJob(cluster(spec), SRC, undefined) as AnyObj | undefined;
+    expect(final?.spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+});

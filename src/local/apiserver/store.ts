@@ -5,9 +5,12 @@
  * `local up` resumes. ARCHITECTURE.md section 6; simplifications in docs/local-runtime.md.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
+import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { clone, deepEqual, keyOf, matchesSelector, namespaceOf, objectKey, rfc3339, typeKey, type KObject, type LabelSelector } from "./objects.js";
+
+/** Mode of the state file: it holds Secrets, so only its owner may read it. */
+export const STATE_FILE_MODE = 0o600;
 
 /** Why a store operation failed, with the HTTP code the API server would answer. */
 export type StoreErrorCode = "NotFound" | "AlreadyExists" | "Conflict" | "Invalid";
@@ -227,10 +230,18 @@ export class ObjectStore {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     if (!this.file) return;
-    mkdirSync(dirname(this.file), { recursive: true });
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     const state: PersistedState = { resourceVersion: this.rv, objects: [...this.objects.values()] };
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state, null, 1));
+    // The state holds Secrets (passwords): owner-only, also when a tmp file of an older run,
+    // created with the umask's mode, is reused (the mode of open() applies only on creation).
+    const fd = openSync(tmp, "w", STATE_FILE_MODE);
+    try {
+      fchmodSync(fd, STATE_FILE_MODE);
+      writeFileSync(fd, JSON.stringify(state, null, 1));
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.file);
   }
 

@@ -4,7 +4,7 @@
  * (IP prefix, proxy ports). ARCHITECTURE.md section 6.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pidAlive, pidCommandLine } from "./process.js";
@@ -88,8 +88,23 @@ export function readRuntimeInfo(layout: StateLayout): RuntimeInfo | undefined {
 /** Writes a JSON file atomically (tmp + rename). */
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+}
+
+/**
+ * Creates the state dir owner-only (0700), and makes an existing one (an older run's, created
+ * with the umask's mode) owner-only too: it holds store.json (Secrets), volumes and logs.
+ */
+export function ensureStateDir(layout: StateLayout): void {
+  mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+  chmodSync(layout.root, 0o700);
 }
 
 /** The PID holding the lock of a state dir, when that process is alive. */
@@ -117,7 +132,7 @@ export interface StateLock {
  * program that reused the PID) is stale and taken over; a live holder is a clear error.
  */
 export function acquireLock(layout: StateLayout): StateLock {
-  mkdirSync(layout.root, { recursive: true });
+  ensureStateDir(layout);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(layout.lockFile, "wx");

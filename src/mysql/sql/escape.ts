@@ -42,5 +42,7 @@ export function intLiteral(value: number, what: string): string {
 /**
  * Session statement run before any statement that embeds a string literal, so that the
  * backslash escaping of `quoteString` is interpreted as intended whatever the server's sql_mode.
+ * Removes exactly that mode and keeps the others (a bare REPLACE left ",," and would also have
+ * matched inside a longer name). The same statement starts every output of accounts.sh.
  */
-export const unsafeSqlModeFix = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')";
+export const unsafeSqlModeFix = "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";

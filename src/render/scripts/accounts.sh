@@ -50,8 +50,14 @@ case "$FLAVOR" in
   *) echo "unknown METAMYSQL_FLAVOR=$FLAVOR (mysql or mariadb)" >&2; exit 1;;
 esac
 
-# SQL string literal: backslashes and quotes escaped.
+# SQL string literal: backslashes and quotes escaped. That escaping means what it says only
+# while the session's sql_mode lacks NO_BACKSLASH_ESCAPES (a user's mysqlConfig.sql_mode may
+# set it, and a restored dump may change the session's): every mode's SQL starts with
+# SESSION_SQL_MODE, which removes it and keeps the rest. Hex literals would not depend on the
+# mode, but IDENTIFIED BY takes only a quoted string (MariaDB 10.11 rejects 0x.. and X'..'
+# there: checked). The same statement as unsafeSqlModeFix in src/mysql/sql/escape.ts.
 sql_string() { local s="${1//\\/\\\\}"; s="${s//\'/\\\'}"; printf "'%s'" "$s"; }
+SESSION_SQL_MODE="SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','));"
 
 # Root: no anonymous or host-bound root accounts; root@localhost (socket) and root@'%' share the
 # root password.
@@ -94,6 +100,7 @@ SQL
 seed_sql() {
   : "${METAMYSQL_ROOT_PASSWORD:?}" "${METAMYSQL_OPERATOR_PASSWORD:?}" "${METAMYSQL_REPLICATION_PASSWORD:?}"
   cat <<SQL
+$SESSION_SQL_MODE
 SET SESSION sql_log_bin=0;
 CREATE USER IF NOT EXISTS 'root'@'localhost';
 CREATE USER IF NOT EXISTS 'root'@'%';
@@ -109,9 +116,9 @@ SQL
 # Print the whole SQL only once every part succeeded (a missing password prints nothing).
 sql="$(
   case "${1:-}" in
-    init) echo "SET SESSION sql_log_bin=0;"; root_sql; service_sql; echo "FLUSH PRIVILEGES;";;
-    service) echo "SET SESSION sql_log_bin=0;"; service_sql; echo "FLUSH PRIVILEGES;";;
-    upgrade) echo "SET SESSION sql_log_bin=0;"; backup_sql; echo "FLUSH PRIVILEGES;";;
+    init) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; root_sql; service_sql; echo "FLUSH PRIVILEGES;";;
+    service) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; service_sql; echo "FLUSH PRIVILEGES;";;
+    upgrade) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; backup_sql; echo "FLUSH PRIVILEGES;";;
     seed) seed_sql;;
     *) echo "usage: accounts.sh init|service|upgrade|seed" >&2; exit 2;;
   esac
