@@ -150,9 +150,77 @@ export function optionNameForms(name: string): string[] {
   }
 }
 
+/**
+ * The denied options (or, ending in `_`, families) by name, for MariaDB's prefix matching
+ * (`getopt_prefix_matching`, on by default): mariadbd reads `read_onl=OFF` as `read_only` and
+ * `init_fil` as `init_file`. Every name here is also matched by OPERATOR_OWNED_OPTIONS.
+ */
+export const OWNED_OPTION_NAMES: readonly string[] = [
+  "server_id",
+  "log_bin",
+  "gtid_",
+  "enforce_gtid_consistency",
+  "read_only",
+  "super_read_only",
+  "rpl_semi_sync_",
+  "relay_log",
+  "log_slave_updates",
+  "log_replica_updates",
+  "skip_slave_start",
+  "skip_replica_start",
+  "binlog_format",
+  "report_host",
+  "master_info_file",
+  "datadir",
+  "socket",
+  "port",
+  "bind_address",
+  "pid_file",
+  "skip_networking",
+  "user",
+  "basedir",
+  "tmpdir",
+  "chroot",
+  "plugin_load",
+  "plugin_load_add",
+  "early_plugin_load",
+  "plugin_dir",
+  "plugin_maturity",
+  "wsrep_",
+  "init_file",
+  "init_connect",
+  "init_slave",
+  "init_replica",
+  "skip_grant_tables",
+  "secure_file_priv",
+  "general_log_file",
+  "slow_query_log_file",
+  "log_error",
+  "log_tc",
+  "innodb_data_home_dir",
+  "innodb_log_group_home_dir",
+  "innodb_undo_directory",
+  "innodb_data_file_path",
+  "innodb_temp_data_file_path",
+  "innodb_tmpdir",
+  "character_sets_dir",
+  "lc_messages_dir",
+];
+
+/** Real options whose names are prefixes of a denied one: the server matches them exactly. */
+const EXACT_OPTIONS_PREFIXING_OWNED = new Set(["general_log", "slow_query_log", "lc_messages"]);
+
 /** The operator-owned or denied option `name` stands for, or undefined when the user may set it. */
 export function ownedOptionOf(name: string): string | undefined {
-  return optionNameForms(name).find((form) => OPERATOR_OWNED_OPTIONS.some((re) => re.test(form)));
+  const forms = optionNameForms(name);
+  const exact = forms.find((form) => OPERATOR_OWNED_OPTIONS.some((re) => re.test(form)));
+  if (exact !== undefined) return exact;
+  for (const form of forms) {
+    if (EXACT_OPTIONS_PREFIXING_OWNED.has(form)) continue;
+    const target = OWNED_OPTION_NAMES.find((owned) => owned.length > form.length && owned.startsWith(form));
+    if (target !== undefined) return target;
+  }
+  return undefined;
 }
 
 const MysqlConfigSchema = z

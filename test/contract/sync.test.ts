@@ -178,6 +178,12 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
       path: "spec.mysqlConfig.plugin_load_add",
       option: `"plugin_load_add"`,
     },
+    {
+      name: "read_onl (MariaDB prefix matching)",
+      spec: { ...SPEC, mysqlConfig: { read_onl: "OFF" } },
+      path: "spec.mysqlConfig.read_onl",
+      option: `"read_only"`,
+    },
     { name: "weight for a missing ordinal", spec: { ...SPEC, memberWeights: { "5": 10 } }, path: "spec.memberWeights.5" },
     { name: "all weights zero", spec: { ...SPEC, instances: 1, memberWeights: { "0": 0 } }, path: "spec.memberWeights" },
     { name: "weight out of range", spec: { ...SPEC, memberWeights: { "0": 101 } }, path: "spec.memberWeights.0" },

@@ -5,7 +5,7 @@
  * `loose_init_file` passed validation and mariadbd honoured them).
  */
 import { describe, expect, it } from "vitest";
-import { MySQLClusterSpecSchema, optionNameForms, ownedOptionOf } from "../../src/api/cluster.js";
+import { MySQLClusterSpecSchema, OPERATOR_OWNED_OPTIONS, OWNED_OPTION_NAMES, optionNameForms, ownedOptionOf } from "../../src/api/cluster.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
 
 function issuesOf(key: string, value: string | number = "1"): Array<{ path: string; message: string }> {
@@ -103,6 +103,31 @@ describe("mysqlConfig: owned options behind prefixes are rejected, naming the fi
   ])("allows %s", (key) => {
     expect(ownedOptionOf(key)).toBeUndefined();
     expect(issuesOf(key)).toEqual([]);
+  });
+
+  it.each([
+    ["read_onl", "read_only"],
+    ["loose_read_on", "read_only"],
+    ["init_fil", "init_file"],
+    ["gtid_strict", "gtid_strict"],
+    ["gtid", "gtid_"],
+    ["skip_log_b", "log_bin"],
+    ["skip_grant", "skip_grant_tables"],
+    ["plugin_load_a", "plugin_load_add"],
+    ["secure_file", "secure_file_priv"],
+  ])("denies %s: MariaDB reads an unambiguous prefix as the option (getopt_prefix_matching)", (key, target) => {
+    expect(ownedOptionOf(key)).toBe(target);
+    expect(issuesOf(key)[0]?.message).toContain(`"${target}"`);
+  });
+
+  it("every name used for prefix matching is itself denied", () => {
+    for (const name of OWNED_OPTION_NAMES) {
+      const full = name.endsWith("_") ? `${name}x` : name;
+      expect(
+        OPERATOR_OWNED_OPTIONS.some((re) => re.test(full)),
+        name,
+      ).toBe(true);
+    }
   });
 
   it("renders allowed prefixed options as written (the server strips the prefix itself)", () => {
