@@ -12,6 +12,8 @@ import { redactSecrets } from "../api/redact.js";
 /** Where and as whom to connect, and the time bounds of every call. */
 export interface ConnectOptions {
   host: string;
+  /** What errors call the instance (its pod name); the host when absent. */
+  name?: string;
   port: number;
   user: string;
   password: string;
@@ -27,6 +29,8 @@ export type Row = Record<string, unknown>;
 /** An open session. `close()` is idempotent and never throws. */
 export interface Session {
   readonly host: string;
+  /** The instance's pod name when known (for error messages). */
+  readonly name?: string;
   /** Runs one statement; resolves with its rows ([] for statements without a result set). */
   query(sql: string, values?: readonly (string | number)[], timeoutMs?: number): Promise<Row[]>;
   close(): void;
@@ -116,6 +120,7 @@ export function connect(opts: ConnectOptions): Promise<Session> {
 
   const session: Session = {
     host: opts.host,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
     query(sql, values = [], timeoutMs = queryTimeoutMs) {
       return new Promise<Row[]>((resolve, reject) => {
         if (closed) {
