@@ -43,8 +43,6 @@ export async function killClientConnections(s: Session, flavor: Flavor): Promise
       killed++;
     } catch (err) {
       if (z.object({ errno: z.literal(1094) }).safeParse(err).success) continue; // unknown thread: already gone
-      const cause = z.object({ cause: z.object({ errno: z.number() }) }).safeParse(err);
-      if (cause.success && cause.data.cause.errno === 1094) continue;
       throw wrapError(`kill connection ${r.id} on ${s.name ?? s.host}`, err);
     }
   }
