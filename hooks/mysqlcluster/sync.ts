@@ -8,6 +8,7 @@
  */
 import { MySQLClusterStatusSchema, type Cluster } from "../../src/api/cluster.js";
 import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { redactSecrets } from "../../src/api/redact.js";
 import { ordinalOf, type Pod } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
@@ -74,7 +75,7 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
     const ms = Math.round(performance.now() - started);
     recordOperation(ctx.metrics, cluster, op.type, "success", ms / 1000);
     ctx.logger.info(
-      { operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings },
+      { operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings.map(redactSecrets) },
       `${op.type}: ${op.reason}`,
     );
   } catch (err) {

@@ -72,8 +72,13 @@ export const ChildPatchSchema = z.object({
 });
 export type ChildPatch = z.infer<typeof ChildPatchSchema>;
 
-/** Options the operator owns; `spec.mysqlConfig` may not set them. Compared after `-` -> `_`. */
+/**
+ * Options the operator owns, or that load code or read and write files at paths the operator does
+ * not control; `spec.mysqlConfig` may not set them. Matched against every form of the name that
+ * `optionNameForms` yields, so `loose-skip-log-bin` is caught as `log_bin`.
+ */
 export const OPERATOR_OWNED_OPTIONS: readonly RegExp[] = [
+  // replication, GTIDs, read-only start, semi-sync, identity: what the operator configures
   /^server_id$/,
   /^log_bin(_.*)?$/,
   /^gtid_.*/,
@@ -81,26 +86,141 @@ export const OPERATOR_OWNED_OPTIONS: readonly RegExp[] = [
   /^read_only$/,
   /^super_read_only$/,
   /^rpl_semi_sync_.*/,
-  /^(loose_)?rpl_semi_sync_.*/,
   /^relay_log.*/,
   /^log_(slave|replica)_updates$/,
-  /^skip_(slave|replica)_start$/,
+  /^(skip_)?(slave|replica)_start$/,
   /^binlog_format$/,
   /^report_host$/,
+  /^(master|source)_info_.*/,
+  // layout and networking the pod, probes and Services rely on
   /^datadir$/,
   /^socket$/,
   /^port$/,
   /^bind_address$/,
   /^pid_file$/,
-  /^skip_networking$/,
+  /^(skip_)?networking$/,
   /^user$/,
+  /^basedir$/,
+  /^tmpdir$/,
+  /^chroot$/,
+  // code loading: plugins, Galera providers, SQL run at start or per connection as root
   /^plugin_load(_add)?$/,
+  /^early_plugin_load$/,
+  /^plugin_dir$/,
+  /^plugin_maturity$/,
+  /^wsrep_.*/,
   /^init_file$/,
+  /^init_connect$/,
+  /^init_(slave|replica)$/,
+  // authentication bypass
+  /^(skip_)?grant_tables$/,
+  // file access and files written at arbitrary paths (the operator's volume layout; a path could
+  // overwrite data files or fill another volume): the defaults, under the data directory, are used
+  /^secure_file_priv$/,
+  /^general_log_file$/,
+  /^slow_query_log_file$/,
+  /^log_error$/,
+  /^log_tc$/,
+  /^innodb_(data_home_dir|log_group_home_dir|undo_directory|data_file_path|temp_data_file_path|tmpdir)$/,
+  /^(character_sets_dir|lc_messages_dir)$/,
 ];
 
 /** The user's name for an option, normalized the way the server reads it. */
 export function normalizeOptionName(name: string): string {
   return name.trim().replace(/-/g, "_").toLowerCase();
+}
+
+/**
+ * Prefixes the server strips before looking an option up (my_getopt: `loose-` ignores unknown
+ * options, `skip-`/`disable-` set a boolean OFF, `enable-` ON, `maximum-` the session limit).
+ */
+const OPTION_PREFIXES = ["loose_", "skip_", "enable_", "disable_", "maximum_"] as const;
+
+/**
+ * Every name the server could read `name` as: the normalized name, then each name left after
+ * stripping one more prefix (repeatedly, as in `loose-skip-log-bin` -> `skip_log_bin` -> `log_bin`).
+ */
+export function optionNameForms(name: string): string[] {
+  const forms = [normalizeOptionName(name)];
+  for (;;) {
+    const last = forms[forms.length - 1] as string;
+    const prefix = OPTION_PREFIXES.find((p) => last.startsWith(p) && last.length > p.length);
+    if (!prefix) return forms;
+    forms.push(last.slice(prefix.length));
+  }
+}
+
+/**
+ * The denied options (or, ending in `_`, families) by name, for MariaDB's prefix matching
+ * (`getopt_prefix_matching`, on by default): mariadbd reads `read_onl=OFF` as `read_only` and
+ * `init_fil` as `init_file`. Every name here is also matched by OPERATOR_OWNED_OPTIONS.
+ */
+export const OWNED_OPTION_NAMES: readonly string[] = [
+  "server_id",
+  "log_bin",
+  "gtid_",
+  "enforce_gtid_consistency",
+  "read_only",
+  "super_read_only",
+  "rpl_semi_sync_",
+  "relay_log",
+  "log_slave_updates",
+  "log_replica_updates",
+  "skip_slave_start",
+  "skip_replica_start",
+  "binlog_format",
+  "report_host",
+  "master_info_file",
+  "datadir",
+  "socket",
+  "port",
+  "bind_address",
+  "pid_file",
+  "skip_networking",
+  "user",
+  "basedir",
+  "tmpdir",
+  "chroot",
+  "plugin_load",
+  "plugin_load_add",
+  "early_plugin_load",
+  "plugin_dir",
+  "plugin_maturity",
+  "wsrep_",
+  "init_file",
+  "init_connect",
+  "init_slave",
+  "init_replica",
+  "skip_grant_tables",
+  "secure_file_priv",
+  "general_log_file",
+  "slow_query_log_file",
+  "log_error",
+  "log_tc",
+  "innodb_data_home_dir",
+  "innodb_log_group_home_dir",
+  "innodb_undo_directory",
+  "innodb_data_file_path",
+  "innodb_temp_data_file_path",
+  "innodb_tmpdir",
+  "character_sets_dir",
+  "lc_messages_dir",
+];
+
+/** Real options whose names are prefixes of a denied one: the server matches them exactly. */
+const EXACT_OPTIONS_PREFIXING_OWNED = new Set(["general_log", "slow_query_log", "lc_messages"]);
+
+/** The operator-owned or denied option `name` stands for, or undefined when the user may set it. */
+export function ownedOptionOf(name: string): string | undefined {
+  const forms = optionNameForms(name);
+  const exact = forms.find((form) => OPERATOR_OWNED_OPTIONS.some((re) => re.test(form)));
+  if (exact !== undefined) return exact;
+  for (const form of forms) {
+    if (EXACT_OPTIONS_PREFIXING_OWNED.has(form)) continue;
+    const target = OWNED_OPTION_NAMES.find((owned) => owned.length > form.length && owned.startsWith(form));
+    if (target !== undefined) return target;
+  }
+  return undefined;
 }
 
 const MysqlConfigSchema = z
@@ -110,12 +230,16 @@ const MysqlConfigSchema = z
       const normalized = normalizeOptionName(key);
       if (!/^[a-z0-9_.]+$/.test(normalized)) {
         ctx.addIssue({ code: "custom", path: [key], message: `"${key}" is not a valid option name` });
-      } else if (OPERATOR_OWNED_OPTIONS.some((re) => re.test(normalized))) {
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message: `"${key}" is managed by the operator and cannot be set in mysqlConfig`,
-        });
+      } else {
+        const owned = ownedOptionOf(key);
+        if (owned !== undefined) {
+          const as = owned === key ? "" : ` (read by the server as "${owned}")`;
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `"${key}"${as} is managed by the operator and cannot be set in mysqlConfig`,
+          });
+        }
       }
       const value = String(config[key]);
       if (/[\n\r]/.test(value)) {

@@ -16,7 +16,7 @@ async function run(s: Session, verb: string, statements: readonly string[], time
     try {
       await s.query(sql, [], timeoutMs);
     } catch (err) {
-      throw wrapError(`${verb} on ${s.host}`, err);
+      throw wrapError(`${verb} on ${s.name ?? s.host}`, err);
     }
   }
 }
@@ -43,9 +43,7 @@ export async function killClientConnections(s: Session, flavor: Flavor): Promise
       killed++;
     } catch (err) {
       if (z.object({ errno: z.literal(1094) }).safeParse(err).success) continue; // unknown thread: already gone
-      const cause = z.object({ cause: z.object({ errno: z.number() }) }).safeParse(err);
-      if (cause.success && cause.data.cause.errno === 1094) continue;
-      throw wrapError(`kill connection ${r.id} on ${s.host}`, err);
+      throw wrapError(`kill connection ${r.id} on ${s.name ?? s.host}`, err);
     }
   }
   return killed;
@@ -90,7 +88,7 @@ export async function waitForGtid(s: Session, flavor: Flavor, gtid: string, time
     const r = z.object({ r: z.union([z.number(), z.string(), z.null()]) }).parse(rows[0]);
     return r.r !== null && Number(r.r) === 0;
   } catch (err) {
-    throw wrapError(`wait for GTID ${gtid} on ${s.host}`, err);
+    throw wrapError(`wait for GTID ${gtid} on ${s.name ?? s.host}`, err);
   }
 }
 
@@ -151,7 +149,7 @@ export async function readPrimaryPosition(s: Session, flavor: Flavor): Promise<s
     const rows = await s.query(sql);
     return z.object({ pos: z.string() }).parse(rows[0]).pos.trim();
   } catch (err) {
-    throw wrapError(`read GTID position on ${s.host}`, err);
+    throw wrapError(`read GTID position on ${s.name ?? s.host}`, err);
   }
 }
 
@@ -162,6 +160,6 @@ export async function isWritable(s: Session, flavor: Flavor): Promise<boolean> {
     const rows = await s.query(sql);
     return Number(z.object({ ro: z.union([z.number(), z.string()]) }).parse(rows[0]).ro) === 0;
   } catch (err) {
-    throw wrapError(`read read_only on ${s.host}`, err);
+    throw wrapError(`read read_only on ${s.name ?? s.host}`, err);
   }
 }

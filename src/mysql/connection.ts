@@ -7,10 +7,13 @@
 import { Socket } from "node:net";
 import mysql from "mysql2";
 import { z } from "zod";
+import { redactSecrets } from "../api/redact.js";
 
 /** Where and as whom to connect, and the time bounds of every call. */
 export interface ConnectOptions {
   host: string;
+  /** What errors call the instance (its pod name); the host when absent. */
+  name?: string;
   port: number;
   user: string;
   password: string;
@@ -26,21 +29,28 @@ export type Row = Record<string, unknown>;
 /** An open session. `close()` is idempotent and never throws. */
 export interface Session {
   readonly host: string;
+  /** The instance's pod name when known (for error messages). */
+  readonly name?: string;
   /** Runs one statement; resolves with its rows ([] for statements without a result set). */
   query(sql: string, values?: readonly (string | number)[], timeoutMs?: number): Promise<Row[]>;
   close(): void;
 }
 
-/** An error with the server address and statement it came from; `code` is mysql2's code. */
+/**
+ * An error with the server address and the operation it came from; `code` is mysql2's code.
+ * Its message never holds SQL text (a CHANGE MASTER statement holds the replication password):
+ * callers name the operation, and the server's message is redacted (`serverMessage`). The
+ * driver's error is not kept as `cause`: it carries the statement (`sql`) and the raw message,
+ * which error serializers (pino's) would print.
+ */
 export class MysqlError extends Error {
   override name = "MysqlError";
   constructor(
     message: string,
     readonly code: string | undefined,
     readonly errno: number | undefined,
-    options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message);
   }
 }
 
@@ -50,12 +60,22 @@ const DriverErrorSchema = z.object({
   message: z.string().optional(),
 });
 
-/** Wraps anything thrown by mysql2 with context, keeping code/errno. */
+/**
+ * The server's (or driver's) message, safe to log: MySQL and MariaDB quote the statement from
+ * the point of a syntax error on ("near '...' at line 1"), which may hold a password.
+ */
+export function serverMessage(message: string): string {
+  return redactSecrets(message);
+}
+
+/** Wraps anything thrown by mysql2 (or a MysqlError) with context, keeping code/errno; no SQL text. */
 export function wrapError(context: string, err: unknown): MysqlError {
   const parsed = DriverErrorSchema.safeParse(err);
   const info = parsed.success ? parsed.data : {};
-  const detail = info.message ?? String(err);
-  return new MysqlError(`${context}: ${detail}`, info.code, info.errno, { cause: err });
+  if (err instanceof MysqlError) return new MysqlError(`${context}: ${err.message}`, err.code, err.errno);
+  const detail = serverMessage(info.message ?? String(err));
+  const code = info.code !== undefined ? ` (${info.code}${info.errno !== undefined ? ` ${info.errno}` : ""})` : "";
+  return new MysqlError(`${context}: ${detail}${code}`, info.code, info.errno);
 }
 
 const RowsSchema = z.array(z.record(z.string(), z.unknown()));
@@ -100,6 +120,7 @@ export function connect(opts: ConnectOptions): Promise<Session> {
 
   const session: Session = {
     host: opts.host,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
     query(sql, values = [], timeoutMs = queryTimeoutMs) {
       return new Promise<Row[]>((resolve, reject) => {
         if (closed) {
@@ -109,7 +130,7 @@ export function connect(opts: ConnectOptions): Promise<Session> {
         // Belt and braces: mysql2's own timeout should fire first.
         const guard = setTimeout(() => {
           close();
-          reject(new MysqlError(`${where}: query timed out after ${timeoutMs} ms: ${sql}`, "QUERY_TIMEOUT", undefined));
+          reject(new MysqlError(`${where}: query timed out after ${timeoutMs} ms`, "QUERY_TIMEOUT", undefined));
         }, timeoutMs + 500);
         core.query({ sql, values: [...values], timeout: timeoutMs }, (err: unknown, result: unknown) => {
           clearTimeout(guard);
@@ -117,7 +138,8 @@ export function connect(opts: ConnectOptions): Promise<Session> {
             const fatal = DriverErrorSchema.extend({ fatal: z.boolean().optional() }).safeParse(err);
             // Server errors (ER_*) leave the connection usable; fatal/protocol errors do not.
             if (!fatal.success || fatal.data.fatal === true || fatal.data.code?.startsWith("PROTOCOL_")) close();
-            reject(wrapError(`${where}: ${sql.slice(0, 120)}`, err));
+            // Never the statement: it may hold a password (CHANGE MASTER, CREATE USER).
+            reject(wrapError(where, err));
             return;
           }
           const rows = RowsSchema.safeParse(result);

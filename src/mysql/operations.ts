@@ -75,6 +75,7 @@ class Recorder {
 function open(cfg: OperationConfig, m: Member, connectTimeoutMs = cfg.connectTimeoutMs): Promise<Session> {
   return connect({
     host: m.host,
+    name: m.name,
     port: m.port ?? MYSQL_PORT,
     user: cfg.operator.user,
     password: cfg.operator.password,

@@ -16,6 +16,7 @@ import { finalizeMySQLCluster } from "../../hooks/mysqlcluster/finalize.js";
 import { syncMySQLCluster } from "../../hooks/mysqlcluster/sync.js";
 import { KeyedSerializer } from "./serialize.js";
 import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "../api/env.js";
+import { redactSecrets } from "../api/redact.js";
 import { createHookMetrics, type HookMetrics } from "../metrics/registry.js";
 import { generatePassword } from "./passwords.js";
 
@@ -116,6 +117,22 @@ function fastJsonBody(limit: string, fallback: express.RequestHandler): express.
   };
 }
 
+/**
+ * What the log gets of a failed hook's error: its type, code and redacted message and stack,
+ * not the error object (pino's serializer would print every property and every cause's message
+ * and stack, e.g. a driver error's `sql`).
+ */
+export function loggableError(err: unknown): { type: string; message: string; code?: string; stack?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: redactSecrets(String(err)) };
+  const code: unknown = Reflect.get(err, "code");
+  return {
+    type: err.name,
+    message: redactSecrets(err.message),
+    ...(typeof code === "string" ? { code } : {}),
+    ...(err.stack !== undefined ? { stack: redactSecrets(err.stack) } : {}),
+  };
+}
+
 /** Builds the express app (used by `serve`, the local runtime and the contract tests). */
 export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: HookContext; state: { ready: boolean } } {
   const config = opts.config ?? EnvConfigSchema.parse({});
@@ -160,8 +177,10 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
           res.status(400).json({ error: err.message, issues: err.issues });
         } else {
           code = 500;
-          const reason = err instanceof Error ? err.message : String(err);
-          log.error({ err }, `hook failed: ${reason}`);
+          // Redacted at the boundary: errors carry no SQL (src/mysql/connection.ts), and anything
+          // that still looks like a password never reaches a log line or the response.
+          const reason = redactSecrets(err instanceof Error ? err.message : String(err));
+          log.error({ err: loggableError(err) }, `hook failed: ${reason}`);
           res.status(500).type("text/plain").send(`metamysql ${hook} failed: ${reason}`);
         }
       } finally {
@@ -202,7 +221,7 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   });
   app.use((err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
     const status = typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : 500;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = redactSecrets(err instanceof Error ? err.message : String(err));
     if (status >= 400 && status < 500) res.status(status).json({ error: `malformed request: ${message}` });
     else res.status(500).type("text/plain").send(`metamysql: ${message}`);
   });

@@ -128,7 +128,7 @@ describe("sync: existing cluster", () => {
 });
 
 describe("sync: invalid spec or forbidden change -> 200, Invalid, children unchanged", () => {
-  const cases: Array<{ name: string; spec: unknown; path: string }> = [
+  const cases: Array<{ name: string; spec: unknown; path: string; option?: string }> = [
     { name: "instances below range", spec: { ...SPEC, instances: 0 }, path: "spec.instances" },
     { name: "instances above range", spec: { ...SPEC, instances: 10 }, path: "spec.instances" },
     { name: "unknown flavor", spec: { ...SPEC, flavor: "postgres" }, path: "spec.flavor" },
@@ -144,6 +144,45 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
       name: "operator-owned semi-sync",
       spec: { ...SPEC, mysqlConfig: { rpl_semi_sync_master_timeout: 1 } },
       path: "spec.mysqlConfig.rpl_semi_sync_master_timeout",
+    },
+    // issue 10: prefixes the server strips cannot reach an owned or code-loading option
+    { name: "loose_read_only", spec: { ...SPEC, mysqlConfig: { loose_read_only: "OFF" } }, path: "spec.mysqlConfig.loose_read_only", option: `"read_only"` },
+    { name: "skip_log_bin", spec: { ...SPEC, mysqlConfig: { skip_log_bin: "ON" } }, path: "spec.mysqlConfig.skip_log_bin", option: `"log_bin"` },
+    {
+      name: "loose_gtid_strict_mode",
+      spec: { ...SPEC, mysqlConfig: { loose_gtid_strict_mode: "OFF" } },
+      path: "spec.mysqlConfig.loose_gtid_strict_mode",
+      option: `"gtid_strict_mode"`,
+    },
+    {
+      name: "loose_init_file",
+      spec: { ...SPEC, mysqlConfig: { loose_init_file: "/tmp/x.sql" } },
+      path: "spec.mysqlConfig.loose_init_file",
+      option: `"init_file"`,
+    },
+    {
+      name: "loose-skip-log-bin",
+      spec: { ...SPEC, mysqlConfig: { "loose-skip-log-bin": "ON" } },
+      path: "spec.mysqlConfig.loose-skip-log-bin",
+      option: `"log_bin"`,
+    },
+    {
+      name: "init_connect",
+      spec: { ...SPEC, mysqlConfig: { init_connect: "DROP DATABASE x" } },
+      path: "spec.mysqlConfig.init_connect",
+      option: `"init_connect"`,
+    },
+    {
+      name: "plugin_load_add",
+      spec: { ...SPEC, mysqlConfig: { plugin_load_add: "evil.so" } },
+      path: "spec.mysqlConfig.plugin_load_add",
+      option: `"plugin_load_add"`,
+    },
+    {
+      name: "read_onl (MariaDB prefix matching)",
+      spec: { ...SPEC, mysqlConfig: { read_onl: "OFF" } },
+      path: "spec.mysqlConfig.read_onl",
+      option: `"read_only"`,
     },
     { name: "weight for a missing ordinal", spec: { ...SPEC, memberWeights: { "5": 10 } }, path: "spec.memberWeights.5" },
     { name: "all weights zero", spec: { ...SPEC, instances: 1, memberWeights: { "0": 0 } }, path: "spec.memberWeights" },
@@ -169,6 +208,7 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
       const cond = res.body.status.conditions.find((c: { type: string }) => c.type === "SpecValid");
       expect(cond.status).toBe("False");
       expect(cond.message).toContain(tc.path);
+      if (tc.option !== undefined) expect(cond.message).toContain(tc.option);
       // Every observed child is returned exactly as last applied: nothing deleted or modified.
       const lastApplied = children.map((c) =>
         JSON.parse((c.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"] ?? "{}"),
