@@ -3,9 +3,10 @@
  * text the ConfigMap ships, embedded by `npm run gen`). Spawns bash: integration tests only.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderSettings, SETTINGS_FILE } from "../../src/api/settings.js";
 
@@ -24,16 +25,32 @@ const configDirs = new Map<string, string>();
 
 /**
  * A directory laid out like the mounted ConfigMap: every script of the repository plus the
- * settings.env the renderer writes for `flavor` (src/api/settings.ts). One per flavor.
+ * settings.env the renderer writes for `flavor` (src/api/settings.ts). Content-addressed under
+ * the system temp dir and reused, so test processes (which vitest may end without an exit hook)
+ * leave nothing that grows behind.
  */
 export function configDir(flavor: "mysql" | "mariadb"): string {
   const known = configDirs.get(flavor);
   if (known) return known;
-  const dir = mkdtempSync(join(tmpdir(), `metamysql-scripts-${flavor}-`));
+  const files = new Map<string, string>();
   for (const src of ["src/render/scripts", "src/backup/scripts"]) {
-    for (const f of readdirSync(resolve(ROOT, src)).filter((n) => n.endsWith(".sh"))) copyFileSync(resolve(ROOT, src, f), join(dir, f));
+    for (const f of readdirSync(resolve(ROOT, src)).filter((n) => n.endsWith(".sh"))) files.set(f, readFileSync(resolve(ROOT, src, f), "utf8"));
   }
-  writeFileSync(join(dir, SETTINGS_FILE), renderSettings(flavor));
+  files.set(SETTINGS_FILE, renderSettings(flavor));
+  const hash = createHash("sha256");
+  for (const name of [...files.keys()].sort()) hash.update(`${name}\0${files.get(name) ?? ""}\0`);
+  const dir = join(tmpdir(), "metamysql-test-scripts", `${flavor}-${hash.digest("hex").slice(0, 16)}`);
+  if (!existsSync(dir)) {
+    // Written aside, then renamed: parallel test files never see half a directory.
+    mkdirSync(dirname(dir), { recursive: true });
+    const tmp = mkdtempSync(`${dir}.tmp-`);
+    for (const [name, text] of files) writeFileSync(join(tmp, name), text);
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another process made it first
+    }
+  }
   configDirs.set(flavor, dir);
   return dir;
 }
