@@ -5,9 +5,8 @@
  * gap (the longest pause between two acknowledged writes around the event) and the number of
  * acknowledged writes missing on the primary afterwards. Every process is stopped at the end.
  */
-import { rmSync } from "node:fs";
 import { type HaCluster, Writer, median, startHaCluster } from "../test/helpers/ha.js";
-import { eventually, leftoverPids } from "../test/helpers/local.js";
+import { eventually, finishStateDir, leftoverPids } from "../test/helpers/local.js";
 
 /** What one run measured. */
 export interface RunResult {
@@ -56,6 +55,7 @@ export async function runHaBench(b: HaBench): Promise<void> {
   });
   const w = new Writer(() => c.service()).start();
   const results: RunResult[] = [];
+  let failed = true;
   try {
     await w.waitForAcks(200, 30_000);
     await b.prepare?.(c, w);
@@ -87,12 +87,13 @@ export async function runHaBench(b: HaBench): Promise<void> {
         `${pad(run, 3)}  ${r.from.padEnd(7)} -> ${r.to.padEnd(7)} ${r.operation.padEnd(10)} gap ${pad(r.gapMs, 5)} ms  lost ${r.lost}  ${extra}\n`,
       );
     }
+    failed = results.some((r) => r.lost > 0);
   } finally {
     await w.stop();
     await c.rt.stop();
     const left = leftoverPids(c.t.stateDir);
     if (left.length > 0) process.stdout.write(`WARNING: processes left: ${JSON.stringify(left)}\n`);
-    rmSync(c.t.stateDir, { recursive: true, force: true });
+    finishStateDir(c.t.stateDir, failed);
   }
   const gaps = results.map((r) => r.gapMs);
   const lost = results.reduce((n, r) => n + r.lost, 0);

@@ -9,7 +9,7 @@
  * delete, trigger) are in control/verbs.ts, the control channel's routes in control/routes.ts,
  * and what is printed as things happen in narration.ts.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { namespaceOf, numberField, type KObject } from "./apiserver/objects.js";
@@ -339,7 +339,14 @@ export class LocalRuntime {
   }
 
   private event(source: string, reason: string, message: string, level: RuntimeEvent["level"] = "info"): void {
-    this.emitEvent({ time: new Date(), source, reason, message, level });
+    const ev: RuntimeEvent = { time: new Date(), source, reason, message, level };
+    // Kept in the state dir (logs/events.log), so a failed test or benchmark can be read afterwards.
+    try {
+      appendFileSync(this.layout.eventsLog, `${JSON.stringify(ev)}\n`, { mode: 0o600 });
+    } catch {
+      // the state dir is going away (runtime stopping): the event is still reported below
+    }
+    this.emitEvent(ev);
   }
 
   private readonly say: Say = (source, reason, message, level) => this.event(source, reason, message, level);

@@ -11,19 +11,21 @@
  * killed primary stays down past the delay and is failed over; a first crash restarts at once
  * and is reopened instead (the delay exists for that).
  */
-import { rmSync } from "node:fs";
 import { destination, pino } from "pino";
 import type { RowDataPacket } from "mysql2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHookServer } from "../../src/server/app.js";
 import { APP_PASSWORD, APP_USER, HaCluster, Writer, clusterManifest, haStateDir, sleep } from "../helpers/ha.js";
-import { HookInterposer, eventually, leftoverPids, query, startTestRuntime } from "../helpers/local.js";
+import { HookInterposer, eventually, finishStateDir, leftoverPids, query, startTestRuntime } from "../helpers/local.js";
 
 const NAME = "shop";
 let hooks: { url: string; close(): Promise<void> };
 let interposer: HookInterposer;
 let c: HaCluster;
 let writer: Writer | undefined;
+/** A failed test keeps the state dir (events, server logs) for reading afterwards. */
+let failed = false;
+beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
 
 async function readOnly(name: string): Promise<number> {
   const rows = await query<{ ro: number } & RowDataPacket>(c.pod(name), "SELECT @@read_only AS ro", 2000);
@@ -76,7 +78,7 @@ afterAll(async () => {
   await hooks?.close();
   if (c) {
     expect(leftoverPids(c.t.stateDir)).toEqual([]);
-    if (!process.env.KEEP_STATE) rmSync(c.t.stateDir, { recursive: true, force: true });
+    finishStateDir(c.t.stateDir, failed);
   }
 }, 120_000);
 

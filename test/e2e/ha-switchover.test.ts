@@ -5,15 +5,17 @@
  * the primary, and last (it leaves an instance errant) an errant write on a replica followed by
  * the primary's death. One cluster for the whole file; pod IPs 127.30.2.0/24.
  */
-import { rmSync } from "node:fs";
 import type { RowDataPacket } from "mysql2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type HaCluster, Writer, startHaCluster } from "../helpers/ha.js";
-import { eventually, leftoverPids, query } from "../helpers/local.js";
+import { eventually, finishStateDir, leftoverPids, query } from "../helpers/local.js";
 
 const NAME = "shop";
 let c: HaCluster;
 let w: Writer;
+/** A failed test keeps the state dir (events, server logs) for reading afterwards. */
+let failed = false;
+beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
 
 async function readOnly(name: string): Promise<number> {
   const rows = await query<{ ro: number } & RowDataPacket>(c.pod(name), "SELECT @@read_only AS ro", 2000);
@@ -42,7 +44,7 @@ afterAll(async () => {
   await c?.rt.stop();
   if (c) {
     expect(leftoverPids(c.t.stateDir)).toEqual([]);
-    rmSync(c.t.stateDir, { recursive: true, force: true });
+    finishStateDir(c.t.stateDir, failed);
   }
 }, 120_000);
 

@@ -5,7 +5,7 @@
  * runtime started is left behind (by the PIDs it recorded).
  */
 import { startLocalHookServer } from "../../src/cli/hook-server.js";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,19 @@ import type { RuntimeEvent } from "../../src/local/narration.js";
 import { LocalRuntime, type LocalRuntimeOptions } from "../../src/local/runtime.js";
 import type { KObject } from "../../src/local/apiserver/objects.js";
 import { stateLayout } from "../../src/local/node/statedir.js";
+
+/**
+ * Removes a test's or benchmark's state dir, unless it failed or KEEP_STATE is set: then it is
+ * kept (the store, logs/events.log with the runtime's events, logs/<pod>.log with each server's
+ * log, the volumes) and its path printed, so a rare failure can be read afterwards (issue 16).
+ */
+export function finishStateDir(dir: string, failed: boolean): void {
+  if (failed || process.env["KEEP_STATE"]) {
+    process.stderr.write(`state dir kept${failed ? " (failed run)" : ""}: ${dir} (events: ${stateLayout(dir).eventsLog}, server logs: ${stateLayout(dir).logsDir})\n`);
+    return;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
 
 /** A fresh temporary state dir. */
 export function tempStateDir(tag: string): string {

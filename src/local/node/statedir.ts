@@ -18,6 +18,8 @@ export interface StateLayout {
   runtimeFile: string;
   pidLog: string;
   logsDir: string;
+  /** The runtime's events, one JSON line each (logs/events.log). */
+  eventsLog: string;
   /** Where the unix socket of the control channel lives (short path: sun_path is 108 bytes). */
   controlSocket: string;
   /** Host dir of a PersistentVolumeClaim (kept across restarts). */
@@ -43,6 +45,7 @@ export function stateLayout(root: string): StateLayout {
     runtimeFile: join(abs, "runtime.json"),
     pidLog: join(abs, "pids.log"),
     logsDir: join(abs, "logs"),
+    eventsLog: join(abs, "logs", "events.log"),
     controlSocket: sock.length < SOCKET_PATH_LIMIT ? sock : join(tmpdir(), `metamysql-${hash}.sock`),
     pvcDir: (namespace, claim) => join(abs, "volumes", namespace, claim),
     podDir: (namespace, pod) => join(podRoot, namespace, pod),
