@@ -21,6 +21,7 @@ await runHaBench({
   crashLoopBaseMs: 3000,
   crashLoopMaxMs: 3000,
   targetMedianMs: 5000,
+  allowReopen: true,
   prepare: async (c) => {
     for (const p of c.rt.status().pods) c.rt.kill(p.name, "KILL");
     await eventually(() => c.rt.kubelet.pods().every((p) => p.restarts >= 1 && p.ready), 60_000, "every pod restarted once");

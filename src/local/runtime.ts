@@ -35,7 +35,7 @@ import { JobController } from "./controllers/job.js";
 import { podRunningAndReady, StatefulSetController } from "./controllers/statefulset.js";
 import { Kubelet, type PodRuntimeInfo } from "./kubelet/kubelet.js";
 import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./metacontroller/controller-config.js";
-import { MetacontrollerEmulator } from "./metacontroller/metacontroller.js";
+import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller/metacontroller.js";
 import { narrateClusterChange, narrateMetacontroller, podEventLevel, type RuntimeEvent, type Say } from "./narration.js";
 import { defaultIpPrefix, parseIpPrefix } from "./node/ipam.js";
 import { killLeftovers, ProcessSupervisor } from "./node/process.js";
@@ -175,9 +175,9 @@ export class LocalRuntime {
       (ev) => this.event(`service ${ev.service}`, "Endpoints", ev.message),
       (ports) => writeSettings(layout, { ...settings, servicePorts: ports }),
     );
-    this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => narrateMetacontroller(ev, this.say) });
+    this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => this.metacontrollerEvent(ev) });
     this.backupController = init.backupController
-      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => narrateMetacontroller(ev, this.say) })
+      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => this.metacontrollerEvent(ev) })
       : undefined;
     this.jobs = new JobController({
       store,
@@ -309,7 +309,7 @@ export class LocalRuntime {
   }
 
   /** Resolves when `predicate` holds (checked on every store change and every 200 ms). */
-  async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  async waitFor(predicate: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
     await waitForStore(this.store, predicate, timeoutMs, what);
   }
 
@@ -340,13 +340,30 @@ export class LocalRuntime {
 
   private event(source: string, reason: string, message: string, level: RuntimeEvent["level"] = "info"): void {
     const ev: RuntimeEvent = { time: new Date(), source, reason, message, level };
-    // Kept in the state dir (logs/events.log), so a failed test or benchmark can be read afterwards.
+    this.trace(ev);
+    this.emitEvent(ev);
+  }
+
+  /**
+   * Appends to logs/events.log in the state dir, so a failed test or benchmark can be read
+   * afterwards: every event, and what is too chatty to narrate (each sync, with its duration).
+   */
+  private trace(ev: RuntimeEvent): void {
     try {
       appendFileSync(this.layout.eventsLog, `${JSON.stringify(ev)}\n`, { mode: 0o600 });
     } catch {
-      // the state dir is going away (runtime stopping): the event is still reported below
+      // the state dir is going away (runtime stopping)
     }
-    this.emitEvent(ev);
+  }
+
+  private metacontrollerEvent(ev: MetacontrollerEvent): void {
+    if (ev.type !== "Synced") {
+      narrateMetacontroller(ev, this.say);
+      return;
+    }
+    const resync = ev.resyncAfterSeconds ? `, resync in ${ev.resyncAfterSeconds}s` : "";
+    const message = `${ev.hook} of ${ev.parent} in ${ev.durationMs} ms${resync}: ${ev.statusMessage ?? ""}`;
+    this.trace({ time: new Date(), source: "metacontroller", reason: "Synced", message, level: "info" });
   }
 
   private readonly say: Say = (source, reason, message, level) => this.event(source, reason, message, level);

@@ -94,7 +94,15 @@ export class HaCluster {
         return s.state === "Healthy" && !!s.currentPrimary && (n === undefined || (pods.length === n && pods.every((p) => p.ready)));
       },
       timeoutMs,
-      `cluster ${this.name} Healthy${n ? ` with ${n} ready pods` : ""} (now: ${JSON.stringify({ state: this.status().state, message: this.status().message })})`,
+      // Evaluated at the timeout: the state then (issue 16: a message captured at the start of the
+      // wait once sent the investigation after a connection error long gone).
+      () =>
+        `cluster ${this.name} Healthy${n ? ` with ${n} ready pods` : ""} (at the timeout: ${JSON.stringify({
+          state: this.status().state,
+          message: this.status().message,
+          instances: this.status().instances,
+          pods: this.rt.status().pods.map((p) => ({ name: p.name, ready: p.ready })),
+        })})`,
     );
   }
 

@@ -24,7 +24,9 @@ import { stateLayout } from "../../src/local/node/statedir.js";
  */
 export function finishStateDir(dir: string, failed: boolean): void {
   if (failed || process.env["KEEP_STATE"]) {
-    process.stderr.write(`state dir kept${failed ? " (failed run)" : ""}: ${dir} (events: ${stateLayout(dir).eventsLog}, server logs: ${stateLayout(dir).logsDir})\n`);
+    process.stderr.write(
+      `state dir kept${failed ? " (failed run)" : ""}: ${dir} (events: ${stateLayout(dir).eventsLog}, server logs: ${stateLayout(dir).logsDir})\n`,
+    );
     return;
   }
   rmSync(dir, { recursive: true, force: true });

@@ -192,8 +192,12 @@ export function triggerCronJob(parts: RuntimeParts, cronJob: string): string {
   }
 }
 
-/** Resolves when `predicate` holds (checked on every store change and every 200 ms). */
-export async function waitForStore(store: ObjectStore, predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/**
+ * Resolves when `predicate` holds (checked on every store change and every 200 ms). `what` names
+ * the wait in the timeout error; as a function it is evaluated at the timeout, so the error tells
+ * the state at that moment, not at the start of the wait.
+ */
+export async function waitForStore(store: ObjectStore, predicate: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
   if (predicate()) return;
   await new Promise<void>((resolve, reject) => {
     const done = (err?: Error): void => {
@@ -212,6 +216,6 @@ export async function waitForStore(store: ObjectStore, predicate: () => boolean,
     };
     const unwatch = store.watch(() => queueMicrotask(check));
     const tick = setInterval(check, 200);
-    const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`)), timeoutMs);
   });
 }

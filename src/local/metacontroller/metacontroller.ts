@@ -32,7 +32,7 @@ import { WorkQueue } from "./workqueue.js";
 /** Something the emulation reports (for the progress output and tests). */
 export type MetacontrollerEvent =
   | { type: "SyncError"; parent: string; hook: string; message: string; retryInMs: number }
-  | { type: "Synced"; parent: string; hook: string; durationMs: number }
+  | { type: "Synced"; parent: string; hook: string; durationMs: number; resyncAfterSeconds: number | undefined; statusMessage: string | undefined }
   | { type: "ChildCreated" | "ChildUpdated" | "ChildDeleted"; parent: string; child: string }
   | { type: "Finalized"; parent: string };
 
@@ -195,7 +195,15 @@ export class MetacontrollerEmulator {
       throw new SyncFailure(finalizing ? "finalize" : "sync", `invalid ${finalizing ? "finalize" : "sync"} response: ${z.prettifyError(parsed.error)}`);
     }
     const response = parsed.data;
-    this.onEvent({ type: "Synced", parent: key, hook: finalizing ? "finalize" : "sync", durationMs: Date.now() - started });
+    const statusMessage = isRecord(response.status) && typeof response.status.message === "string" ? response.status.message : undefined;
+    this.onEvent({
+      type: "Synced",
+      parent: key,
+      hook: finalizing ? "finalize" : "sync",
+      durationMs: Date.now() - started,
+      resyncAfterSeconds: response.resyncAfterSeconds,
+      statusMessage,
+    });
 
     if (response.resyncAfterSeconds && response.resyncAfterSeconds > 0) {
       this.queue.addAfter(key, response.resyncAfterSeconds * 1000);
