@@ -22,6 +22,8 @@ await runHaBench({
   crashLoopMaxMs: 3000,
   targetMedianMs: 5000,
   allowReopen: true,
+  settle: true,
+  group: () => "kill",
   prepare: async (c) => {
     for (const p of c.rt.status().pods) c.rt.kill(p.name, "KILL");
     await eventually(() => c.rt.kubelet.pods().every((p) => p.restarts >= 1 && p.ready), 60_000, "every pod restarted once");

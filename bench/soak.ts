@@ -25,6 +25,7 @@ await runHaBench({
   crashLoopMaxMs: 3000,
   targetMedianMs: 5000,
   allowReopen: true,
+  settle: true,
   group: kind,
   prepare: async (c) => {
     for (const p of c.rt.status().pods) c.rt.kill(p.name, "KILL");

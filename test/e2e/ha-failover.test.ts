@@ -15,7 +15,7 @@ import { destination, pino } from "pino";
 import type { RowDataPacket } from "mysql2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHookServer } from "../../src/server/app.js";
-import { APP_PASSWORD, APP_USER, HaCluster, Writer, clusterManifest, haStateDir, sleep } from "../helpers/ha.js";
+import { APP_PASSWORD, APP_USER, HaCluster, Writer, clusterManifest, haStateDir, settleOldPrimary, sleep } from "../helpers/ha.js";
 import { HookInterposer, eventually, finishStateDir, leftoverPids, query, startTestRuntime } from "../helpers/local.js";
 
 const NAME = "shop";
@@ -155,35 +155,50 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     await c.applySpec({ memberWeights: {} });
   }, 60_000);
 
-  it("fails over after the delay on SIGKILL of the primary, 10 times in a row, losing no acknowledged write; each old primary rejoins read-only", async () => {
+  it("on SIGKILL of the primary, 10 times in a row: fails over after the delay (or reopens a primary back first), losing no acknowledged write; each old primary rejoins read-only or, holding only its unacknowledged tail, stays out until re-seeded", async () => {
     const w = writer as Writer;
     const delayMs = 2000;
     const gaps: number[] = [];
+    const outcomes: string[] = [];
     for (let run = 1; run <= 10; run++) {
       await c.waitHealthy(60_000, 3);
       await w.waitForAcks(50, 20_000);
       const old = c.primary();
+      const restarts = c.rt.kubelet.pods().find((p) => p.name === old)?.restarts ?? 0;
       const killedAt = Date.now();
       c.rt.kill(old, "KILL");
-      await eventually(() => c.primary() !== old, 30_000, `failover away from ${old} (run ${run})`);
-      const last = c.status().lastOperation;
-      expect(last).toMatchObject({ type: "Failover", from: old });
-      // The reason names when the primary was first seen down (status.failingSince then).
-      const failingSince = Date.parse(/unavailable since (\S+Z)/.exec(last?.reason ?? "")?.[1] ?? "");
-      expect(Number.isNaN(failingSince)).toBe(false);
-      expect(Date.parse(last?.time ?? "")).toBeGreaterThanOrEqual(failingSince + delayMs);
+      // A failover after the delay; or, when the restarted primary is back (after the 3 s
+      // back-off) before a sync could fail over (a CPU-starved sync), it is rightly reopened.
+      await eventually(
+        () => c.primary() !== old || (c.status().state === "Healthy" && (c.rt.kubelet.pods().find((p) => p.name === old)?.restarts ?? 0) > restarts),
+        30_000,
+        `failover away from ${old}, or ${old} reopened (run ${run})`,
+      );
       await w.waitForAcks(50, 20_000);
       gaps.push(w.gap(killedAt, Date.now()).ms);
       await expectNothingLost(c.primary(), w);
-      // The old primary restarts (after the back-off) and rejoins as a read-only replica.
-      await c.waitHealthy(60_000, 3);
+      if (c.primary() === old) {
+        outcomes.push("reopened");
+        expect(await writable()).toEqual([old]);
+        continue;
+      }
+      const last = c.status().lastOperation;
+      expect(["Failover", "Rejoin"]).toContain(last?.type);
+      if (last?.type === "Failover") {
+        expect(last).toMatchObject({ from: old });
+        // The reason names when the primary was first seen down (status.failingSince then).
+        const failingSince = Date.parse(/unavailable since (\S+Z)/.exec(last.reason ?? "")?.[1] ?? "");
+        expect(Number.isNaN(failingSince)).toBe(false);
+        expect(Date.parse(last.time ?? "")).toBeGreaterThanOrEqual(failingSince + delayMs);
+      }
+      // The old primary restarts (after the back-off): a read-only replica again, or errant by its
+      // own unacknowledged tail (checked, then re-seeded as a user would; issue 12 automates it).
+      outcomes.push(await settleOldPrimary(c, old, w));
       expect(await readOnly(old)).toBe(1);
-      const roles = Object.fromEntries((c.status().instances ?? []).map((i) => [i.name, i.role]));
-      expect(roles[old]).toBe("replica");
       expect(await writable()).toEqual([c.primary()]);
     }
-    process.stderr.write(`SIGKILL failovers: write gaps ${gaps.join(", ")} ms\n`);
-  }, 400_000);
+    process.stderr.write(`SIGKILLs: outcomes ${outcomes.join(", ")}; write gaps ${gaps.join(", ")} ms\n`);
+  }, 600_000);
 
   it("keeps exactly one primary when two syncs are posted at the same time during a failover", async () => {
     const w = writer as Writer;

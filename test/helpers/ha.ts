@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
 import type { KObject } from "../../src/local/apiserver/objects.js";
-import { destroy, query, startTestRuntime, type TestRuntime } from "./local.js";
+import { SERVER_ID_BASE } from "../../src/api/constants.js";
+import { ordinalOf } from "../../src/api/k8s.js";
+import { destroy, eventually, query, startTestRuntime, type TestRuntime } from "./local.js";
 
 /** The application account: no READ_ONLY ADMIN, so read_only refuses its writes (field notes). */
 export const APP_USER = "app";
@@ -165,6 +167,51 @@ export async function startHaCluster(opts: {
     await t.rt.stop();
     throw err;
   }
+}
+
+/** How a crashed (or hung) old primary ended up. */
+export type OldPrimaryOutcome = "replica" | "errant-tail";
+
+/**
+ * Waits until a crashed old primary is settled (`timeoutMs`): a replica again, or errant. Errant
+ * is a correct outcome only for the unacknowledged tail of the old primary (docs/clustering.md,
+ * "Crash recovery of a killed primary"): a commit it binlogged and the client never heard OK for,
+ * which its crash recovery then committed. That is asserted here (its extra GTIDs all carry its
+ * own server_id; every row it has that the primary lacks is one the writer never saw acknowledged;
+ * it is read-only), then it is re-seeded the way docs/clustering.md tells a user to (delete its
+ * PersistentVolumeClaim and its Pod: it comes back empty and replicates everything) and the cluster
+ * must be Healthy again. Until automatic rebuild exists (issue 12), this is the user's repair.
+ */
+export async function settleOldPrimary(c: HaCluster, old: string, w: Writer, timeoutMs = 90_000): Promise<OldPrimaryOutcome> {
+  const role = await eventually(
+    () => {
+      const s = c.status();
+      const inst = (s.instances ?? []).find((i) => i.name === old);
+      if (inst?.role === "errant" && inst.errantTransactions) return "errant" as const;
+      return inst?.role === "replica" && s.state === "Healthy" && c.rt.status().pods.every((p) => p.ready) ? ("replica" as const) : undefined;
+    },
+    timeoutMs,
+    `${old} back as a replica (or errant), cluster Healthy`,
+  );
+  if (role === "replica") return "replica";
+  const inst = (c.status().instances ?? []).find((i) => i.name === old);
+  const serverId = SERVER_ID_BASE + (ordinalOf(c.name, old) ?? -1);
+  const gtids = (inst?.errantTransactions ?? "").split(",").map((g) => g.trim());
+  for (const g of gtids)
+    if (!g.startsWith(`0-${serverId}-`)) throw new Error(`${old} errant by ${g}, not by its own unacknowledged tail (server_id ${serverId})`);
+  const onOld = await c.idsOn(old);
+  const onPrimary = await c.idsOn(c.primary());
+  const extra = [...onOld].filter((id) => !onPrimary.has(id));
+  const acked = new Set(w.acks.map((a) => a.id));
+  const ackedExtra = extra.filter((id) => acked.has(id));
+  if (ackedExtra.length > 0) throw new Error(`${old} holds acknowledged rows the primary lacks: ${ackedExtra.join(", ")}`);
+  const ro = await query<{ ro: number } & RowDataPacket>(c.pod(old), "SELECT @@read_only AS ro", 5000);
+  if (Number(ro[0]?.ro) !== 1) throw new Error(`${old} is errant and writable`);
+  process.stderr.write(`${old} came back errant by its unacknowledged tail ${gtids.join(",")} (rows ${extra.join(", ") || "none"}); re-seeding it by hand\n`);
+  c.rt.deleteObject("v1", "PersistentVolumeClaim", `data-${old}`);
+  c.rt.deletePod(old);
+  await c.waitHealthy(180_000, Number(c.spec()["instances"] ?? 3));
+  return "errant-tail";
 }
 
 /** One acknowledged write. */
