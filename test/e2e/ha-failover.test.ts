@@ -274,6 +274,46 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     await eventually(async () => (await writable()).length === 1, 5_000, "still one writable instance");
   }, 150_000);
 
+  it("a killed primary holding a commit no replica received comes back errant by that tail alone: never reopened or rejoined, nothing acknowledged lost, Healthy again once re-seeded (issue 16)", async () => {
+    const w = writer as Writer;
+    await c.waitHealthy(60_000, 3);
+    await w.waitForAcks(50, 20_000);
+    const old = c.primary();
+    const replicas = c.rt
+      .status()
+      .pods.map((p) => p.name)
+      .filter((n) => n !== old);
+    const posBefore = String((await query<{ p: string } & RowDataPacket>(c.pod(old), "SELECT @@gtid_binlog_pos AS p"))[0]?.p);
+    // The operator must not restart replication meanwhile: its syncs are held, then the replicas'
+    // receivers stopped. A commit on the primary is then binlogged but reaches no replica: it
+    // waits for a semi-sync acknowledgement that cannot come, and its client never hears OK.
+    interposer.mode = "hang";
+    let tailId = 0;
+    try {
+      for (const r of replicas) await query(c.pod(r), "STOP SLAVE IO_THREAD");
+      tailId = 9_000_000 + Math.floor(Math.random() * 100_000);
+      const pending = query(c.pod(old), `INSERT INTO app.w (id, at) VALUES (${tailId}, 0)`, 60_000).catch(() => undefined);
+      await eventually(
+        async () => String((await query<{ p: string } & RowDataPacket>(c.pod(old), "SELECT @@gtid_binlog_pos AS p"))[0]?.p) !== posBefore,
+        10_000,
+        "the unacknowledged commit in the primary's binary log",
+      );
+      c.rt.kill(old, "KILL");
+      await pending;
+    } finally {
+      interposer.mode = "pass";
+    }
+    await eventually(() => c.primary() !== old, 60_000, `failover away from ${old}`);
+    expect(w.acks.some((a) => a.id === tailId)).toBe(false);
+    // Crash recovery commits the binlogged transaction: errant by its own server_id only, checked
+    // and re-seeded (delete PVC and Pod) by settleOldPrimary; the cluster is Healthy again.
+    expect(await settleOldPrimary(c, old, w)).toBe("errant-tail");
+    await w.waitForAcks(50, 20_000);
+    await expectNothingLost(c.primary(), w);
+    expect(await writable()).toEqual([c.primary()]);
+    expect(await c.idsOn(old)).not.toContain(tailId);
+  }, 300_000);
+
   it("fails over from a hung (SIGSTOP) primary while syncs keep answering in time; after CONT the old primary is fenced, never writable through the operator", async () => {
     const w = writer as Writer;
     await c.waitHealthy(60_000, 3);
