@@ -75,7 +75,13 @@ export async function runHaBench(b: HaBench): Promise<void> {
     await w.waitForAcks(200, 30_000);
     await b.prepare?.(c, w);
     process.stdout.write(`cluster Healthy after ${((Date.now() - started) / 1000).toFixed(1)} s; ${b.runs} runs\n`);
-    for (let run = 1; run <= b.runs; run++) {
+    // Ctrl-C ends the benchmark after the current run, with its summary and every process stopped.
+    let interrupted = false;
+    process.once("SIGINT", () => {
+      interrupted = true;
+      process.stdout.write("interrupted: stopping after this run\n");
+    });
+    for (let run = 1; run <= b.runs && !interrupted; run++) {
       await c.waitHealthy(120_000, Number(b.spec["instances"] ?? 3));
       await w.waitForAcks(100, 30_000);
       const from = c.primary();
