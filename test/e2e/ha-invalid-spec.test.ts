@@ -11,7 +11,7 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KObject } from "../../src/local/apiserver/objects.js";
-import { HaCluster, Writer, startHaCluster } from "../helpers/ha.js";
+import { Writer, startHaCluster, type HaCluster } from "../helpers/ha.js";
 import { eventually, leftoverPids } from "../helpers/local.js";
 
 const NAME = "shop";
