@@ -10,6 +10,14 @@ import type { CustomizeResponse } from "../../src/api/metacontroller.js";
 import type { HookContext } from "../shared/context.js";
 import { parseCustomizeRequest } from "./request.js";
 
+/** `spec.credentialsSecretName` of a spec that is invalid elsewhere, if that field alone is valid. */
+function secretNameOfInvalidSpec(raw: unknown): string | undefined {
+  const field = MySQLClusterSpecSchema.shape.credentialsSecretName.safeParse(
+    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>)["credentialsSecretName"] : undefined,
+  );
+  return field.success ? field.data : undefined;
+}
+
 /** Handles a customize request body. */
 export async function customizeMySQLCluster(body: unknown, _ctx: HookContext): Promise<CustomizeResponse> {
   const { parent } = parseCustomizeRequest(body);
@@ -28,16 +36,19 @@ export async function customizeMySQLCluster(body: unknown, _ctx: HookContext): P
       },
     },
   ];
-  // An invalid spec still gets its pods (the sync reports the problem); only a valid Secret
-  // reference adds the Secret.
+  // An invalid spec still gets its pods, and what a cluster running on its last valid spec may
+  // need (docs/clustering.md "Invalid spec"): the backup Jobs' pods (a final backup on delete) and
+  // the credentials Secret if the spec still names one validly.
   const spec = MySQLClusterSpecSchema.safeParse(parent.spec ?? {});
-  if (spec.success && spec.data.credentialsSecretName) {
-    related.push({ apiVersion: "v1", resource: "secrets", namespace, names: [spec.data.credentialsSecretName] });
+  const secretName = spec.success ? spec.data.credentialsSecretName : secretNameOfInvalidSpec(parent.spec);
+  if (secretName) {
+    related.push({ apiVersion: "v1", resource: "secrets", namespace, names: [secretName] });
   }
   // The pods of the cluster's backup Jobs (schedules, final backup): their termination messages
-  // hold the results (docs/backups.md). Only for clusters with backups configured.
+  // hold the results (docs/backups.md). Only for clusters with backups configured, or whose spec
+  // cannot say.
   const backups = spec.success ? spec.data.backups : undefined;
-  if (backups && (backups.schedules.length > 0 || backups.onDelete)) {
+  if (!spec.success || (backups && (backups.schedules.length > 0 || backups.onDelete))) {
     related.push({
       apiVersion: "v1",
       resource: "pods",

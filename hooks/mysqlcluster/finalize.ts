@@ -5,7 +5,9 @@
  * observed world is clean. PersistentVolumeClaims are retained by the StatefulSet's policy.
  * With `spec.backups.onDelete`, the final backup Job runs first and nothing is torn down until
  * it completed; a failed one blocks deletion with a message saying how to proceed
- * (docs/backups.md "Final backup on delete").
+ * (docs/backups.md "Final backup on delete"). An invalid spec at deletion is decided by the last
+ * valid spec (recorded on the ConfigMap); without one, a StatefulSet left blocks deletion with a
+ * message. Called without `finalizing`, it changes nothing.
  */
 import { MySQLClusterStatusSchema } from "../../src/api/cluster.js";
 import { mergeConditions } from "../../src/api/conditions.js";
@@ -14,8 +16,10 @@ import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../shared/context.js";
 import { parseSyncRequest } from "./request.js";
-import { parseCluster } from "../../src/api/parse.js";
-import { finalBackupStep, type FinalBackupStep } from "../../src/backup/final.js";
+import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
+import { childNames } from "../../src/api/names.js";
+import { lastValidCluster } from "./last-valid.js";
+import { ANNOTATION_SKIP_FINAL_BACKUP, finalBackupStep, type FinalBackupStep } from "../../src/backup/final.js";
 import type { Cluster } from "../../src/api/cluster.js";
 import { MYSQL_PORT, OPERATOR_USER } from "../../src/api/constants.js";
 import { fence, withSession } from "../../src/mysql/index.js";
@@ -57,31 +61,57 @@ async function fencePrimaryForDeletion(cluster: Cluster, parsed: ParsedSync, ctx
   }
 }
 
+/**
+ * The final-backup step when neither the spec nor a last valid one can be read: with a
+ * StatefulSet left there may be data a final backup was asked for, so deletion is blocked (as
+ * for a failed final backup) until the spec is fixed or the skip annotation says to go ahead.
+ */
+function unknownSpecStep(parsed: ParsedSync, issues: readonly SpecIssue[]): FinalBackupStep {
+  const name = parsed.parent.metadata.name;
+  if (!parsed.children.some((c) => c.kind === "StatefulSet")) return { state: "none" };
+  if (parsed.parent.metadata.annotations?.[ANNOTATION_SKIP_FINAL_BACKUP] === "true")
+    return { state: "none", message: `spec invalid; final backup skipped (annotation ${ANNOTATION_SKIP_FINAL_BACKUP})` };
+  const why = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  return {
+    state: "failed",
+    message:
+      `invalid spec (${why}) and no last valid spec recorded on ConfigMap ${childNames(name).config}: whether spec.backups.onDelete ` +
+      `asks for a final backup is unknown, so deletion is blocked; fix the spec, or to delete without a final backup, ` +
+      `kubectl annotate mysqlcluster ${name} ${ANNOTATION_SKIP_FINAL_BACKUP}=true`,
+  };
+}
+
 /** Handles a finalize request body. */
 export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
   const parsed = parseSyncRequest(body);
   const previous = MySQLClusterStatusSchema.safeParse(parsed.parent.status ?? {});
   const prevStatus = previous.success ? previous.data : {};
+  if (!parsed.request.finalizing) {
+    // Metacontroller honours `finalized` and applies the children even on a normal sync: never
+    // claim it unasked, and keep every child (the StatefulSet included) as it is.
+    ctx.logger.warn({ cluster: parsed.parent.metadata.name }, "finalize hook called without finalizing=true; nothing changed");
+    return { status: prevStatus, children: parsed.children.map(unchangedChild), finalized: false };
+  }
   const stsLeft = parsed.children.some((c) => c.kind === "StatefulSet");
   const podsLeft = parsed.pods.length;
-  if (!parsed.request.finalizing) {
-    // Metacontroller honours `finalized` even on a normal sync; never claim it unasked.
-    ctx.logger.warn({ cluster: parsed.parent.metadata.name }, "finalize hook called without finalizing=true");
-  }
   // The final backup (spec.backups.onDelete) comes first: the StatefulSet stays until it completed.
-  const cluster = parseCluster(parsed.parent);
-  const final: FinalBackupStep = cluster.ok
+  // An invalid spec at deletion is not read: the last valid one (recorded on the ConfigMap) decides
+  // whether a final backup is due, and where it goes.
+  const current = parseCluster(parsed.parent);
+  const effective = current.ok ? current.cluster : lastValidCluster(parsed);
+  const final: FinalBackupStep = effective
     ? finalBackupStep({
-        cluster: cluster.cluster,
+        cluster: effective,
         annotations: parsed.parent.metadata.annotations,
         deletionTimestamp: parsed.parent.metadata.deletionTimestamp,
         children: parsed.children,
         pods: parsed.pods.map((p) => p.pod),
         backupPods: parsed.backupPods,
       })
-    : { state: "none" };
+    : unknownSpecStep(parsed, current.ok ? [] : current.issues);
   if (final.state === "running" || final.state === "failed") {
-    if (final.state === "failed") ctx.logger.warn({ cluster: parsed.parent.metadata.name, reason: final.message }, "final backup failed; deletion blocked");
+    if (final.state === "failed")
+      ctx.logger.warn({ cluster: parsed.parent.metadata.name, reason: final.message }, "final backup failed or undecidable; deletion blocked");
     const conditions = mergeConditions(
       prevStatus.conditions,
       [
@@ -109,7 +139,7 @@ export async function finalizeMySQLCluster(body: unknown, ctx: HookContext): Pro
   if (!stsLeft && podsLeft === 0) {
     return { status: { ...prevStatus, message: `${done}deleted; data volumes retained` }, children: [], finalized: parsed.request.finalizing };
   }
-  if (cluster.ok && stsLeft) await fencePrimaryForDeletion(cluster.cluster, parsed, ctx);
+  if (effective && stsLeft) await fencePrimaryForDeletion(effective, parsed, ctx);
   const message = `${done}deleting: ${podsLeft} pod(s) still stopping`;
   const conditions = mergeConditions(
     prevStatus.conditions,

@@ -46,6 +46,37 @@ export function invalidStatus(
 }
 
 /**
+ * The status for an invalid spec while the cluster keeps running on its last valid spec
+ * (docs/clustering.md "Invalid spec"): state Invalid and SpecValid=False naming every offending
+ * field, as in `invalidStatus`, but the primary, instances, Available and Ready come from this
+ * sync's decision, so a failover made meanwhile shows. The backups part is kept from before
+ * (schedules are not re-evaluated on an invalid spec).
+ */
+export function invalidRunningStatus(cluster: Cluster, decision: Decision, issues: readonly SpecIssue[], now: Date): MySQLClusterStatus {
+  const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  const running = statusFromDecision(cluster, decision, now);
+  const decided = new Set(running.conditions?.map((c) => c.type));
+  const kept = (cluster.status.conditions ?? []).filter((c) => !decided.has(c.type));
+  const conditions = mergeConditions(
+    cluster.status.conditions,
+    [
+      ...[...(running.conditions ?? []), ...kept]
+        .filter((c) => c.type !== CONDITION_SPEC_VALID)
+        .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+      { type: CONDITION_SPEC_VALID, status: "False", reason: REASON.InvalidSpec, message },
+    ],
+    now,
+  );
+  return {
+    ...running,
+    ...(cluster.status.backups ? { backups: cluster.status.backups } : {}),
+    state: "Invalid",
+    message: `invalid spec: ${message}`,
+    conditions,
+  };
+}
+
+/**
  * Per-instance status before the database layer has a say: one entry per desired ordinal,
  * `pending` until the pod is ready.
  */

@@ -1,15 +1,17 @@
 /**
  * POST /hooks/mysqlcluster/sync: parse -> observe -> decide -> act -> respond
  * (ARCHITECTURE.md sections 4 and 5, docs/clustering.md).
- * - An invalid spec answers 200 with `state: Invalid` and the observed children unchanged.
+ * - An invalid spec answers 200 with `state: Invalid` and the observed children unchanged; with a
+ *   last valid spec (on the ConfigMap) failover keeps running on it, and only the read-write
+ *   Service and `<c>-ro` EndpointSlice follow the primary (docs/clustering.md "Invalid spec").
  * - At most one database operation runs per sync; the next step comes with resyncAfterSeconds.
  * - A failed operation throws: the answer is a 500 and nothing is applied, because the decided
  *   status assumed success. The next sync decides again from a fresh observation.
  */
-import { MySQLClusterStatusSchema, type Cluster } from "../../src/api/cluster.js";
+import { MySQLClusterStatusSchema, type Cluster, type MySQLClusterStatus } from "../../src/api/cluster.js";
 import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
 import { redactSecrets } from "../../src/api/redact.js";
-import { ordinalOf, type Pod } from "../../src/api/k8s.js";
+import { ordinalOf, type Child, type Pod } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
 import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
@@ -25,7 +27,8 @@ import type { HookContext } from "../shared/context.js";
 import { recordClusterMetrics, recordOperation, recordScheduleMetrics } from "./metrics.js";
 import { observeInstances } from "./observe.js";
 import { parseSyncRequest, type ParsedSync } from "./request.js";
-import { initializingStatus, invalidStatus, statusFromDecision } from "./status.js";
+import { initializingStatus, invalidRunningStatus, invalidStatus, statusFromDecision } from "./status.js";
+import { lastValidCluster } from "./last-valid.js";
 import { credentialsOf } from "./credentials.js";
 import { cachedConfig } from "./config-cache.js";
 import { cachedSpecParse } from "./spec-cache.js";
@@ -33,13 +36,101 @@ import { cachedSpecParse } from "./spec-cache.js";
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
 
-/** The response for an invalid spec: every observed child as it was, status Invalid. */
-export function invalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Date): SyncResponse {
-  const previous = MySQLClusterStatusSchema.safeParse(parsed.parent.status ?? {});
+/**
+ * What a cluster with an invalid spec still does (docs/clustering.md "Invalid spec"): this sync's
+ * decision, taken on the last valid spec, and the children that must follow the primary.
+ */
+export interface StillRunning {
+  /** The cluster the decision was taken for (its status). */
+  cluster: Cluster;
+  /** The cluster by its last valid spec: renders the children that follow the primary. */
+  lastValid: Cluster;
+  decision: Decision;
+  credentials: Credentials;
+  backupPassword: string;
+}
+
+/**
+ * The response for an invalid spec: status Invalid, every observed child as it was. With a last
+ * valid spec (`running`) the status also carries this sync's decision and the read-write Service
+ * and the `<c>-ro` EndpointSlice follow the primary, rendered from the last valid spec.
+ */
+export function invalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Date, running?: StillRunning): SyncResponse {
+  if (!running) {
+    const previous = MySQLClusterStatusSchema.safeParse(parsed.parent.status ?? {});
+    return {
+      status: invalidStatus(parsed.parent.status, issues, previous.success ? previous.data.conditions : undefined, now),
+      children: parsed.children.map(unchangedChild),
+    };
+  }
+  return runningInvalidResponse(parsed, issues, now, running);
+}
+
+function runningInvalidResponse(parsed: ParsedSync, issues: SpecIssue[], now: Date, running: StillRunning): SyncResponse & { status: MySQLClusterStatus } {
   return {
-    status: invalidStatus(parsed.parent.status, issues, previous.success ? previous.data.conditions : undefined, now),
-    children: parsed.children.map(unchangedChild),
+    status: invalidRunningStatus(running.cluster, running.decision, issues, now),
+    children: childrenFollowingPrimary(parsed, running),
+    resyncAfterSeconds: running.decision.resyncAfterSeconds,
   };
+}
+
+/**
+ * The observed children unchanged, except the two that route clients by role: the read-write
+ * Service (its selector names the primary) and the `<c>-ro` EndpointSlice (the replicas serving
+ * reads), rendered from the last valid spec for this decision. Everything else (StatefulSet,
+ * ConfigMap, Secrets, CronJobs) waits for a valid spec.
+ */
+function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Child[] {
+  const { lastValid, decision } = running;
+  const names = childNames(lastValid.name);
+  const unchanged = parsed.children.map(unchangedChild);
+  const rendered = renderChildren({
+    cluster: lastValid,
+    observed: parsed.children,
+    credentials: running.credentials,
+    backupPassword: running.backupPassword,
+    primary: decision.status.currentPrimary || undefined,
+    readOnlyEndpoints: decision.readOnlyEndpoints.map((e) => ({ podName: e.name, ip: e.ip })),
+    config: cachedConfig(lastValid),
+  });
+  // The last valid spec rendered before; should its patches fail now, nothing moves.
+  if (!rendered.ok) return unchanged;
+  const moving = rendered.children.filter(
+    (c) => (c.kind === "Service" && c.metadata.name === names.readWrite) || (c.kind === "EndpointSlice" && c.metadata.name === names.readOnly),
+  );
+  const same = (a: Child, b: Child) => a.kind === b.kind && a.metadata.name === b.metadata.name;
+  return [...unchanged.map((c) => moving.find((m) => same(m, c)) ?? c), ...moving.filter((m) => !unchanged.some((c) => same(m, c)))];
+}
+
+/**
+ * A sync whose spec is invalid (or a forbidden change): with a last valid spec recorded on the
+ * ConfigMap, observe, decide and act on it as for a valid spec (failover, switchover, rejoin keep
+ * running), then answer Invalid with only the children that follow the primary updated. Without
+ * one (the spec was never valid) nothing is observed or changed.
+ */
+async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, ctx: HookContext): Promise<SyncResponse> {
+  const lastValid = lastValidCluster(parsed);
+  if (!lastValid) return invalidResponse(parsed, issues, now);
+  // Passwords only come from the observed Secrets here: nothing is generated for an invalid spec.
+  const creds = credentialsOf(lastValid, parsed, () => "");
+  if (!creds.ready) return invalidResponse(parsed, issues, now);
+  const observed = await observeInstances(lastValid, parsed.pods, {
+    operatorPassword: creds.credentials["operator-password"],
+    connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+    primary: lastValid.status.currentPrimary || undefined,
+  });
+  const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now });
+  await act(lastValid, decision, observed, creds.credentials, ctx);
+  const response = runningInvalidResponse(parsed, issues, now, {
+    cluster: lastValid,
+    lastValid,
+    decision,
+    credentials: creds.credentials,
+    backupPassword: creds.backupPassword,
+  });
+  recordClusterMetrics(ctx.metrics, lastValid, response.status, observed);
+  return response;
 }
 
 /** The related database pods. */
@@ -90,11 +181,11 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   const parsed = parseSyncRequest(body);
   const now = ctx.now();
   const result = parseCluster(parsed.parent, { parseSpec: cachedSpecParse });
-  if (!result.ok) return invalidResponse(parsed, result.issues, now);
+  if (!result.ok) return invalidSync(parsed, result.issues, now, ctx);
   const cluster = result.cluster;
   const sts = findObserved(parsed.children, "StatefulSet", childNames(cluster.name).statefulSet);
   const forbidden = forbiddenChanges(cluster, sts);
-  if (forbidden.length > 0) return invalidResponse(parsed, forbidden, now);
+  if (forbidden.length > 0) return invalidSync(parsed, forbidden, now, ctx);
 
   const creds = credentialsOf(cluster, parsed, ctx.generatePassword);
   const observed = await observeInstances(cluster, parsed.pods, {
@@ -121,7 +212,12 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
       ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) }
       : undefined,
   });
-  if (!rendered.ok) return invalidResponse(parsed, [rendered.failure], now);
+  if (!rendered.ok) {
+    // The decision was acted on: the children following the primary still move, by the last valid spec.
+    const lastValid = lastValidCluster(parsed);
+    const running = decision && lastValid ? { cluster, lastValid, decision, credentials: creds.credentials, backupPassword: creds.backupPassword } : undefined;
+    return invalidResponse(parsed, [rendered.failure], now, running);
+  }
 
   // Scheduled backups, from the pods of their Jobs (docs/backups.md "Schedules"); never affects Ready.
   const backupsStatus = deriveBackupsStatus({ cluster, backupPods: parsed.backupPods });

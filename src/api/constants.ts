@@ -30,6 +30,12 @@ export const ENDPOINTSLICE_MANAGER = "metamysql.dev";
 /** Pod template annotation: hash of the rendered configuration, so a config change rolls pods. */
 export const ANNOTATION_CONFIG_HASH = "metamysql.dev/config-hash";
 
+/**
+ * ConfigMap annotation: the normalized spec the children were last rendered from (JSON, sorted
+ * keys). An invalid spec keeps failover and the final backup running on it (src/api/last-valid-spec.ts).
+ */
+export const ANNOTATION_SPEC = "metamysql.dev/spec";
+
 /** Container, port and volume names used by the rendered pods. */
 export const CONTAINER_NAME = "mysql";
 export const PORT_NAME = "mysql";

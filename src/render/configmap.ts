@@ -20,6 +20,8 @@ import { SEED_SCRIPT_FILES, seedsFromBackups } from "../backup/seed.js";
 import { childNames, standardLabels } from "../api/names.js";
 import { renderMyCnf } from "./mycnf.js";
 import { renderSettings, SETTINGS_FILE } from "../api/settings.js";
+import { ANNOTATION_SPEC } from "../api/constants.js";
+import { specAnnotation } from "../api/last-valid-spec.js";
 import { ACCOUNTS_SH, ENTRYPOINT_SH, INSTANCE_SH, PROBE_SH } from "./scripts/embedded.js";
 
 /** The files of the ConfigMap, keyed by file name, split by who reads them. */
@@ -69,12 +71,19 @@ export function configHash(data: Record<string, string>): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/** The ConfigMap child. */
+/**
+ * The ConfigMap child. Its annotation `metamysql.dev/spec` records the spec it was rendered from:
+ * the last valid spec, should the parent's become invalid (src/api/last-valid-spec.ts).
+ */
 export function buildConfigMap(cluster: Cluster, data: Record<string, string>): Child {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: childNames(cluster.name).config, labels: standardLabels(cluster) },
+    metadata: {
+      name: childNames(cluster.name).config,
+      labels: standardLabels(cluster),
+      annotations: { [ANNOTATION_SPEC]: specAnnotation(cluster.spec) },
+    },
     data,
   };
 }

@@ -127,6 +127,17 @@ describe("sync: existing cluster", () => {
   });
 });
 
+/** What Metacontroller last applied of each observed child. */
+function lastAppliedOf(children: readonly Obj[]): Obj[] {
+  return children.map(
+    (c) => JSON.parse((c.metadata["annotations"] as Record<string, string>)["metacontroller.k8s.io/last-applied-configuration"] ?? "{}") as Obj,
+  );
+}
+
+function sorted(objs: readonly Obj[]): Obj[] {
+  return [...objs].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+}
+
 describe("sync: invalid spec or forbidden change -> 200, Invalid, children unchanged", () => {
   const cases: Array<{ name: string; spec: unknown; path: string; option?: string }> = [
     { name: "instances below range", spec: { ...SPEC, instances: 0 }, path: "spec.instances" },
@@ -220,6 +231,23 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
     });
   }
 
+  it("the ConfigMap records the last valid spec, and an invalid spec leaves it so", async () => {
+    const { parent, children } = await existingCluster();
+    const cm = children.find((c) => c.kind === "ConfigMap");
+    const recorded = JSON.parse((cm?.metadata["annotations"] as Record<string, string>)["metamysql.dev/spec"] ?? "{}") as Record<string, unknown>;
+    expect(recorded).toMatchObject(SPEC);
+    const bad = clusterObject("shop", { ...SPEC, instances: 2, mysqlConfig: { read_only: "OFF" } }, { status: parent["status"], generation: 2 });
+    const res = await sync(syncRequest({ parent: bad, children, related: [pod("shop", 0), pod("shop", 1), pod("shop", 2)] }));
+    expect(res.body.status.state).toBe("Invalid");
+    const out = (res.body.children as Obj[]).find((c) => c.kind === "ConfigMap");
+    expect(JSON.parse((out?.metadata["annotations"] as Record<string, string>)["metamysql.dev/spec"] ?? "{}")).toEqual(recorded);
+    // Observed now, on the last valid spec (3 instances; their pods exist but no server answers
+    // here), not kept from the previous status (no pods then) nor taken from the invalid spec.
+    const instances = res.body.status.instances as Array<{ name: string; message?: string }>;
+    expect(instances.map((i) => i.name)).toEqual(["shop-0", "shop-1", "shop-2"]);
+    expect(instances.map((i) => i.message)).not.toContain("pod not created yet");
+  });
+
   it("an invalid spec on a new cluster creates nothing", async () => {
     const res = await sync(syncRequest({ parent: clusterObject("shop", { instances: 0 }) }));
     expect(res.status).toBe(200);
@@ -303,6 +331,88 @@ describe("finalize", () => {
     expect(res.body.children).toEqual([]);
   });
 
+  it("called without finalizing, returns every observed child unchanged and never finalized", async () => {
+    const { parent, children } = await existingCluster();
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/finalize")
+      .send(syncRequest({ parent, children, related: [pod("shop", 0)], finalizing: false }));
+    expect(res.status).toBe(200);
+    expect(res.body.finalized).not.toBe(true);
+    expect(sorted(res.body.children as Obj[])).toEqual(sorted(lastAppliedOf(children)));
+    // Nothing left either: still not finalized, nothing returned that was not there.
+    const empty = await request(app)
+      .post("/hooks/mysqlcluster/finalize")
+      .send(syncRequest({ parent, finalizing: false }));
+    expect(empty.body.finalized).not.toBe(true);
+    expect(empty.body.children).toEqual([]);
+  });
+
+  describe("invalid spec at deletion with spec.backups.onDelete", () => {
+    const BACKUP_SPEC = { ...SPEC, backups: { onDelete: true, onDeleteStorage: { persistentVolumeClaim: { claimName: "backups" } } } };
+    const INVALID = { ...BACKUP_SPEC, mysqlConfig: { read_only: "OFF" } };
+
+    async function deleting(spec: unknown, opts: { stripRecordedSpec?: boolean; skip?: boolean } = {}) {
+      const { parent, children } = await existingCluster(BACKUP_SPEC);
+      const observed = opts.stripRecordedSpec
+        ? children.map((c) => {
+            if (c.kind !== "ConfigMap") return c;
+            const copy = structuredClone(c);
+            const annotations = copy.metadata["annotations"] as Record<string, string>;
+            delete annotations["metamysql.dev/spec"];
+            const applied = JSON.parse(annotations["metacontroller.k8s.io/last-applied-configuration"] ?? "{}") as Obj;
+            delete (applied.metadata["annotations"] as Record<string, string>)["metamysql.dev/spec"];
+            annotations["metacontroller.k8s.io/last-applied-configuration"] = JSON.stringify(applied);
+            return copy;
+          })
+        : children;
+      const bad = clusterObject("shop", spec, { status: parent["status"], generation: 2 });
+      bad.metadata["deletionTimestamp"] = "2026-11-02T11:59:00Z";
+      if (opts.skip) bad.metadata["annotations"] = { "metamysql.dev/skip-final-backup": "true" };
+      const res = await request(app)
+        .post("/hooks/mysqlcluster/finalize")
+        .send(syncRequest({ parent: bad, children: observed, related: [pod("shop", 0)], finalizing: true }));
+      expect(res.status).toBe(200);
+      return { res, observed };
+    }
+
+    it("still takes the final backup, by the last valid spec recorded on the ConfigMap; the StatefulSet stays", async () => {
+      const { res, observed } = await deleting(INVALID);
+      expect(res.body.finalized).toBe(false);
+      const out = res.body.children as Obj[];
+      expect(out.some((c) => c.kind === "StatefulSet")).toBe(true);
+      const job = out.find((c) => c.kind === "Job" && c.metadata.name === "shop-final-backup");
+      expect(job).toBeDefined();
+      expect(JSON.stringify(job)).toContain('"claimName":"backups"');
+      // Every other child as observed.
+      expect(sorted(out.filter((c) => c.kind !== "Job"))).toEqual(sorted(lastAppliedOf(observed)));
+      expect(res.body.status.message).toContain("taking the final backup");
+    });
+
+    it("the same final-backup Job as for the valid spec", async () => {
+      const jobOf = (children: Obj[]) => children.find((c) => c.kind === "Job");
+      const invalid = jobOf((await deleting(INVALID)).res.body.children as Obj[]);
+      const valid = jobOf((await deleting(BACKUP_SPEC)).res.body.children as Obj[]);
+      expect(invalid).toBeDefined();
+      expect(invalid).toEqual(valid);
+    });
+
+    it("without a recorded spec, blocks deletion and says how to proceed; the skip annotation lets it go", async () => {
+      const { res, observed } = await deleting(INVALID, { stripRecordedSpec: true });
+      expect(res.body.finalized).toBe(false);
+      expect(sorted(res.body.children as Obj[])).toEqual(sorted(lastAppliedOf(observed)));
+      const message = res.body.status.message as string;
+      expect(message).toContain("spec.mysqlConfig.read_only");
+      expect(message).toContain("deletion is blocked");
+      expect(message).toContain("metamysql.dev/skip-final-backup=true");
+      expect(res.body.status.conditions.find((c: { type: string }) => c.type === "Ready")).toMatchObject({ status: "False", message });
+
+      const skipped = (await deleting(INVALID, { stripRecordedSpec: true, skip: true })).res;
+      expect(skipped.body.finalized).toBe(false);
+      expect((skipped.body.children as Obj[]).some((c) => c.kind === "StatefulSet")).toBe(false);
+      expect((skipped.body.children as Obj[]).some((c) => c.kind === "Job")).toBe(false);
+    });
+  });
+
   it("finalizes even when the spec is invalid", async () => {
     const res = await request(app)
       .post("/hooks/mysqlcluster/finalize")
@@ -341,6 +451,20 @@ describe("customize", () => {
       .post("/hooks/mysqlcluster/customize")
       .send({ parent: clusterObject("shop", { ...SPEC, credentialsSecretName: "shop-secrets" }) });
     expect(res.body.relatedResources[1]).toEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["shop-secrets"] });
+  });
+
+  it("with an invalid spec, still relates what the last valid spec may need: the backup Jobs' pods and a validly named Secret", async () => {
+    const res = await request(app)
+      .post("/hooks/mysqlcluster/customize")
+      .send({ parent: clusterObject("shop", { ...SPEC, credentialsSecretName: "shop-secrets", mysqlConfig: { read_only: "OFF" } }) });
+    expect(res.status).toBe(200);
+    const related = res.body.relatedResources as Array<{ resource: string; names?: string[]; labelSelector?: { matchLabels: Record<string, string> } }>;
+    expect(related.find((r) => r.resource === "secrets")?.names).toEqual(["shop-secrets"]);
+    expect(related.some((r) => r.labelSelector?.matchLabels["app.kubernetes.io/component"] === "backup")).toBe(true);
+    const badName = await request(app)
+      .post("/hooks/mysqlcluster/customize")
+      .send({ parent: clusterObject("shop", { ...SPEC, credentialsSecretName: "Not A Name", instances: 0 }) });
+    expect((badName.body.relatedResources as Array<{ resource: string }>).some((r) => r.resource === "secrets")).toBe(false);
   });
 
   it("rejects a malformed body with 400", async () => {
