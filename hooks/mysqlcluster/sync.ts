@@ -117,6 +117,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     replicas: desiredReplicas(cluster, primary),
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
+    operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
     backupSources: decision
       ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) }
       : undefined,

@@ -29,6 +29,7 @@ export async function syncMySQLClusterForRender(manifest: Record<string, unknown
       "StatefulSet.apps/v1": {},
       "EndpointSlice.discovery.k8s.io/v1": {},
       "PodDisruptionBudget.policy/v1": {},
+      "NetworkPolicy.networking.k8s.io/v1": {},
     },
     related: { "Pod.v1": {} },
     finalizing: false,

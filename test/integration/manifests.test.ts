@@ -263,6 +263,7 @@ describe("deploy/operator", () => {
       ["apps/v1", "statefulsets", "InPlace"],
       ["discovery.k8s.io/v1", "endpointslices", "InPlace"],
       ["policy/v1", "poddisruptionbudgets", "InPlace"],
+      ["networking.k8s.io/v1", "networkpolicies", "InPlace"],
       ["batch/v1", "cronjobs", "InPlace"],
       ["batch/v1", "jobs", "OnDelete"],
     ]);
