@@ -343,7 +343,7 @@ describe("deploy/operator", () => {
     // app.kubernetes.io/name=metacontroller; the Helm chart's selectorLabels: name = chart name
     // metacontroller-helm, instance = release), in its namespace: admitted. Anything else: not.
     const peers = ingress[0]?.from ?? [];
-    const metacontroller = [
+    const metacontroller: Record<string, string>[] = [
       { "app.kubernetes.io/name": "metacontroller" },
       { "app.kubernetes.io/name": "metacontroller-helm", "app.kubernetes.io/instance": "metacontroller" },
     ];
