@@ -66,6 +66,7 @@ for (let i = 0; i < N; i++) {
       backupPassword: creds.backupPassword,
       primary: "shop0-0",
       readOnlyEndpoints: [],
+      operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
     }),
   );
   time("forbiddenChanges", () =>

@@ -48,6 +48,8 @@ export interface StillRunning {
   decision: Decision;
   credentials: Credentials;
   backupPassword: string;
+  /** Where the hook server runs (EnvConfig OPERATOR_NAMESPACE): the children render needs it. */
+  operatorNamespace: string;
 }
 
 /**
@@ -89,6 +91,7 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     observed: parsed.children,
     credentials: running.credentials,
     backupPassword: running.backupPassword,
+    operatorNamespace: running.operatorNamespace,
     primary: decision.status.currentPrimary || undefined,
     readOnlyEndpoints: decision.readOnlyEndpoints.map((e) => ({ podName: e.name, ip: e.ip })),
     config: cachedConfig(lastValid),
@@ -128,6 +131,7 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
     decision,
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
+    operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
   });
   recordClusterMetrics(ctx.metrics, lastValid, response.status, observed);
   return response;
@@ -208,6 +212,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     replicas: desiredReplicas(cluster, primary),
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
+    operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
     backupSources: decision
       ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) }
       : undefined,
@@ -215,7 +220,17 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   if (!rendered.ok) {
     // The decision was acted on: the children following the primary still move, by the last valid spec.
     const lastValid = lastValidCluster(parsed);
-    const running = decision && lastValid ? { cluster, lastValid, decision, credentials: creds.credentials, backupPassword: creds.backupPassword } : undefined;
+    const running =
+      decision && lastValid
+        ? {
+            cluster,
+            lastValid,
+            decision,
+            credentials: creds.credentials,
+            backupPassword: creds.backupPassword,
+            operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
+          }
+        : undefined;
     return invalidResponse(parsed, [rendered.failure], now, running);
   }
 

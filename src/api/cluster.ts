@@ -6,6 +6,7 @@ import { z } from "zod";
 import { API_VERSION, CLUSTER_KIND } from "./constants.js";
 import { ClusterBackupsSchema, ClusterBackupsStatusSchema, InitDBSchema } from "./backup.js";
 import { ObjectMetaSchema } from "./k8s.js";
+import { NetworkPolicySpecSchema } from "./network-policy.js";
 
 /** Kubernetes resource.Quantity, as a string ("10Gi", "500m", "1.5"). */
 export const QUANTITY_PATTERN = "^[+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$";
@@ -13,6 +14,22 @@ export const QuantitySchema = z.string().regex(new RegExp(QUANTITY_PATTERN), "mu
 
 /** int-or-string, rendered in the CRD as `x-kubernetes-int-or-string`. */
 export const IntOrStringSchema = z.union([z.number().int(), z.string()]).meta({ "x-kubernetes-int-or-string": true });
+
+/** A content digest: only sha256 (what registries and `docker pull` use). */
+const DIGEST = "sha256:[a-f0-9]{64}";
+/** An image tag (distribution reference grammar): 1-128 characters, no leading `.` or `-`. */
+const TAG = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+/** `spec.version`: a tag, optionally pinned to a digest (`8.4.3@sha256:...`). */
+export const VERSION_PATTERN = `^${TAG}(@${DIGEST})?$`;
+/** One path component of a repository name, e.g. `library` or `my_repo`. */
+const PATH_COMPONENT = "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*";
+/** An optional registry host (with port) before the first `/`, e.g. `registry.local:5000`. */
+const DOMAIN = "([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]+)?|\\[[0-9A-Fa-f:]+\\](:[0-9]+)?)";
+/**
+ * `spec.image`: a full reference, `[registry/]repo[:tag][@sha256:<64 hex>]`; by tag, by digest or
+ * both (the digest is what is pulled). The registry part is only recognized before a `/`.
+ */
+export const IMAGE_PATTERN = `^(${DOMAIN}/)?${PATH_COMPONENT}(/${PATH_COMPONENT})*(:${TAG})?(@${DIGEST})?$`;
 
 export const FlavorSchema = z.enum(["mysql", "mariadb"]);
 export type Flavor = z.infer<typeof FlavorSchema>;
@@ -257,10 +274,18 @@ export const MySQLClusterSpecSchema = z
     }),
     version: z
       .string()
-      .regex(/^[A-Za-z0-9._-]+$/, "must be an image tag")
+      .regex(new RegExp(VERSION_PATTERN), "must be an image tag such as 8.4.3, optionally with a digest: 8.4.3@sha256:<64 hex digits>")
       .optional()
-      .meta({ description: "Image tag; defaults to 8.4 (mysql) or 11.4 (mariadb)." }),
-    image: z.string().min(1).optional().meta({ description: "Full image reference, overriding flavor and version." }),
+      .meta({ description: "Image tag, optionally pinned to a digest (8.4.3@sha256:...); defaults to 8.4 (mysql) or 11.4 (mariadb)." }),
+    image: z
+      .string()
+      .max(512)
+      .regex(
+        new RegExp(IMAGE_PATTERN),
+        "must be an image reference such as registry.local/mysql:8.4.3, registry.local/mysql@sha256:<64 hex digits> or registry.local/mysql:8.4.3@sha256:<64 hex digits>",
+      )
+      .optional()
+      .meta({ description: "Full image reference ([registry/]repository[:tag][@sha256:digest]), overriding flavor and version." }),
     instances: z.number().int().min(1).max(9).default(3).meta({ description: "Number of database instances." }),
     memberWeights: z
       .record(z.string().regex(/^[0-8]$/, "keys are instance ordinals 0..8"), z.number().int().min(0).max(100))
@@ -287,6 +312,7 @@ export const MySQLClusterSpecSchema = z
       }),
     backups: ClusterBackupsSchema.optional(),
     initDB: InitDBSchema.optional(),
+    networkPolicy: NetworkPolicySpecSchema.default({ enabled: true }),
     patches: z.array(ChildPatchSchema).default([]).meta({
       description:
         "RFC 6902 patches applied to the rendered children, last; a patched child must keep its namespace, identity, standard labels and owners, Pod Security restricted pods, no Service externalIPs or ExternalName; EndpointSlices are not patchable.",

@@ -36,6 +36,19 @@ export const ANNOTATION_CONFIG_HASH = "metamysql.dev/config-hash";
  */
 export const ANNOTATION_SPEC = "metamysql.dev/spec";
 
+/**
+ * The hook server's pods (deploy/operator/deployment.yaml): the database pods' NetworkPolicy
+ * admits these labels, in the operator namespace (EnvConfig OPERATOR_NAMESPACE), on 3306.
+ */
+export const HOOK_POD_LABELS: Readonly<Record<string, string>> = {
+  [LABEL_NAME]: "metamysql",
+  [LABEL_COMPONENT]: "hooks",
+};
+/** Where deploy/ installs the hook server; the default of EnvConfig OPERATOR_NAMESPACE. */
+export const DEFAULT_OPERATOR_NAMESPACE = "metamysql-system";
+/** Label Kubernetes sets on every namespace (1.21+): its name. NetworkPolicies select namespaces by it. */
+export const LABEL_NAMESPACE_NAME = "kubernetes.io/metadata.name";
+
 /** Container, port and volume names used by the rendered pods. */
 export const CONTAINER_NAME = "mysql";
 export const PORT_NAME = "mysql";

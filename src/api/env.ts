@@ -2,6 +2,7 @@
  * Configuration of the hook server, from the environment, parsed once at startup (fail fast).
  */
 import { z } from "zod";
+import { DEFAULT_OPERATOR_NAMESPACE } from "./constants.js";
 
 const intFromEnv = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -21,6 +22,14 @@ export const EnvConfigSchema = z.object({
   MYSQL_QUERY_TIMEOUT_MS: intFromEnv(2000, 50, 60000),
   /** Seconds between resyncs while the cluster is converging. */
   RESYNC_CONVERGING_SECONDS: z.coerce.number().positive().max(3600).default(1),
+  /**
+   * Namespace the hook server runs in (deploy/ sets it from the downward API): the database pods'
+   * NetworkPolicy `<c>` admits the hook pods of this namespace on 3306.
+   */
+  OPERATOR_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a namespace name (a DNS label)")
+    .default(DEFAULT_OPERATOR_NAMESPACE),
 });
 export type EnvConfig = z.infer<typeof EnvConfigSchema>;
 

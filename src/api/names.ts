@@ -32,6 +32,7 @@ export function childNames(c: string): {
   readOnly: string;
   statefulSet: string;
   pdb: string;
+  networkPolicy: string;
 } {
   return {
     secret: `${c}-credentials`,
@@ -42,6 +43,7 @@ export function childNames(c: string): {
     readOnly: `${c}-ro`,
     statefulSet: c,
     pdb: c,
+    networkPolicy: c,
   };
 }
 

@@ -3,7 +3,7 @@
  * through the server's hook table (only the server knows hooks/).
  */
 import type { Logger } from "pino";
-import { EnvConfigSchema } from "../api/env.js";
+import { EnvConfigSchema, type EnvConfig } from "../api/env.js";
 import type { SyncResponse } from "../api/metacontroller.js";
 import { createHookMetrics } from "../metrics/registry.js";
 import { generatePassword } from "../server/passwords.js";
@@ -13,6 +13,8 @@ import { HOOKS } from "../server/app.js";
 export interface RenderHookOptions {
   generatePassword?: () => string;
   now?: () => Date;
+  /** The hook server's configuration (OPERATOR_NAMESPACE shapes NetworkPolicy `<c>`); defaults otherwise. */
+  config?: EnvConfig;
 }
 
 /** The sync response for `manifest` as a cluster with no children yet. */
@@ -29,12 +31,13 @@ export async function syncMySQLClusterForRender(manifest: Record<string, unknown
       "StatefulSet.apps/v1": {},
       "EndpointSlice.discovery.k8s.io/v1": {},
       "PodDisruptionBudget.policy/v1": {},
+      "NetworkPolicy.networking.k8s.io/v1": {},
     },
     related: { "Pod.v1": {} },
     finalizing: false,
   };
   return HOOKS.mysqlcluster.sync(body, {
-    config: EnvConfigSchema.parse({}),
+    config: opts.config ?? EnvConfigSchema.parse({}),
     logger,
     metrics: createHookMetrics({ defaultMetrics: false }),
     now: opts.now ?? (() => new Date()),

@@ -3,6 +3,7 @@
  * multi-document YAML, computed offline through the same hook code.
  */
 import { stringify } from "yaml";
+import { loadEnvConfig, type EnvConfig } from "../api/env.js";
 import { pino } from "pino";
 import { syncMySQLClusterForRender, type RenderHookOptions } from "./render-hook.js";
 import { readClusterManifest } from "./manifest.js";
@@ -36,7 +37,15 @@ export async function runRender(args: string[], out: NodeJS.WritableStream = pro
     err.write(`metamysql render: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  const outcome = await renderManifest(manifest);
+  // The same environment as `metamysql serve` (OPERATOR_NAMESPACE names the hooks' namespace).
+  let config: EnvConfig;
+  try {
+    config = loadEnvConfig();
+  } catch (e) {
+    err.write(`metamysql render: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const outcome = await renderManifest(manifest, { config });
   if (!outcome.ok) {
     err.write(`metamysql render: ${file}: ${outcome.message}\n`);
     return 1;

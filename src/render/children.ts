@@ -8,6 +8,7 @@ import { buildScheduleCronJobs, type ClusterBackupSources } from "../backup/clus
 import { buildConfigMap, configFiles, configHash } from "./configmap.js";
 import { buildBackupCredentialsSecret, buildCredentialsSecret, type Credentials } from "./credentials.js";
 import { childNames } from "../api/names.js";
+import { buildNetworkPolicy } from "./network-policy.js";
 import { applyChildPatches, type PatchFailure } from "./patches.js";
 import {
   buildHeadlessService,
@@ -40,6 +41,8 @@ export interface RenderInput {
    * here when omitted. Not mutated.
    */
   config?: RenderedConfig;
+  /** Namespace of the hook server (EnvConfig OPERATOR_NAMESPACE): NetworkPolicy `<c>` admits its pods. */
+  operatorNamespace: string;
 }
 
 export type RenderResult = { ok: true; children: Child[] } | { ok: false; failure: PatchFailure };
@@ -92,6 +95,7 @@ export function renderChildren(input: RenderInput): RenderResult {
       observedVolumeClaimTemplates: observedVolumeClaimTemplates(sts),
     }),
     buildPodDisruptionBudget(cluster),
+    ...buildNetworkPolicy(cluster, { operatorNamespace: input.operatorNamespace }),
     ...buildScheduleCronJobs(cluster, input.backupSources ?? { sources: [], primary: undefined }),
   );
   return applyChildPatches(children, cluster.spec.patches);

@@ -118,6 +118,34 @@ export function serviceViolations(after: Child): Violation[] {
 }
 
 /**
+ * NetworkPolicy `<c>`: `spec.podSelector` stays the rendered one, so the policy selects exactly
+ * the cluster's database pods (a patched selector could isolate, or open, any other pod of the
+ * namespace), and every rendered ingress rule stays (the operator, replication, backups and the
+ * clients of `spec.networkPolicy`; narrow clients through that field). A patch may add ingress
+ * rules, egress rules and policy types: they concern only the cluster's own pods.
+ */
+export function networkPolicyViolations(before: Child, after: Child): Violation[] {
+  if (before.kind !== "NetworkPolicy") return [];
+  const was = obj(before["spec"]);
+  const now = obj(after["spec"]);
+  const out: Violation[] = [];
+  if (!same(now["podSelector"], was["podSelector"]))
+    out.push({
+      rule: "network policy: pod selector",
+      message: `spec.podSelector changed to ${show(now["podSelector"])} (it must select exactly the cluster's pods)`,
+    });
+  const kept = list(now["ingress"]).map((r) => JSON.stringify(r));
+  for (const [i, rule] of list(was["ingress"]).entries()) {
+    if (!kept.includes(JSON.stringify(rule)))
+      out.push({
+        rule: "network policy: rendered rules",
+        message: `rendered ingress rule ${i} (${show(rule)}) was removed or changed; set spec.networkPolicy instead`,
+      });
+  }
+  return out;
+}
+
+/**
  * Secrets keep their rendered type: a `kubernetes.io/service-account-token` Secret would have the
  * token controller mint a token for any service account of the namespace.
  */
@@ -350,6 +378,7 @@ export function childViolations(before: Child, after: Child): Violation[] {
     ...ownerViolations(before, after),
     ...serviceViolations(after),
     ...secretTypeViolations(before, after),
+    ...networkPolicyViolations(before, after),
     ...hostNamespaceViolations(after),
     ...volumeViolations(after),
     ...privilegeViolations(after),

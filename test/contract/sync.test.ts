@@ -6,6 +6,7 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createApp } from "../../src/server/app.js";
+import { EnvConfigSchema } from "../../src/api/env.js";
 import { asObserved, clusterObject, newClusterChildren, pod, syncRequest, type Obj } from "../helpers/metacontroller.js";
 import { validateKubeObject } from "../helpers/kube-schema.js";
 
@@ -138,6 +139,19 @@ function sorted(objs: readonly Obj[]): Obj[] {
   return [...objs].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
 }
 
+describe("sync: NetworkPolicy <c> admits the hook pods of the namespace the hook server is configured with", () => {
+  it("OPERATOR_NAMESPACE from the env config reaches the rendered policy", async () => {
+    const config = EnvConfigSchema.parse({ OPERATOR_NAMESPACE: "dbops" });
+    const configured = createApp({ logger: silent, config }).app;
+    const res = await sync(syncRequest({ parent: clusterObject("shop", SPEC) }), configured);
+    expect(res.status).toBe(200);
+    const np = (res.body.children as Obj[]).find((c) => c.kind === "NetworkPolicy");
+    const hookRule = JSON.stringify(np?.["spec"]);
+    expect(hookRule).toContain('"kubernetes.io/metadata.name":"dbops"');
+    expect(hookRule).not.toContain("metamysql-system");
+  });
+});
+
 describe("sync: invalid spec or forbidden change -> 200, Invalid, children unchanged", () => {
   const cases: Array<{ name: string; spec: unknown; path: string; option?: string }> = [
     { name: "instances below range", spec: { ...SPEC, instances: 0 }, path: "spec.instances" },
@@ -203,6 +217,24 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
       spec: { ...SPEC, patches: [{ target: { kind: "StatefulSet" }, patch: [{ op: "remove", path: "/spec/nope" }] }] },
       path: "spec.patches[0]",
     },
+    // issue 10: network policy clients, digests, and patches of the NetworkPolicy
+    {
+      name: "network policy client with ipBlock and a selector",
+      spec: { ...SPEC, networkPolicy: { clients: [{ podSelector: {}, ipBlock: { cidr: "10.0.0.0/8" } }] } },
+      path: "spec.networkPolicy.clients[0].ipBlock",
+    },
+    {
+      name: "network policy client with a bad label value",
+      spec: { ...SPEC, networkPolicy: { clients: [{ podSelector: { matchLabels: { app: "a b" } } }] } },
+      path: "spec.networkPolicy.clients[0].podSelector.matchLabels.app",
+    },
+    { name: "truncated image digest", spec: { ...SPEC, image: `mariadb@sha256:${"0".repeat(63)}` }, path: "spec.image" },
+    {
+      name: "patch that widens the NetworkPolicy to every pod of the namespace",
+      spec: { ...SPEC, patches: [{ target: { kind: "NetworkPolicy" }, patch: [{ op: "replace", path: "/spec/podSelector", value: {} }] }] },
+      path: "spec.patches[0]",
+      option: "network policy: pod selector",
+    },
     {
       name: "patch for a kind that is not rendered",
       spec: { ...SPEC, patches: [{ target: { kind: "Deployment" }, patch: [{ op: "add", path: "/x", value: 1 }] }] },
@@ -246,6 +278,15 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
     const instances = res.body.status.instances as Array<{ name: string; message?: string }>;
     expect(instances.map((i) => i.name)).toEqual(["shop-0", "shop-1", "shop-2"]);
     expect(instances.map((i) => i.message)).not.toContain("pod not created yet");
+  });
+
+  it("disabling the NetworkPolicy omits it (Metacontroller deletes it); the rest is unchanged", async () => {
+    const { parent, children } = await existingCluster();
+    const off = clusterObject("shop", { ...SPEC, networkPolicy: { enabled: false } }, { status: parent["status"], generation: 2 });
+    const res = await sync(syncRequest({ parent: off, children, related: [pod("shop", 0)] }));
+    expect(res.status).toBe(200);
+    const names = (res.body.children as Obj[]).map((c) => `${c.kind}/${c.metadata.name}`);
+    expect(names).toEqual(newClusterChildren("shop").filter((n) => n !== "NetworkPolicy/shop"));
   });
 
   it("an invalid spec on a new cluster creates nothing", async () => {

@@ -79,6 +79,10 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
     }
     password = t.rt.credentials()?.password ?? "";
     expect(password).not.toBe("");
+    // NetworkPolicy <c> is applied like every child (owned by the cluster), not enforced locally.
+    const policies = t.rt.store.list({ kind: "NetworkPolicy" });
+    expect(policies.map((p) => p.metadata.name)).toEqual([NAME]);
+    expect(policies[0]?.metadata.ownerReferences?.[0]).toMatchObject({ kind: "MySQLCluster", name: NAME, controller: true });
   }, 150_000);
 
   it("runs each instance with the rendered configuration", async () => {
@@ -288,6 +292,7 @@ describe("local runtime: a 3-instance MariaDB cluster from deploy/examples", () 
     expect(t.rt.cluster()).toBeUndefined();
     expect(t.rt.supervisor.running()).toEqual([]);
     expect(t.rt.store.list({ kind: "StatefulSet" })).toEqual([]);
+    expect(t.rt.store.list({ kind: "NetworkPolicy" })).toEqual([]);
     for (const i of [0, 1, 2, 3, 4]) {
       expect(existsSync(join(t.stateDir, "volumes", "default", `data-${NAME}-${i}`, "mysql"))).toBe(true);
     }

@@ -14,6 +14,7 @@ export const CHILD_TYPES = [
   "StatefulSet.apps/v1",
   "EndpointSlice.discovery.k8s.io/v1",
   "PodDisruptionBudget.policy/v1",
+  "NetworkPolicy.networking.k8s.io/v1",
 ];
 
 /** `Kind.version` for core types, `Kind.group/version` otherwise. */
@@ -32,6 +33,7 @@ export function newClusterChildren(c: string): string[] {
     `EndpointSlice/${c}-ro`,
     `StatefulSet/${c}`,
     `PodDisruptionBudget/${c}`,
+    `NetworkPolicy/${c}`,
   ];
 }
 

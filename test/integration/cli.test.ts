@@ -47,6 +47,23 @@ describe("metamysql render", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("renders NetworkPolicy <c> for the hook namespace of the environment, as `serve` would (OPERATOR_NAMESPACE)", () => {
+    const env = (ns?: string) => ({ ...process.env, ...(ns !== undefined ? { OPERATOR_NAMESPACE: ns } : {}) });
+    const policyOf = (ns?: string) => {
+      const r = spawnSync(process.execPath, [BIN, "render", "-f", "deploy/examples/mariadb.yaml"], { encoding: "utf8", timeout: 20_000, env: env(ns) });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.stringify(parseAllDocuments(r.stdout).find((d) => (d.toJSON() as { kind: string }).kind === "NetworkPolicy"));
+    };
+    expect(policyOf("dbops")).toContain('"kubernetes.io/metadata.name":"dbops"');
+    const bad = spawnSync(process.execPath, [BIN, "render", "-f", "deploy/examples/mariadb.yaml"], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: env("Not_A_Namespace"),
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/OPERATOR_NAMESPACE: must be a namespace name/);
+  });
+
   it("fails clearly on a missing file and on missing arguments", () => {
     const missing = run("render", "-f", "/nonexistent/cluster.yaml");
     expect(missing.status).toBe(1);

@@ -86,6 +86,7 @@ describe("MetacontrollerEmulator", () => {
       "CronJob.batch/v1",
       "EndpointSlice.discovery.k8s.io/v1",
       "Job.batch/v1",
+      "NetworkPolicy.networking.k8s.io/v1",
       "PodDisruptionBudget.policy/v1",
       "Secret.v1",
       "Service.v1",

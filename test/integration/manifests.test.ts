@@ -17,13 +17,14 @@ import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
-import { API_VERSION, CLUSTER_KIND, SECRET_KEYS } from "../../src/api/constants.js";
+import { API_VERSION, CLUSTER_KIND, GROUP, HOOK_POD_LABELS, SECRET_KEYS } from "../../src/api/constants.js";
 import { buildCrd, isRecord, validateValue } from "../../src/api/crd.js";
 import { CLUSTER_NAME_PATTERN, MAX_CLUSTER_NAME_LENGTH, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
 
@@ -35,7 +36,7 @@ const NAMESPACE = "metamysql-system";
 const METACONTROLLER_NAMESPACE = "metacontroller";
 
 /** Every kustomization in the repository. */
-const KUSTOMIZATIONS = ["deploy", "deploy/operator", "deploy/crds", "metacontroller"];
+const KUSTOMIZATIONS = ["deploy", "deploy/operator", "deploy/crds", "deploy/monitoring", "metacontroller"];
 
 const ObjectSchema = z.looseObject({
   apiVersion: z.string(),
@@ -103,6 +104,7 @@ const CORE_VALIDATORS = new Map<string, Validator>([
   modelValidator(Deployment),
   modelValidator(PodDisruptionBudget),
   modelValidator(NetworkPolicy),
+  modelValidator(ClusterRole),
   modelValidator(CustomResourceDefinition),
 ]);
 
@@ -183,6 +185,37 @@ function selects(selector: Record<string, string>, labels: Record<string, string
   return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+const SelectorSchema = z.strictObject({
+  matchLabels: Labels.optional(),
+  matchExpressions: z
+    .array(z.strictObject({ key: z.string(), operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]), values: z.array(z.string()).optional() }))
+    .optional(),
+});
+const PeerSchema = z.strictObject({ namespaceSelector: SelectorSchema.optional(), podSelector: SelectorSchema.optional() });
+
+/** A LabelSelector's verdict, as the API server evaluates it (an empty selector selects all). */
+function selectorMatches(sel: z.infer<typeof SelectorSchema>, labels: Record<string, string>): boolean {
+  const byLabels = Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return (
+    byLabels &&
+    (sel.matchExpressions ?? []).every((e) => {
+      const v = labels[e.key];
+      if (e.operator === "In") return v !== undefined && (e.values ?? []).includes(v);
+      if (e.operator === "NotIn") return v === undefined || !(e.values ?? []).includes(v);
+      return e.operator === "Exists" ? v !== undefined : v === undefined;
+    })
+  );
+}
+
+/** Whether NetworkPolicy peers (of a policy in `policyNamespace`) admit a pod with `labels` in `namespace`. */
+function admittedBy(peers: z.infer<typeof PeerSchema>[], labels: Record<string, string>, namespace: string, policyNamespace = NAMESPACE): boolean {
+  return peers.some(
+    (p) =>
+      (p.namespaceSelector ? selectorMatches(p.namespaceSelector, { "kubernetes.io/metadata.name": namespace }) : namespace === policyNamespace) &&
+      (p.podSelector ? selectorMatches(p.podSelector, labels) : true),
+  );
+}
+
 describe("kustomizations", () => {
   it("fails loudly without kubectl", () => {
     expect(() => kustomize("deploy", "/nonexistent/kubectl")).toThrow(/need kubectl/);
@@ -230,10 +263,12 @@ describe("deploy/operator", () => {
         "Service/metamysql-hooks",
         "PodDisruptionBudget/metamysql-hooks",
         "NetworkPolicy/metamysql-hooks",
+        "ClusterRole/metamysql-aggregate-view",
+        "ClusterRole/metamysql-aggregate-edit",
       ].sort(),
     );
     for (const obj of objects()) {
-      const clusterScoped = ["Namespace", "CustomResourceDefinition", "CompositeController"].includes(obj.kind);
+      const clusterScoped = ["Namespace", "CustomResourceDefinition", "CompositeController", "ClusterRole"].includes(obj.kind);
       expect(obj.metadata.namespace, `${obj.kind}/${obj.metadata.name}`).toBe(clusterScoped ? undefined : NAMESPACE);
       expect(obj.metadata.labels?.["app.kubernetes.io/part-of"], `${obj.kind} label`).toBe("metamysql");
     }
@@ -263,6 +298,7 @@ describe("deploy/operator", () => {
       ["apps/v1", "statefulsets", "InPlace"],
       ["discovery.k8s.io/v1", "endpointslices", "InPlace"],
       ["policy/v1", "poddisruptionbudgets", "InPlace"],
+      ["networking.k8s.io/v1", "networkpolicies", "InPlace"],
       ["batch/v1", "cronjobs", "InPlace"],
       ["batch/v1", "jobs", "OnDelete"],
     ]);
@@ -300,27 +336,71 @@ describe("deploy/operator", () => {
 
     const policy = find(all, "NetworkPolicy", "metamysql-hooks");
     expect(selects(field(policy, "spec.podSelector.matchLabels", Labels), podLabels)).toBe(true);
-    const ingress = field(
-      policy,
-      "spec.ingress",
-      z.array(
-        z.object({
-          from: z.array(z.looseObject({ namespaceSelector: z.object({ matchLabels: Labels }) })),
-          ports: z.array(z.looseObject({ port: z.number() })),
-        }),
-      ),
-    );
-    expect(ingress).toEqual([
-      {
-        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": METACONTROLLER_NAMESPACE } } }],
-        ports: [expect.objectContaining({ port: 8080, protocol: "TCP" })],
-      },
-    ]);
+    const ingress = field(policy, "spec.ingress", z.array(z.object({ from: z.array(PeerSchema), ports: z.array(z.looseObject({ port: z.number() })) })));
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0]?.ports).toEqual([expect.objectContaining({ port: 8080, protocol: "TCP" })]);
+    // Metacontroller's pods as its v4.17.2 manifests label them (manifests/production/metacontroller.yaml:
+    // app.kubernetes.io/name=metacontroller; the Helm chart's selectorLabels: name = chart name
+    // metacontroller-helm, instance = release), in its namespace: admitted. Anything else: not.
+    const peers = ingress[0]?.from ?? [];
+    const metacontroller: Record<string, string>[] = [
+      { "app.kubernetes.io/name": "metacontroller" },
+      { "app.kubernetes.io/name": "metacontroller-helm", "app.kubernetes.io/instance": "metacontroller" },
+    ];
+    for (const labels of metacontroller) expect(admittedBy(peers, labels, METACONTROLLER_NAMESPACE), JSON.stringify(labels)).toBe(true);
+    expect(admittedBy(peers, { app: "debug-shell" }, METACONTROLLER_NAMESPACE)).toBe(false);
+    expect(admittedBy(peers, { "app.kubernetes.io/name": "metacontroller" }, "default")).toBe(false);
+    expect(admittedBy(peers, podLabels, NAMESPACE)).toBe(false);
     const egressPorts = field(policy, "spec.egress", z.array(z.object({ ports: z.array(z.looseObject({ port: z.number() })) }).loose())).flatMap((e) =>
       e.ports.map((p) => p.port),
     );
     expect(egressPorts).toContain(3306);
     expect(egressPorts).toContain(53);
+  });
+
+  it("the hook pods carry the labels the clusters' NetworkPolicies admit, and know their namespace", () => {
+    const deployment = find(objects(), "Deployment", "metamysql-hooks");
+    const podLabels = field(deployment, "spec.template.metadata.labels", Labels);
+    expect(podLabels).toMatchObject(HOOK_POD_LABELS);
+    const env = field(deployment, "spec.template.spec.containers", z.array(z.looseObject({ env: z.array(z.looseObject({ name: z.string() })) })))[0]?.env;
+    // OPERATOR_NAMESPACE from the downward API: the admitted namespace follows the install.
+    expect(env?.find((e) => e.name === "OPERATOR_NAMESPACE")).toEqual({
+      name: "OPERATOR_NAMESPACE",
+      valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
+    });
+  });
+
+  it("aggregates read access to every shipped CRD into view, and write access into edit and admin, never Secrets", () => {
+    const all = objects();
+    const plurals = all.filter((o) => o.kind === "CustomResourceDefinition").map((o) => field(o, "spec.names.plural", z.string()));
+    expect(plurals.length).toBeGreaterThan(0);
+    const Rules = z.array(z.strictObject({ apiGroups: z.array(z.string()), resources: z.array(z.string()), verbs: z.array(z.string()) }));
+    const role = (name: string) => {
+      const r = find(all, "ClusterRole", name);
+      return { labels: r.metadata.labels ?? {}, rules: field(r, "rules", Rules) };
+    };
+    const view = role("metamysql-aggregate-view");
+    const edit = role("metamysql-aggregate-edit");
+    for (const to of ["view", "edit", "admin"]) expect(view.labels[`rbac.authorization.k8s.io/aggregate-to-${to}`]).toBe("true");
+    expect(edit.labels["rbac.authorization.k8s.io/aggregate-to-view"]).toBeUndefined();
+    for (const to of ["edit", "admin"]) expect(edit.labels[`rbac.authorization.k8s.io/aggregate-to-${to}`]).toBe("true");
+    for (const { rules } of [view, edit]) {
+      for (const r of rules) {
+        expect(r.apiGroups).toEqual([GROUP]);
+        expect(r.resources.join(",")).not.toMatch(/secret|\*/);
+        expect(r.verbs).not.toContain("*");
+      }
+    }
+    const viewable = view.rules.flatMap((r) => r.resources);
+    for (const rule of view.rules) expect(rule.verbs.sort()).toEqual(["get", "list", "watch"]);
+    const editable = edit.rules.flatMap((r) => r.resources);
+    for (const rule of edit.rules) expect(rule.verbs.sort()).toEqual(["create", "delete", "deletecollection", "patch", "update"]);
+    for (const plural of plurals) {
+      expect(viewable).toEqual(expect.arrayContaining([plural, `${plural}/status`]));
+      expect(editable).toContain(plural);
+    }
+    // Status is the operator's: nobody gets to write it through edit.
+    expect(editable.filter((r) => r.includes("/"))).toEqual([]);
   });
 
   it("runs the hook server as a hardened, tokenless, spread-out Deployment", () => {
@@ -351,6 +431,25 @@ describe("deploy/operator", () => {
     });
     const account = find(all, "ServiceAccount", "metamysql-hooks");
     expect(account.automountServiceAccountToken).toBe(false);
+  });
+});
+
+describe("deploy/monitoring", () => {
+  it("admits Prometheus to the hook server's metrics port, in the hook namespace, and nothing else", () => {
+    const operator = kustomize("deploy/operator");
+    const deployment = find(operator, "Deployment", "metamysql-hooks");
+    const podLabels = field(deployment, "spec.template.metadata.labels", Labels);
+    const objects = kustomize("deploy/monitoring");
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["NetworkPolicy/metamysql-hooks-metrics"]);
+    const policy = find(objects, "NetworkPolicy", "metamysql-hooks-metrics");
+    expect(policy.metadata.namespace).toBe(NAMESPACE);
+    expect(selects(field(policy, "spec.podSelector.matchLabels", Labels), podLabels)).toBe(true);
+    expect(field(policy, "spec.policyTypes", z.array(z.string()))).toEqual(["Ingress"]);
+    const ingress = field(policy, "spec.ingress", z.array(z.object({ from: z.array(PeerSchema), ports: z.array(z.looseObject({ port: z.number() })) })));
+    expect(ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([8080]);
+    const peers = ingress.flatMap((r) => r.from);
+    expect(admittedBy(peers, { "app.kubernetes.io/name": "prometheus", prometheus: "k8s" }, "monitoring")).toBe(true);
+    expect(admittedBy(peers, { "app.kubernetes.io/name": "prometheus" }, "default")).toBe(false);
   });
 });
 
@@ -403,6 +502,8 @@ describe("deploy/examples", () => {
     expect(production.mysqlConfig).toHaveProperty("max_connections");
     expect(production.service.annotations).toBeDefined();
     expect(production.credentialsSecretName).toBeDefined();
+    // A LoadBalancer would admit any address by default: the production example lists its clients.
+    expect(production.networkPolicy.clients?.length).toBeGreaterThan(0);
   });
 });
 

@@ -66,6 +66,7 @@ describe("schedule CronJobs", () => {
       primary: "shop-0",
       readOnlyEndpoints: [],
       backupSources: SRC,
+      operatorNamespace: "metamysql-system",
     });
     const a = renderChildren(input(spec));
     if (!a.ok) throw new Error(a.failure.message);

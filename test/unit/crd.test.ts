@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { MySQLClusterStatusSchema, type MySQLClusterStatus } from "../../src/api/cluster.js";
+import { MySQLClusterSpecSchema, MySQLClusterStatusSchema, type MySQLClusterStatus } from "../../src/api/cluster.js";
 import { isRecord, renderCrdYaml, toStructuralSchema, validateValue, walkSchema, type SchemaNode } from "../../src/api/crd.js";
 import { GENERATED_FILES, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
 
@@ -355,6 +355,49 @@ describe("MySQLCluster CRD", () => {
     expect(validateValue({ storage: { size: "ten" } }, spec)).not.toEqual([]);
     expect(validateValue({ unknownField: 1 }, spec)).not.toEqual([]);
     expect(validateValue({ mysqlConfig: { max_connections: 500, sql_mode: "STRICT_ALL_TABLES" } }, spec)).toEqual([]);
+  });
+
+  it("image references: the CRD pattern and the hook's schema agree, tags and sha256 digests both", () => {
+    const spec = schemaAt("spec");
+    const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
+    const accepted = [
+      { version: "8.4.3" },
+      { version: `8.4.3@${digest}` },
+      { version: "11.4_ubi-9" },
+      { image: "mysql" },
+      { image: "mysql:8.4.3" },
+      { image: `mysql@${digest}` },
+      { image: `registry.local:5000/team/mysql:8.4.3@${digest}` },
+      { image: `docker.io/library/mariadb@${digest}` },
+      { image: "[fd00::1]:5000/mariadb:11.4" },
+      { image: "ghcr.io/my-org/my_repo__x/mysql-server:8.4" },
+    ];
+    const rejected = [
+      { version: "8.4 " },
+      { version: "-8.4" },
+      { version: ".8" },
+      { version: `8.4@${digest.slice(0, -1)}` },
+      { version: `8.4@sha512:${"ab".repeat(64)}` },
+      { version: `8.4@${digest.toUpperCase().replace("SHA256", "sha256")}` },
+      { version: "8.4:extra" },
+      { image: "" },
+      { image: "MySQL:8.4" },
+      { image: "mysql:8.4:9" },
+      { image: `mysql@sha256:${"0".repeat(63)}` },
+      { image: "mysql:" },
+      { image: "registry.local/mysql:8.4 --privileged" },
+      { image: "https://registry.local/mysql" },
+    ];
+    for (const s of accepted) {
+      expect(MySQLClusterSpecSchema.safeParse(s).success, JSON.stringify(s)).toBe(true);
+      expect(validateValue(s, spec), JSON.stringify(s)).toEqual([]);
+    }
+    for (const s of rejected) {
+      const parsed = MySQLClusterSpecSchema.safeParse(s);
+      expect(parsed.success, JSON.stringify(s)).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toMatch(/sha256:<64 hex digits>/);
+      expect(validateValue(s, spec), JSON.stringify(s)).not.toEqual([]);
+    }
   });
 });
 

@@ -114,6 +114,13 @@ describe("database server images", () => {
     expect(flavorOfImage("docker.io/library/mariadb:11.4")).toBe("mariadb");
     expect(flavorOfImage("docker.io/library/mysql:8.4")).toBe("mysql");
   });
+  it("reads the flavor of references pinned by digest, with or without a tag, and with a registry port", () => {
+    const digest = `sha256:${"0".repeat(64)}`;
+    expect(flavorOfImage(`docker.io/library/mariadb@${digest}`)).toBe("mariadb");
+    expect(flavorOfImage(`registry.local:5000/db/mysql:8.4.3@${digest}`)).toBe("mysql");
+    expect(flavorOfImage(`registry.local:5000/db/mariadb`)).toBe("mariadb");
+    expect(flavorOfImage(`registry.local:5000/db/postgres@${digest}`)).toBeUndefined();
+  });
 });
 
 describe("CrashLoopBackOff bookkeeping", () => {

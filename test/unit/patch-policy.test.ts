@@ -37,6 +37,7 @@ function input(spec: MySQLClusterSpecInput = {}): RenderInput {
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     backupSources: { sources: [{ pod: "shop-1", ip: "10.0.0.2" }], primary: { pod: "shop-0", ip: "10.0.0.1" } },
+    operatorNamespace: "metamysql-system",
   } as RenderInput;
 }
 
@@ -154,6 +155,18 @@ describe("the escalations demonstrated in the review are rejected", () => {
     ]);
     expect(f.message).toContain("secret type");
   });
+  it.each<[string, ChildPatch["patch"], string]>([
+    ["selects every pod of the namespace", [{ op: "replace", path: "/spec/podSelector", value: {} }], "pod selector"],
+    ["selects another app's pods", [{ op: "replace", path: "/spec/podSelector/matchLabels", value: { app: "payments" } }], "pod selector"],
+    ["adds a selector expression", [{ op: "add", path: "/spec/podSelector/matchExpressions", value: [{ key: "x", operator: "Exists" }] }], "pod selector"],
+    ["drops the operator's rule", [{ op: "remove", path: "/spec/ingress/1" }], "rendered rules"],
+    ["narrows replication to another port", [{ op: "replace", path: "/spec/ingress/0/ports/0/port", value: 3307 }], "rendered rules"],
+    ["replaces every rule", [{ op: "replace", path: "/spec/ingress", value: [] }], "rendered rules"],
+  ])("a NetworkPolicy that %s", (_name, patch, rule) => {
+    const f = failure([{ target: { kind: "NetworkPolicy", name: "shop" }, patch }]);
+    expect(f.path).toBe("spec.patches[0]");
+    expect(f.message).toContain(`network policy: ${rule}`);
+  });
   it("renames, kind and apiVersion changes", () => {
     const changes: Array<[string, string]> = [
       ["/metadata/name", "other"],
@@ -220,6 +233,34 @@ describe("what patches may still do", () => {
     ],
     ["a projected volume", sts([{ op: "add", path: `${POD}/volumes/-`, value: { name: "p", projected: { sources: [] } } }])],
     ["the default service account by name", sts([{ op: "add", path: `${POD}/serviceAccountName`, value: "default" }])],
+    [
+      "an extra NetworkPolicy ingress rule (a metrics port)",
+      {
+        target: { kind: "NetworkPolicy", name: "shop" },
+        patch: [{ op: "add", path: "/spec/ingress/-", value: { from: [{ namespaceSelector: {} }], ports: [{ port: 9104, protocol: "TCP" }] } }],
+      },
+    ],
+    [
+      "NetworkPolicy egress rules",
+      {
+        target: { kind: "NetworkPolicy", name: "shop" },
+        patch: [
+          { op: "replace", path: "/spec/policyTypes", value: ["Ingress", "Egress"] },
+          {
+            op: "add",
+            path: "/spec/egress",
+            value: [
+              {
+                ports: [
+                  { port: 3306, protocol: "TCP" },
+                  { port: 53, protocol: "UDP" },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
   ])("%s", (_name, patch) => {
     const r = applyChildPatches(rendered(), [patch]);
     expect(r.ok ? "ok" : r.failure.message).toBe("ok");

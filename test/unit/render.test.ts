@@ -63,6 +63,7 @@ describe("spec defaults", () => {
       durability: "lossless",
       failover: { enabled: true, delaySeconds: 5 },
       service: { type: "ClusterIP" },
+      networkPolicy: { enabled: true },
       patches: [],
     });
   });
@@ -75,6 +76,14 @@ describe("spec defaults", () => {
   it("honours version and image overrides", () => {
     expect(sts({ flavor: "mariadb", version: "10.11" })["spec"].template.spec.containers[0].image).toBe("docker.io/library/mariadb:10.11");
     expect(sts({ image: "registry.local/mysql:8.4.3" })["spec"].template.spec.containers[0].image).toBe("registry.local/mysql:8.4.3");
+  });
+  it("pins images by digest: a version with a digest, or a full reference by digest, is used verbatim", () => {
+    const digest = `sha256:${"a1".repeat(32)}`;
+    expect(sts({ flavor: "mariadb", version: `11.4.5@${digest}` })["spec"].template.spec.containers[0].image).toBe(
+      `docker.io/library/mariadb:11.4.5@${digest}`,
+    );
+    expect(sts({ image: `registry.local/mysql@${digest}` })["spec"].template.spec.containers[0].image).toBe(`registry.local/mysql@${digest}`);
+    expect(sts({ image: `registry.local/mysql:8.4.3@${digest}` })["spec"].template.spec.containers[0].image).toBe(`registry.local/mysql:8.4.3@${digest}`);
   });
 });
 
@@ -350,7 +359,15 @@ describe("config hash", () => {
     const files = configFiles(cluster());
     expect(Object.keys(files.backupOnly)).toEqual(["backup-common.sh", "backup.sh"]);
     expect(files.backupOnly["backup.sh"]).toBe(BACKUP_SH);
-    const r = renderChildren({ cluster: cluster(), observed: [], credentials: CREDS, backupPassword: "b", primary: undefined, readOnlyEndpoints: [] });
+    const r = renderChildren({
+      cluster: cluster(),
+      observed: [],
+      credentials: CREDS,
+      backupPassword: "b",
+      primary: undefined,
+      readOnlyEndpoints: [],
+      operatorNamespace: "ops",
+    });
     const stsChild = r.ok ? (r.children.find((c) => c.kind === "StatefulSet") as AnyObj) : undefined;
     expect(stsChild?.["spec"].template.metadata.annotations["metamysql.dev/config-hash"]).toBe(configHash(files.database));
     // Seeding clusters' pods run seed.sh and what it sources: those are hashed.
@@ -369,6 +386,7 @@ describe("renderChildren", () => {
     backupPassword: "backup-pw",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
+    operatorNamespace: "ops",
   });
   /**
    * Renders twice from independently built inputs (separately parsed specs, fresh observed

@@ -188,6 +188,7 @@ export const RESOURCE_KINDS: Readonly<Record<string, string>> = {
   statefulsets: "StatefulSet",
   deployments: "Deployment",
   poddisruptionbudgets: "PodDisruptionBudget",
+  networkpolicies: "NetworkPolicy",
   persistentvolumeclaims: "PersistentVolumeClaim",
   jobs: "Job",
   cronjobs: "CronJob",

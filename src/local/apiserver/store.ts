@@ -70,7 +70,7 @@ const NON_SPEC_FIELDS = new Set(["apiVersion", "kind", "metadata", "status"]);
 
 /** Kinds whose `status` is a subresource (a main-resource update cannot change it). */
 function hasStatusSubresource(kind: string): boolean {
-  return !["ConfigMap", "Secret", "EndpointSlice", "ServiceAccount", "Role", "RoleBinding"].includes(kind);
+  return !["ConfigMap", "Secret", "EndpointSlice", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"].includes(kind);
 }
 
 /**

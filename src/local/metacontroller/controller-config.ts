@@ -70,6 +70,7 @@ export function mysqlClusterController(
       child("apps/v1", "statefulsets", "InPlace"),
       child("discovery.k8s.io/v1", "endpointslices", "InPlace"),
       child("policy/v1", "poddisruptionbudgets", "InPlace"),
+      child("networking.k8s.io/v1", "networkpolicies", "InPlace"),
       child("batch/v1", "cronjobs", "InPlace"),
       child("batch/v1", "jobs", "OnDelete"),
     ],
