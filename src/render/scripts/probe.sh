@@ -8,8 +8,12 @@
 # shellcheck source=SCRIPTDIR/instance.sh
 . "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
 
+# The operator's password of this start (entrypoint.sh), for the client only (MYSQL_PWD of that one
+# command, never on its command line).
 query() {
-  MYSQL_PWD="${METAMYSQL_OPERATOR_PASSWORD:-}" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
+  local pw
+  pw="$(cat "$APPLIED_CREDENTIALS_DIR/operator-password" 2>/dev/null)" || { echo "no credentials yet (the entrypoint has not started the server)" >&2; return 1; }
+  MYSQL_PWD="$pw" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
     --connect-timeout=2 -N -B -e "$1"
 }
 
