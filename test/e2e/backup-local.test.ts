@@ -57,18 +57,6 @@ async function backupDone(t: TestRuntime, name: string): Promise<Record<string, 
   );
 }
 
-function findFile(dir: string, name: string): string | undefined {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.name === name) return path;
-    if (e.isDirectory()) {
-      const found = findFile(path, name);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
-
 function applyBackup(t: TestRuntime, name: string, spec: Record<string, unknown>): void {
   t.rt.applyObject({ apiVersion: "metamysql.dev/v1alpha1", kind: "MySQLBackup", metadata: { name }, spec });
 }
