@@ -96,12 +96,24 @@ function ready(pod: Pod): boolean {
 }
 
 /** Starts the container: the entrypoint, which execs the server; resolves once the probe says ready. */
-async function startPod(pod: Pod, opts: { remoteRoot: boolean; secrets: Passwords }): Promise<void> {
+async function startPod(pod: Pod, opts: { remoteRoot: boolean; secrets: Passwords; olderTemplate?: boolean }): Promise<void> {
   writeConfig(pod, opts.remoteRoot);
   writeSecrets(pod, opts.secrets);
   const log = join(pod.dir, "container.log");
   mkdirSync(pod.dir, { recursive: true });
-  const child = spawn("bash", [join(pod.dir, "config", "entrypoint.sh")], { env: podEnv(pod), stdio: ["ignore", "ignore", "pipe"] });
+  // A pod of the pod template before this version: passwords in its environment, no Secret volumes.
+  const env = opts.olderTemplate
+    ? {
+        ...podEnv(pod),
+        METAMYSQL_CREDENTIALS_DIR: join(pod.dir, "not-mounted"),
+        METAMYSQL_BACKUP_CREDENTIALS_DIR: join(pod.dir, "not-mounted-either"),
+        METAMYSQL_ROOT_PASSWORD: opts.secrets.root,
+        METAMYSQL_OPERATOR_PASSWORD: opts.secrets.operator,
+        METAMYSQL_REPLICATION_PASSWORD: opts.secrets.replication,
+        METAMYSQL_BACKUP_PASSWORD: opts.secrets.backup,
+      }
+    : podEnv(pod);
+  const child = spawn("bash", [join(pod.dir, "config", "entrypoint.sh")], { env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (b: Buffer) => {
     stderr += b.toString();
@@ -267,6 +279,16 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
     await expect(sql({ ordinal: 1, user: "root", password: SECOND.root }, "SELECT 1")).rejects.toThrow(/Access denied/);
     expect(await gtidState(1, SECOND)).toBe(await gtidState(0, SECOND));
   }, 120_000);
+
+  it("a pod of the older pod template (passwords in its environment) that restarts during the upgrade converges from there; its server inherits none", async () => {
+    const pod = pods[1] as Pod;
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND, olderTemplate: true });
+    await expectAccounts(1, SECOND, FIRST);
+    const env = environOf(pod.child?.pid ?? 0);
+    expect(env).not.toMatch(/PASSWORD|MYSQL_PWD/);
+    for (const pw of Object.values(SECOND)) expect(env).not.toContain(pw);
+  }, 60_000);
 
   it("a Secret without a key: the container fails at once and says which key, never a value", async () => {
     const pod = pods[1] as Pod;

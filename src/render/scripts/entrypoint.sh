@@ -39,18 +39,30 @@ install_db() {
 # The passwords of this start: the Secret files as mounted now, copied into a private dir of the
 # run volume (0700, the probes read them there: instance.sh), so the accounts converged here and
 # the probes' password stay one set even if the Secret changes before the next start.
+# A pod of an older pod template (passwords in its environment, no Secret volumes) that restarts
+# during the rollout to this version takes them from there; the server inherits none (unset below).
 snapshot_credentials() {
-  local key
-  rm -rf "$APPLIED_CREDENTIALS_DIR.new"
-  (umask 077 && mkdir -p "$APPLIED_CREDENTIALS_DIR.new")
-  for key in root-password operator-password replication-password; do
-    [ -s "$CREDENTIALS_DIR/$key" ] || { log "the credentials Secret has no $key"; exit 1; }
-    (umask 077 && cp "$CREDENTIALS_DIR/$key" "$APPLIED_CREDENTIALS_DIR.new/$key")
-  done
-  [ -s "$BACKUP_CREDENTIALS_DIR/password" ] || { log "the backup credentials Secret has no password"; exit 1; }
-  (umask 077 && cp "$BACKUP_CREDENTIALS_DIR/password" "$APPLIED_CREDENTIALS_DIR.new/backup-password")
+  local key new="$APPLIED_CREDENTIALS_DIR.new"
+  rm -rf "$new"
+  (umask 077 && mkdir -p "$new")
+  if [ ! -d "$CREDENTIALS_DIR" ] && [ -n "${METAMYSQL_ROOT_PASSWORD:-}" ]; then
+    (
+      umask 077
+      printf '%s' "$METAMYSQL_ROOT_PASSWORD" >"$new/root-password"
+      printf '%s' "${METAMYSQL_OPERATOR_PASSWORD:-}" >"$new/operator-password"
+      printf '%s' "${METAMYSQL_REPLICATION_PASSWORD:-}" >"$new/replication-password"
+      printf '%s' "${METAMYSQL_BACKUP_PASSWORD:-}" >"$new/backup-password"
+    )
+  else
+    for key in root-password operator-password replication-password; do
+      [ -s "$CREDENTIALS_DIR/$key" ] || { log "the credentials Secret has no $key"; exit 1; }
+      (umask 077 && cp "$CREDENTIALS_DIR/$key" "$new/$key")
+    done
+    [ -s "$BACKUP_CREDENTIALS_DIR/password" ] || { log "the backup credentials Secret has no password"; exit 1; }
+    (umask 077 && cp "$BACKUP_CREDENTIALS_DIR/password" "$new/backup-password")
+  fi
   rm -rf "$APPLIED_CREDENTIALS_DIR"
-  mv "$APPLIED_CREDENTIALS_DIR.new" "$APPLIED_CREDENTIALS_DIR"
+  mv "$new" "$APPLIED_CREDENTIALS_DIR"
 }
 
 # A private server for setup work: no network, this socket only, and no grant tables until
@@ -128,6 +140,7 @@ initialize() {
 }
 
 snapshot_credentials
+unset METAMYSQL_ROOT_PASSWORD METAMYSQL_OPERATOR_PASSWORD METAMYSQL_REPLICATION_PASSWORD METAMYSQL_BACKUP_PASSWORD MYSQL_PWD
 if [ -f "$DATA_DIR/.metamysql-initialized" ]; then
   log "data directory already initialized"
   converge_accounts
