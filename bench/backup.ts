@@ -79,7 +79,9 @@ async function main(): Promise<void> {
       `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${PASSWORD}'`,
       "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION",
       // The backup account as production creates it (accounts.sh).
-      ...statements(accountsSql("upgrade", "mariadb", { backup: PASSWORD })).filter((s) => /^(CREATE|ALTER|GRANT) /.test(s)),
+      ...statements(accountsSql("service", "mariadb", { operator: PASSWORD, replication: PASSWORD, backup: PASSWORD })).filter(
+        (s) => /^(CREATE|ALTER|GRANT) /.test(s) && s.includes(`'${BACKUP_USER}'`),
+      ),
     ]) {
       await sql(inst, `SET STATEMENT sql_log_bin=0 FOR ${stmt}`);
     }

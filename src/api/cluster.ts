@@ -310,6 +310,10 @@ export const MySQLClusterSpecSchema = z
       .meta({
         description: "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
       }),
+    remoteRoot: z.boolean().default(false).meta({
+      description:
+        "Whether root may log in over the network (root@'%' with the root password). Off: root logs in only from inside a database pod (socket), and the operator never uses root.",
+    }),
     backups: ClusterBackupsSchema.optional(),
     initDB: InitDBSchema.optional(),
     networkPolicy: NetworkPolicySpecSchema.default({ enabled: true }),

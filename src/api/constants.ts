@@ -59,6 +59,15 @@ export const DATA_DIR = "/var/lib/mysql";
 export const CONFIG_DIR = "/etc/metamysql";
 export const RUN_DIR = "/run/mysqld";
 export const TMP_DIR = "/tmp";
+/**
+ * The credentials Secrets, mounted as files (keys as file names) where the database container's
+ * scripts read them: passwords are never in a container's environment, so the server's process
+ * environment holds none (src/render/scripts/instance.sh).
+ */
+export const CREDENTIALS_VOLUME = "credentials";
+export const CREDENTIALS_DIR = "/etc/metamysql-credentials";
+export const BACKUP_CREDENTIALS_VOLUME = "backup-credentials";
+export const BACKUP_CREDENTIALS_DIR = "/etc/metamysql-backup-credentials";
 
 /** Keys of the credentials Secret (generated or user-supplied). */
 export const SECRET_ROOT_PASSWORD = "root-password";

@@ -185,7 +185,8 @@ function printConnectInfo(runtime: LocalRuntime, stateDir: string, elapsedMs: nu
   const name = st.cluster?.metadata.name ?? "cluster";
   const flavor = stringField(st.cluster, "spec", "flavor") ?? "mysql";
   const client = flavor === "mariadb" ? "mariadb" : "mysql";
-  const pw = st.credentials ? ` -p'${st.credentials.password}'` : "";
+  // Never the password itself: it would land in the terminal's scrollback and, pasted, on a
+  // command line (ps, shell history). `-p` makes the client ask for it.
   const user = st.credentials?.user ?? "root";
   const lines = ["", `${name} is up: ${st.pods.length} instances ready in ${(elapsedMs / 1000).toFixed(1)}s`];
   const rank = (svc: string): number => (svc === name ? 0 : svc === `${name}-ro` ? 1 : 2);
@@ -193,9 +194,10 @@ function printConnectInfo(runtime: LocalRuntime, stateDir: string, elapsedMs: nu
   for (const [svc, addr] of services) {
     const [host, port] = addr.split(":");
     const role = svc === name ? "read-write (primary)" : svc === `${name}-ro` ? "read-only (replicas)" : "any instance";
-    lines.push(`  ${role.padEnd(22)} ${client} -h ${host} -P ${port} -u ${user}${pw}    # service ${svc}`);
+    lines.push(`  ${role.padEnd(22)} ${client} -h ${host} -P ${port} -u ${user} -p    # service ${svc}`);
   }
   const dirFlag = ` --state-dir ${stateDir}`;
+  if (st.credentials) lines.push(`  password of ${user.padEnd(10)} metamysql local status${dirFlag} --json   (credentials.password)`);
   lines.push(`  status                 metamysql local status${dirFlag}`);
   lines.push(`  stop                   Ctrl-C (data kept, "up" resumes) or: metamysql local delete${dirFlag}`);
   lines.push("");

@@ -3,7 +3,7 @@
  * real files (src/render/scripts/*.sh, src/backup/scripts/*.sh) embedded at build time
  * (`npm run gen`), and settings.env, the constants they source (src/api/settings.ts): scripts
  * and settings change together, atomically, even for pods of an older pod template. Contains no
- * secrets: passwords reach the scripts through the pod environment.
+ * secrets: passwords reach the scripts as files of the mounted Secrets (src/render/statefulset.ts).
  *
  * One ConfigMap serves the database pods and the cluster's own backup Jobs (the schedules'
  * CronJobs, and the final-backup Job, which runs while the cluster's children are kept); a
@@ -51,7 +51,7 @@ export function configFiles(cluster: Cluster): ConfigFiles {
     "my.cnf": renderMyCnf(cluster.spec, cluster.name),
     "probe.sh": PROBE_SH,
     // The flavor and the operator's constants the scripts source (src/api/settings.ts).
-    [SETTINGS_FILE]: renderSettings(cluster.spec.flavor),
+    [SETTINGS_FILE]: renderSettings(cluster.spec.flavor, { remoteRoot: cluster.spec.remoteRoot }),
     ...seed,
   });
   const backupOnly = sortedKeys(Object.fromEntries(Object.entries(BACKUP_SCRIPT_FILES).filter(([k]) => !(k in database))));

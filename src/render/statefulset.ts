@@ -5,9 +5,13 @@
 import { imageFor, type Cluster } from "../api/cluster.js";
 import {
   ANNOTATION_CONFIG_HASH,
+  BACKUP_CREDENTIALS_DIR,
+  BACKUP_CREDENTIALS_VOLUME,
   CONFIG_DIR,
   CONFIG_VOLUME,
   CONTAINER_NAME,
+  CREDENTIALS_DIR,
+  CREDENTIALS_VOLUME,
   DATA_DIR,
   DATA_VOLUME,
   MYSQL_PORT,
@@ -45,9 +49,7 @@ function probeScript(mode: string): string[] {
   return ["bash", `${CONFIG_DIR}/probe.sh`, mode];
 }
 
-function env(cluster: Cluster): unknown[] {
-  const secret = credentialsSecretName(cluster);
-  const fromSecret = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+function env(): unknown[] {
   const fromField = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
   return [
     fromField("POD_NAME", "metadata.name"),
@@ -58,12 +60,12 @@ function env(cluster: Cluster): unknown[] {
     { name: "METAMYSQL_RUN_DIR", value: RUN_DIR },
     { name: "METAMYSQL_TMP_DIR", value: TMP_DIR },
     { name: "METAMYSQL_PORT", value: String(MYSQL_PORT) },
+    // Passwords are files of the mounted Secrets, never environment variables (the server
+    // inherits the entrypoint's environment).
+    { name: "METAMYSQL_CREDENTIALS_DIR", value: CREDENTIALS_DIR },
+    { name: "METAMYSQL_BACKUP_CREDENTIALS_DIR", value: BACKUP_CREDENTIALS_DIR },
     // Per-pod values only: the flavor and the operator's constants are in settings.env of the
     // ConfigMap (src/api/settings.ts), which changes together with the scripts.
-    fromSecret("METAMYSQL_ROOT_PASSWORD", SECRET_ROOT_PASSWORD),
-    fromSecret("METAMYSQL_OPERATOR_PASSWORD", SECRET_OPERATOR_PASSWORD),
-    fromSecret("METAMYSQL_REPLICATION_PASSWORD", SECRET_REPLICATION_PASSWORD),
-    { name: "METAMYSQL_BACKUP_PASSWORD", valueFrom: { secretKeyRef: { name: childNames(cluster.name).backupSecret, key: SECRET_BACKUP_PASSWORD } } },
   ];
 }
 
@@ -87,7 +89,7 @@ function container(cluster: Cluster): Record<string, unknown> {
     image: imageFor(cluster.spec),
     imagePullPolicy: "IfNotPresent",
     command: ["bash", `${CONFIG_DIR}/entrypoint.sh`],
-    env: env(cluster),
+    env: env(),
     ports: [{ name: PORT_NAME, containerPort: MYSQL_PORT, protocol: "TCP" }],
     // Startup: initialization of a new data dir and crash recovery may take minutes.
     startupProbe: probe("readiness", 1, 600, 5),
@@ -104,6 +106,8 @@ function container(cluster: Cluster): Record<string, unknown> {
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: DATA_DIR },
       { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
+      { name: CREDENTIALS_VOLUME, mountPath: CREDENTIALS_DIR, readOnly: true },
+      { name: BACKUP_CREDENTIALS_VOLUME, mountPath: BACKUP_CREDENTIALS_DIR, readOnly: true },
       { name: "run", mountPath: RUN_DIR },
       { name: "tmp", mountPath: TMP_DIR },
     ],
@@ -171,6 +175,19 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
           terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
           volumes: [
             { name: CONFIG_VOLUME, configMap: { name: names.config, defaultMode: 0o555 } },
+            // Only the keys the scripts read; readable by the database user (fsGroup) and nobody else.
+            {
+              name: CREDENTIALS_VOLUME,
+              secret: {
+                secretName: credentialsSecretName(cluster),
+                defaultMode: 0o440,
+                items: [SECRET_ROOT_PASSWORD, SECRET_OPERATOR_PASSWORD, SECRET_REPLICATION_PASSWORD].map((key) => ({ key, path: key })),
+              },
+            },
+            {
+              name: BACKUP_CREDENTIALS_VOLUME,
+              secret: { secretName: names.backupSecret, defaultMode: 0o440, items: [{ key: SECRET_BACKUP_PASSWORD, path: SECRET_BACKUP_PASSWORD }] },
+            },
             { name: "run", emptyDir: {} },
             { name: "tmp", emptyDir: {} },
           ],

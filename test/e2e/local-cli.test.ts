@@ -72,7 +72,8 @@ describe("metamysql local (CLI)", () => {
     running.push(up);
     await eventually(() => /solo is up: 1 instances ready/.test(up.out), 90_000, `"is up" in:\n${up.out}`);
     expect(up.out).toMatch(/solo-0 +started, pid \d+ on 127\.20\.2\.2:3306/);
-    expect(up.out).toMatch(/mariadb -h 127\.0\.0\.1 -P \d+ -u root -p'/);
+    expect(up.out).toMatch(/mariadb -h 127\.0\.0\.1 -P \d+ -u root -p +# service solo\n/);
+    expect(up.out).toMatch(/password of root +metamysql local status --state-dir \S+ --json/);
 
     const st = await cli(["status", "--state-dir", stateDir, "--json"]);
     expect(st.code).toBe(0);
@@ -86,6 +87,8 @@ describe("metamysql local (CLI)", () => {
     expect(status.pods).toEqual([{ name: "solo-0", ip: "127.20.2.2", port: 3306, pid: expect.any(Number), ready: true }]);
     expect(Object.keys(status.services).sort()).toEqual(["solo", "solo-instances", "solo-ro"]);
     expect(status.credentials.user).toBe("root");
+    // The password is printed only on request (status --json), never by up.
+    expect(up.out).not.toContain(status.credentials.password);
 
     const target = { host: "127.20.2.2", port: 3306, password: status.credentials.password };
     await query(target, "CREATE DATABASE IF NOT EXISTS resume");

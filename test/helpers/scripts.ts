@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,20 +23,26 @@ export const SCRIPT = {
 
 const configDirs = new Map<string, string>();
 
+/** Per-cluster settings of the rendered settings.env (src/api/settings.ts). */
+export interface ConfigOptions {
+  remoteRoot?: boolean;
+}
+
 /**
  * A directory laid out like the mounted ConfigMap: every script of the repository plus the
  * settings.env the renderer writes for `flavor` (src/api/settings.ts). Content-addressed under
  * the system temp dir and reused, so test processes (which vitest may end without an exit hook)
  * leave nothing that grows behind.
  */
-export function configDir(flavor: "mysql" | "mariadb"): string {
-  const known = configDirs.get(flavor);
+export function configDir(flavor: "mysql" | "mariadb", opts: ConfigOptions = {}): string {
+  const cacheKey = `${flavor}:${opts.remoteRoot === true}`;
+  const known = configDirs.get(cacheKey);
   if (known) return known;
   const files = new Map<string, string>();
   for (const src of ["src/render/scripts", "src/backup/scripts"]) {
     for (const f of readdirSync(resolve(ROOT, src)).filter((n) => n.endsWith(".sh"))) files.set(f, readFileSync(resolve(ROOT, src, f), "utf8"));
   }
-  files.set(SETTINGS_FILE, renderSettings(flavor));
+  files.set(SETTINGS_FILE, renderSettings(flavor, opts));
   const hash = createHash("sha256");
   for (const name of [...files.keys()].sort()) hash.update(`${name}\0${files.get(name) ?? ""}\0`);
   const dir = join(tmpdir(), "metamysql-test-scripts", `${flavor}-${hash.digest("hex").slice(0, 16)}`);
@@ -51,7 +57,7 @@ export function configDir(flavor: "mysql" | "mariadb"): string {
       rmSync(tmp, { recursive: true, force: true }); // another process made it first
     }
   }
-  configDirs.set(flavor, dir);
+  configDirs.set(cacheKey, dir);
   return dir;
 }
 
@@ -71,23 +77,38 @@ export function cleanEnv(): Record<string, string> {
 }
 
 /**
- * The SQL `accounts.sh <mode>` prints for a flavor, run next to the settings.env the renderer
- * puts in the ConfigMap (flavor and users). Passwords only through the environment.
+ * Writes the passwords as the entrypoint lays them out for accounts.sh (files named root-password,
+ * operator-password, replication-password, backup-password in a 0700 dir); returns the dir.
  */
-export function accountsSql(mode: "init" | "service" | "upgrade" | "seed", flavor: "mysql" | "mariadb", p: AccountPasswords): string {
-  const pw = (name: string, v: string | undefined): Record<string, string> => (v === undefined ? {} : { [name]: v });
-  const r = spawnSync("bash", [join(configDir(flavor), "accounts.sh"), mode], {
-    encoding: "utf8",
-    env: {
-      ...cleanEnv(),
-      ...pw("METAMYSQL_ROOT_PASSWORD", p.root),
-      ...pw("METAMYSQL_OPERATOR_PASSWORD", p.operator),
-      ...pw("METAMYSQL_REPLICATION_PASSWORD", p.replication),
-      ...pw("METAMYSQL_BACKUP_PASSWORD", p.backup),
-    },
-  });
-  if (r.status !== 0) throw new Error(`accounts.sh ${mode} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
+export function writeCredentialsDir(p: AccountPasswords): string {
+  const dir = mkdtempSync(join(tmpdir(), "metamysql-test-credentials-"));
+  chmodSync(dir, 0o700);
+  const files: Array<[string, string | undefined]> = [
+    ["root-password", p.root],
+    ["operator-password", p.operator],
+    ["replication-password", p.replication],
+    ["backup-password", p.backup],
+  ];
+  for (const [name, value] of files) if (value !== undefined) writeFileSync(join(dir, name), value, { mode: 0o600 });
+  return dir;
+}
+
+/**
+ * The SQL `accounts.sh <mode>` prints for a flavor, run next to the settings.env the renderer
+ * puts in the ConfigMap (flavor, users, remote root). Passwords only through files, like production.
+ */
+export function accountsSql(mode: "converge" | "service", flavor: "mysql" | "mariadb", p: AccountPasswords, opts: ConfigOptions = {}): string {
+  const credentials = writeCredentialsDir(p);
+  try {
+    const r = spawnSync("bash", [join(configDir(flavor, opts), "accounts.sh"), mode], {
+      encoding: "utf8",
+      env: { ...cleanEnv(), METAMYSQL_CREDENTIALS_DIR: credentials },
+    });
+    if (r.status !== 0) throw new Error(`accounts.sh ${mode} failed (${r.status}): ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    rmSync(credentials, { recursive: true, force: true });
+  }
 }
 
 /** The statements of accounts.sh output, one per line, without the trailing semicolon. */

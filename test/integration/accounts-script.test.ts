@@ -1,37 +1,55 @@
 /**
  * accounts.sh (src/render/scripts/accounts.sh), the one definition of the accounts production
- * creates and the tests use: the SQL text it prints per flavor. Runs bash, no server (the SQL runs
- * for real in every test that starts an instance: test/helpers/mariadb.ts, the e2e tests).
+ * converges on every start and the tests use: the SQL text it prints per flavor. Runs bash, no
+ * server (the SQL runs for real in every test that starts an instance: test/helpers/mariadb.ts,
+ * test/integration/accounts-converge.test.ts, the e2e tests).
  */
 import { describe, expect, it } from "vitest";
 import { unsafeSqlModeFix } from "../../src/mysql/sql/escape.js";
 import { accountsSql, statements } from "../helpers/scripts.js";
 
 const PW = { root: "r'oo\\t", operator: "o'p", replication: "r", backup: "b'k" };
-/** First statement of every mode: the session's sql_mode without NO_BACKSLASH_ESCAPES (escape.ts). */
-const SQL_MODE = unsafeSqlModeFix;
+/** First statements of every mode: the session's sql_mode without NO_BACKSLASH_ESCAPES (escape.ts), no binary log, grant tables loaded. */
+const PREAMBLE = [unsafeSqlModeFix, "SET SESSION sql_log_bin=0", "FLUSH PRIVILEGES"];
+
+/** The GRANT statements of one account, in order. */
+function grantsOf(sql: string[], account: string): string[] {
+  return sql.filter((s) => s.startsWith("GRANT ") && s.endsWith(` TO ${account}`));
+}
 
 describe("accounts.sh", () => {
   it.each(["mariadb", "mysql"] as const)("%s: least-privilege accounts without binary logging", (flavor) => {
     const sql = statements(accountsSql("service", flavor, PW));
-    expect(sql.slice(0, 2)).toEqual([SQL_MODE, "SET SESSION sql_log_bin=0"]);
+    expect(sql.slice(0, 3)).toEqual(PREAMBLE);
     expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
-    expect(sql).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'");
-    expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES/);
+    expect(sql).toContain("ALTER USER 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
+    expect(grantsOf(sql, "'repl'@'%'")).toEqual(["GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'"]);
+    expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES ON|GRANT OPTION(?! FROM)/);
     expect(sql.join(";")).not.toContain("root");
     expect(sql.at(-1)).toBe("FLUSH PRIVILEGES");
   });
-  it("mysql: the operator's static and dynamic privileges, one GRANT each", () => {
-    const sql = statements(accountsSql("service", "mysql", PW));
-    expect(sql).toContain("GRANT RELOAD, PROCESS, SELECT, REPLICATION CLIENT ON *.* TO 'metamysql'@'%'");
-    expect(sql).toContain(
-      "GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN ON *.* TO 'metamysql'@'%'",
-    );
+  it.each(["mariadb", "mysql"] as const)("%s: every account's privileges are reset before its grants (converging, not adding)", (flavor) => {
+    const sql = statements(accountsSql("service", flavor, PW));
+    for (const account of ["'metamysql'@'%'", "'repl'@'%'", "'metamysql_backup'@'%'"]) {
+      const revoke = sql.indexOf(`REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account}`);
+      expect(revoke).toBeGreaterThan(
+        sql.indexOf(`ALTER USER ${account} IDENTIFIED BY ${account.startsWith("'metamysql'") ? "'o\\'p'" : account.startsWith("'repl'") ? "'r'" : "'b\\'k'"}`),
+      );
+      const firstGrant = sql.findIndex((s) => s.startsWith("GRANT ") && s.endsWith(` TO ${account}`));
+      expect(firstGrant).toBeGreaterThan(revoke);
+    }
   });
-  it("mariadb: the operator's privileges", () => {
-    expect(statements(accountsSql("service", "mariadb", PW))).toContain(
-      "GRANT RELOAD, PROCESS, SELECT, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, BINLOG ADMIN, CONNECTION ADMIN ON *.* TO 'metamysql'@'%'",
-    );
+  it("mysql: the operator's privileges (docs/clustering.md lists them), no SELECT on data", () => {
+    expect(grantsOf(statements(accountsSql("service", "mysql", PW)), "'metamysql'@'%'")).toEqual([
+      "GRANT PROCESS, REPLICATION CLIENT, RELOAD ON *.* TO 'metamysql'@'%'",
+      "GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN ON *.* TO 'metamysql'@'%'",
+      "GRANT SELECT ON performance_schema.* TO 'metamysql'@'%'",
+    ]);
+  });
+  it("mariadb: the operator's privileges (docs/clustering.md lists them), no SELECT on data", () => {
+    expect(grantsOf(statements(accountsSql("service", "mariadb", PW)), "'metamysql'@'%'")).toEqual([
+      "GRANT PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.* TO 'metamysql'@'%'",
+    ]);
   });
   it.each([
     ["mysql", "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT"],
@@ -39,28 +57,26 @@ describe("accounts.sh", () => {
   ] as const)("%s: the backup account can read and lock, not write or control replication", (flavor, privileges) => {
     const sql = statements(accountsSql("service", flavor, PW));
     expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql_backup'@'%' IDENTIFIED BY 'b\\'k'");
-    expect(sql).toContain(`GRANT ${privileges} ON *.* TO 'metamysql_backup'@'%'`);
+    expect(grantsOf(sql, "'metamysql_backup'@'%'")).toEqual([`GRANT ${privileges} ON *.* TO 'metamysql_backup'@'%'`]);
   });
-  it("init: root local and remote with the root password, then the service accounts", () => {
-    const sql = statements(accountsSql("init", "mariadb", PW));
-    expect(sql.slice(0, 2)).toEqual([SQL_MODE, "SET SESSION sql_log_bin=0"]);
+  it("converge: root from inside the pod only by default; root@'%' dropped", () => {
+    const sql = statements(accountsSql("converge", "mariadb", PW));
+    expect(sql.slice(0, 3)).toEqual(PREAMBLE);
     expect(sql).toContain("ALTER USER 'root'@'localhost' IDENTIFIED BY 'r\\'oo\\\\t'");
-    expect(sql).toContain("GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION");
+    expect(sql).toContain("GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION");
+    expect(sql).toContain("DROP USER IF EXISTS 'root'@'%'");
+    expect(sql.filter((s) => s.includes("'root'@'%'") && !s.startsWith("DROP USER"))).toEqual([]);
     expect(sql.filter((s) => s.startsWith("CREATE USER IF NOT EXISTS 'metamysql'"))).toHaveLength(1);
   });
-  it("upgrade: only the backup account; seed: this cluster's passwords on restored accounts", () => {
-    const up = statements(accountsSql("upgrade", "mariadb", { backup: "b" }));
-    expect(up).toEqual([
-      SQL_MODE,
-      "SET SESSION sql_log_bin=0",
-      "CREATE USER IF NOT EXISTS 'metamysql_backup'@'%' IDENTIFIED BY 'b'",
-      "ALTER USER 'metamysql_backup'@'%' IDENTIFIED BY 'b'",
-      "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'metamysql_backup'@'%'",
-      "FLUSH PRIVILEGES",
-    ]);
-    expect(statements(accountsSql("seed", "mariadb", PW))).toContain("ALTER USER 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
+  it.each(["mariadb", "mysql"] as const)("%s converge with spec.remoteRoot: root@'%' with the root password and every privilege", (flavor) => {
+    const sql = statements(accountsSql("converge", flavor, PW, { remoteRoot: true }));
+    expect(sql).toContain("CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY 'r\\'oo\\\\t'");
+    expect(sql).toContain("ALTER USER 'root'@'%' IDENTIFIED BY 'r\\'oo\\\\t'");
+    expect(sql).toContain("GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION");
+    expect(sql).not.toContain("DROP USER IF EXISTS 'root'@'%'");
   });
-  it("a missing password prints no SQL at all", () => {
-    expect(() => accountsSql("init", "mariadb", { operator: "o" })).toThrow(/accounts.sh init failed/);
+  it("a missing password prints no SQL at all, and says which (never a value)", () => {
+    expect(() => accountsSql("converge", "mariadb", { operator: "o'p", replication: "r", backup: "b" })).toThrow(/no root-password in /);
+    expect(() => accountsSql("service", "mariadb", { operator: "o'p", replication: "r" })).toThrow(/^((?!o'p).)*no backup-password((?!o'p).)*$/s);
   });
 });

@@ -63,10 +63,10 @@ afterAll(async () => {
 }, 30_000);
 
 describe("sql_mode=NO_BACKSLASH_ESCAPES", () => {
-  it("accounts.sh init through the client: every exact password logs in, nothing else ran", async () => {
-    // The harness's accounts out of the way: init creates them with the hostile passwords.
+  it("accounts.sh converge through the client: every exact password logs in, nothing else ran", async () => {
+    // The harness's accounts out of the way: converge creates them with the hostile passwords.
     await h.rootQuery(fresh, `SET STATEMENT sql_log_bin=0 FOR DROP USER '${OPERATOR_USER}'@'%', '${REPLICATION_USER}'@'%', '${BACKUP_USER}'@'%'`);
-    const sql = accountsSql("init", "mariadb", HOSTILE);
+    const sql = accountsSql("converge", "mariadb", HOSTILE, { remoteRoot: true });
     const r = spawnSync(CLIENT, ["--protocol=socket", `--socket=${join(fresh.dir, "mysqld.sock")}`, "-uroot"], {
       input: sql,
       encoding: "utf8",

@@ -64,6 +64,7 @@ describe("spec defaults", () => {
       failover: { enabled: true, delaySeconds: 5 },
       service: { type: "ClusterIP" },
       networkPolicy: { enabled: true },
+      remoteRoot: false,
       patches: [],
     });
   });
@@ -241,18 +242,26 @@ describe("scripts", () => {
         METAMYSQL_FLAVOR: `'${flavor}'`,
         METAMYSQL_OPERATOR_USER: "'metamysql'",
         METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
+        METAMYSQL_REMOTE_ROOT: "'false'",
         METAMYSQL_REPLICATION_USER: "'repl'",
         METAMYSQL_SERVER_ID_BASE: "'100'",
       });
       const env = (sts({ flavor })["spec"].template.spec.containers[0].env as AnyObj[]).map((e) => e["name"]);
       for (const name of Object.keys(settings)) expect(env).not.toContain(name);
-      for (const name of ["POD_NAME", "METAMYSQL_ROOT_PASSWORD", "METAMYSQL_OPERATOR_PASSWORD", "METAMYSQL_REPLICATION_PASSWORD", "METAMYSQL_BACKUP_PASSWORD"])
-        expect(env).toContain(name);
+      for (const name of ["POD_NAME", "METAMYSQL_CREDENTIALS_DIR", "METAMYSQL_BACKUP_CREDENTIALS_DIR"]) expect(env).toContain(name);
+      // Passwords are files of the mounted Secrets: nothing in the environment (the server inherits it).
+      const container = sts({ flavor })["spec"].template.spec.containers[0] as AnyObj;
+      expect(JSON.stringify(container["env"])).not.toMatch(/PASSWORD|secretKeyRef/);
       for (const script of [INSTANCE_SH, ACCOUNTS_SH]) expect(script).toContain('/settings.env"');
     },
   );
-  it("the entrypoint creates the accounts with accounts.sh and execs the server", () => {
-    expect(ENTRYPOINT_SH).toContain('accounts init | "$CLIENT"');
+  it("spec.remoteRoot reaches accounts.sh through settings.env (a change rolls the pods, which converge)", () => {
+    expect(configData(cluster({ remoteRoot: true }))["settings.env"]).toContain("METAMYSQL_REMOTE_ROOT='true'");
+    expect(configHash(configData(cluster({ remoteRoot: true })))).not.toBe(configHash(configData(cluster())));
+  });
+  it("the entrypoint converges the accounts with accounts.sh on every start and execs the server", () => {
+    expect(ENTRYPOINT_SH).toContain('accounts converge | "$CLIENT"');
+    expect(ENTRYPOINT_SH).toContain("--skip-networking --skip-grant-tables");
     expect(ENTRYPOINT_SH).toContain('exec "$SERVER" ');
     expect(INSTANCE_SH).toContain("SERVER_ID=$((SERVER_ID_BASE + ORDINAL))");
   });
@@ -322,11 +331,20 @@ describe("StatefulSet", () => {
     expect(c.lifecycle.preStop.exec.command).toEqual(["bash", "/etc/metamysql/probe.sh", "prestop"]);
     expect(s["spec"].template.spec.terminationGracePeriodSeconds).toBeGreaterThan(60);
   });
-  it("reads passwords from the user's Secret when credentialsSecretName is set", () => {
-    const env = sts({ credentialsSecretName: "mine" })["spec"].template.spec.containers[0].env as AnyObj[];
-    const refs = env.filter((e) => e["valueFrom"]?.secretKeyRef).map((e) => e["valueFrom"].secretKeyRef.name);
+  it("mounts the user's Secret when credentialsSecretName is set, read-only, only the keys the scripts read", () => {
+    const pod = sts({ credentialsSecretName: "mine" })["spec"].template.spec as AnyObj;
+    const secrets = (pod["volumes"] as AnyObj[]).filter((v) => v["secret"]);
     // The backup account's password is always in the operator-owned Secret.
-    expect(new Set(refs)).toEqual(new Set(["mine", "shop-backup-credentials"]));
+    expect(secrets.map((v) => [v["name"], v["secret"].secretName, v["secret"].items.map((i: AnyObj) => i["key"])])).toEqual([
+      ["credentials", "mine", ["root-password", "operator-password", "replication-password"]],
+      ["backup-credentials", "shop-backup-credentials", ["password"]],
+    ]);
+    for (const v of secrets) expect(v["secret"].defaultMode).toBe(0o440);
+    const mounts = (pod["containers"][0].volumeMounts as AnyObj[]).filter((m) => m["name"] === "credentials" || m["name"] === "backup-credentials");
+    expect(mounts).toEqual([
+      { name: "credentials", mountPath: "/etc/metamysql-credentials", readOnly: true },
+      { name: "backup-credentials", mountPath: "/etc/metamysql-backup-credentials", readOnly: true },
+    ]);
   });
   it("keeps the observed claim templates (immutable)", () => {
     const observed = [{ metadata: { name: "data" }, spec: { resources: { requests: { storage: "1Gi" } } }, status: { phase: "Pending" } }];

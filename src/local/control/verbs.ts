@@ -48,6 +48,18 @@ function verbNamespace(store: ObjectStore): string {
 }
 
 /**
+ * The spec the local runtime runs: the manifest's, with `remoteRoot: true` unless the manifest
+ * says otherwise. Remote root is opt-in in production (root only from inside a pod); here the
+ * Services are the only way in, and `local status --json` names root as the cluster's
+ * administrative account (ARCHITECTURE.md section 6).
+ */
+function localSpec(spec: unknown): unknown {
+  if (spec === undefined) return { remoteRoot: true };
+  if (isRecord(spec) && spec.remoteRoot === undefined) return { ...spec, remoteRoot: true };
+  return spec;
+}
+
+/**
  * Creates or updates the cluster from a manifest (spec, labels, annotations), like
  * `kubectl apply`. One cluster per state dir.
  */
@@ -79,11 +91,11 @@ export function applyCluster(parts: RuntimeParts, manifest: unknown): KObject {
       apiVersion: API_VERSION,
       kind: CLUSTER_KIND,
       metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
-      spec: manifest.spec ?? {},
+      spec: localSpec(manifest.spec),
     });
   }
   if (existing.metadata.deletionTimestamp) throw new ControlError(409, `cluster ${name} is being deleted`);
-  const next: KObject = { ...existing, spec: manifest.spec ?? {} };
+  const next: KObject = { ...existing, spec: localSpec(manifest.spec) };
   next.metadata = { ...existing.metadata };
   if (labels) next.metadata.labels = labels;
   else delete next.metadata.labels;
@@ -126,10 +138,14 @@ export function localStatus(parts: RuntimeParts): LocalStatus {
   return { cluster: cluster ?? null, pods, services: parts.proxies.addresses(ns), credentials: clusterCredentials(parts.store) };
 }
 
-/** The cluster's root account, from its credentials Secret. */
+/**
+ * The cluster's root account, from its credentials Secret (the local runtime turns remote root on
+ * unless the manifest turned it off: localSpec).
+ */
 export function clusterCredentials(store: ObjectStore): { user: string; password: string } | null {
   const cluster = clusterOf(store);
   if (!cluster) return null;
+  if (recordField(cluster, "spec").remoteRoot === false) return null;
   const secretName = stringField(cluster, "spec", "credentialsSecretName") ?? `${cluster.metadata.name}-credentials`;
   const secret = store.get("v1", "Secret", namespaceOf(cluster), secretName);
   const raw = secret ? recordField(secret, "data")[SECRET_ROOT_PASSWORD] : undefined;

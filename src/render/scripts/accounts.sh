@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# metamysql accounts: prints the SQL that creates the accounts of an instance, the ONE definition
-# of the accounts and their privileges (production: entrypoint.sh; tests: test/helpers/mariadb.ts
-# and test/integration/accounts-script.test.ts run this same file). Created with the binary log
-# off so a fresh instance holds no GTIDs of its own (mysql-field-notes.md).
-#   accounts.sh init      a fresh data dir: root (local and remote), operator, replication, backup
+# metamysql accounts: prints the SQL that converges the accounts of an instance to the cluster's
+# Secret, the ONE definition of the accounts and their privileges (production: entrypoint.sh, on
+# every start; tests: test/helpers/mariadb.ts and test/integration/accounts-script.test.ts run
+# this same file). Idempotent: it creates what is missing, sets every password to the Secret's,
+# and sets each account's privileges to exactly those below (REVOKE ALL, then GRANT). Runs with
+# the binary log off so no instance holds GTIDs of its own (mysql-field-notes.md), on the
+# private init server (no network, socket only: entrypoint.sh).
+#   accounts.sh converge  root, operator, replication and backup accounts
 #   accounts.sh service   operator, replication and backup accounts only (root untouched)
-#   accounts.sh upgrade   the accounts added since version 1 (the backup account)
-#   accounts.sh seed      after a restore: this cluster's passwords on the restored accounts
-# Settings: METAMYSQL_FLAVOR and METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER from settings.env
-# next to this script (src/api/settings.ts); environment: the passwords
-# METAMYSQL_{ROOT,OPERATOR,REPLICATION,BACKUP}_PASSWORD a mode needs. Nothing here prints a
-# password anywhere but into the SQL on stdout.
+# Settings: METAMYSQL_FLAVOR, METAMYSQL_REMOTE_ROOT (spec.remoteRoot) and
+# METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER from settings.env next to this script
+# (src/api/settings.ts). Passwords: files in METAMYSQL_CREDENTIALS_DIR named root-password,
+# operator-password, replication-password, backup-password (only those the mode needs), never the
+# environment. Nothing here prints a password anywhere but into the SQL on stdout.
 set -euo pipefail
 # A failure inside $(...) (a missing password) fails the whole script.
 shopt -s inherit_errexit
@@ -20,16 +22,22 @@ FLAVOR="${METAMYSQL_FLAVOR:?METAMYSQL_FLAVOR must be set (mysql or mariadb)}"
 OPERATOR_USER="${METAMYSQL_OPERATOR_USER:?METAMYSQL_OPERATOR_USER must be set}"
 REPLICATION_USER="${METAMYSQL_REPLICATION_USER:?METAMYSQL_REPLICATION_USER must be set}"
 BACKUP_USER="${METAMYSQL_BACKUP_USER:?METAMYSQL_BACKUP_USER must be set}"
+REMOTE_ROOT="${METAMYSQL_REMOTE_ROOT:-false}"
+CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be set}"
 
-# Least privilege of the operator account (mysql-field-notes.md "least-privilege operator
-# account"), one GRANT per line.
-# MariaDB 10.11+: every orchestration step ran with these (field notes, "Read-only").
-# MySQL 8.4: SYSTEM_VARIABLES_ADMIN (read_only, super_read_only, semi-sync globals),
-# REPLICATION_SLAVE_ADMIN (CHANGE REPLICATION SOURCE, START/STOP REPLICA), RELOAD (RESET
-# REPLICA), REPLICATION CLIENT (SHOW REPLICA STATUS), PROCESS + SELECT
-# (performance_schema.processlist), CONNECTION_ADMIN (KILL, connecting when max_connections is
-# reached), BINLOG_ADMIN; BACKUP_ADMIN and CLONE_ADMIN repair an errant instance by cloning
-# from the primary (README "Repairing an errant instance").
+# Least privilege of the operator account: what src/mysql/*.ts runs, nothing more (docs/clustering.md
+# "Accounts" lists it per statement). One GRANT per line.
+# MariaDB 10.11: PROCESS (information_schema.PROCESSLIST of every user), RELOAD (RESET SLAVE ALL:
+# checked, 10.11 refuses it without), SLAVE MONITOR (SHOW SLAVE STATUS), REPLICATION SLAVE ADMIN (CHANGE MASTER, START/STOP/RESET SLAVE,
+# rpl_semi_sync_slave_enabled), REPLICATION MASTER ADMIN (rpl_semi_sync_master_*), READ_ONLY ADMIN
+# (SET GLOBAL read_only), CONNECTION ADMIN (KILL other users' connections; connecting when
+# max_connections is reached).
+# MySQL 8.4: PROCESS + SELECT on performance_schema (performance_schema.processlist), REPLICATION
+# CLIENT (SHOW REPLICA STATUS), RELOAD (RESET REPLICA ALL), SYSTEM_VARIABLES_ADMIN (read_only,
+# super_read_only, semi-sync globals), REPLICATION_SLAVE_ADMIN (CHANGE REPLICATION SOURCE,
+# START/STOP REPLICA), CONNECTION_ADMIN (as above).
+# Variables (@@gtid_*, @@read_only), SHOW GLOBAL VARIABLES/STATUS, MASTER_GTID_WAIT and
+# WAIT_FOR_EXECUTED_GTID_SET need no privilege.
 # The backup account: what the dump needs (mariadb-dump --single-transaction --gtid
 # --master-data=2, mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON
 # --no-tablespaces; --all-databases --routines --events --triggers), plus SHOW SLAVE|REPLICA
@@ -37,18 +45,20 @@ BACKUP_USER="${METAMYSQL_BACKUP_USER:?METAMYSQL_BACKUP_USER must be set}"
 # applier), no SUPER.
 case "$FLAVOR" in
   mariadb)
-    OPERATOR_PRIVILEGES=("RELOAD, PROCESS, SELECT, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, BINLOG ADMIN, CONNECTION ADMIN")
+    OPERATOR_GRANTS=("PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*")
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR"
     ;;
   mysql)
-    OPERATOR_PRIVILEGES=(
-      "RELOAD, PROCESS, SELECT, REPLICATION CLIENT"
-      "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, BINLOG_ADMIN, BACKUP_ADMIN, CLONE_ADMIN"
+    OPERATOR_GRANTS=(
+      "PROCESS, REPLICATION CLIENT, RELOAD ON *.*"
+      "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN ON *.*"
+      "SELECT ON performance_schema.*"
     )
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT"
     ;;
   *) echo "unknown METAMYSQL_FLAVOR=$FLAVOR (mysql or mariadb)" >&2; exit 1;;
 esac
+case "$REMOTE_ROOT" in true|false) ;; *) echo "METAMYSQL_REMOTE_ROOT=$REMOTE_ROOT (true or false)" >&2; exit 1;; esac
 
 # SQL string literal: backslashes and quotes escaped. That escaping means what it says only
 # while the session's sql_mode lacks NO_BACKSLASH_ESCAPES (a user's mysqlConfig.sql_mode may
@@ -59,68 +69,71 @@ esac
 sql_string() { local s="${1//\\/\\\\}"; s="${s//\'/\\\'}"; printf "'%s'" "$s"; }
 SESSION_SQL_MODE="SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','));"
 
-# Root: no anonymous or host-bound root accounts; root@localhost (socket) and root@'%' share the
-# root password.
+# A password as a SQL literal, from its file (a missing or empty file fails the script).
+password() {
+  local file="$CREDENTIALS_DIR/$1" value
+  [ -s "$file" ] || { echo "accounts.sh: no $1 in $CREDENTIALS_DIR" >&2; return 1; }
+  value="$(cat "$file")"
+  sql_string "$value"
+}
+
+# An account with exactly this password and these grants (each "PRIVILEGES ON target").
+account() {
+  local user="$1" pw="$2"; shift 2
+  local grant
+  cat <<SQL
+CREATE USER IF NOT EXISTS $user IDENTIFIED BY $pw;
+ALTER USER $user IDENTIFIED BY $pw;
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM $user;
+SQL
+  for grant in "$@"; do echo "GRANT $grant TO $user;"; done
+}
+
+# Root: administration from inside the pod only (socket), unless spec.remoteRoot: no anonymous or
+# host-bound root accounts; root@'%' exists only while remote root is on.
 root_sql() {
-  local root; root="$(sql_string "${METAMYSQL_ROOT_PASSWORD:?}")"
+  local root; root="$(password root-password)"
   cat <<SQL
 DROP USER IF EXISTS ''@'localhost', ''@'$(hostname)';
 DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', 'root'@'$(hostname)';
+CREATE USER IF NOT EXISTS 'root'@'localhost' IDENTIFIED BY $root;
 ALTER USER 'root'@'localhost' IDENTIFIED BY $root;
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION;
+SQL
+  if [ "$REMOTE_ROOT" = true ]; then
+    cat <<SQL
 CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY $root;
+ALTER USER 'root'@'%' IDENTIFIED BY $root;
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 SQL
+  else
+    echo "DROP USER IF EXISTS 'root'@'%';"
+  fi
 }
 
-# The operator's and the replication account, then the backup account.
+# The operator's, the replication and the backup account.
 service_sql() {
-  local op repl privileges
-  op="$(sql_string "${METAMYSQL_OPERATOR_PASSWORD:?}")"
-  repl="$(sql_string "${METAMYSQL_REPLICATION_PASSWORD:?}")"
-  echo "CREATE USER IF NOT EXISTS '$OPERATOR_USER'@'%' IDENTIFIED BY $op;"
-  for privileges in "${OPERATOR_PRIVILEGES[@]}"; do echo "GRANT $privileges ON *.* TO '$OPERATOR_USER'@'%';"; done
-  cat <<SQL
-CREATE USER IF NOT EXISTS '$REPLICATION_USER'@'%' IDENTIFIED BY $repl;
-GRANT REPLICATION SLAVE ON *.* TO '$REPLICATION_USER'@'%';
-SQL
-  backup_sql
-}
-
-# The least-privilege account of backup Jobs (binary log off: the caller's session sets it).
-backup_sql() {
-  local bk; bk="$(sql_string "${METAMYSQL_BACKUP_PASSWORD:?}")"
-  cat <<SQL
-CREATE USER IF NOT EXISTS '$BACKUP_USER'@'%' IDENTIFIED BY $bk;
-ALTER USER '$BACKUP_USER'@'%' IDENTIFIED BY $bk;
-GRANT $BACKUP_PRIVILEGES ON *.* TO '$BACKUP_USER'@'%';
-SQL
-}
-
-# After a restore the accounts exist with the backup's passwords: set this cluster's.
-seed_sql() {
-  : "${METAMYSQL_ROOT_PASSWORD:?}" "${METAMYSQL_OPERATOR_PASSWORD:?}" "${METAMYSQL_REPLICATION_PASSWORD:?}"
-  cat <<SQL
-$SESSION_SQL_MODE
-SET SESSION sql_log_bin=0;
-CREATE USER IF NOT EXISTS 'root'@'localhost';
-CREATE USER IF NOT EXISTS 'root'@'%';
-CREATE USER IF NOT EXISTS '$OPERATOR_USER'@'%';
-CREATE USER IF NOT EXISTS '$REPLICATION_USER'@'%';
-ALTER USER 'root'@'%' IDENTIFIED BY $(sql_string "${METAMYSQL_ROOT_PASSWORD:?}");
-ALTER USER '$OPERATOR_USER'@'%' IDENTIFIED BY $(sql_string "${METAMYSQL_OPERATOR_PASSWORD:?}");
-ALTER USER '$REPLICATION_USER'@'%' IDENTIFIED BY $(sql_string "${METAMYSQL_REPLICATION_PASSWORD:?}");
-SQL
-  backup_sql
+  local op repl bk
+  op="$(password operator-password)"
+  repl="$(password replication-password)"
+  bk="$(password backup-password)"
+  account "'$OPERATOR_USER'@'%'" "$op" "${OPERATOR_GRANTS[@]}"
+  account "'$REPLICATION_USER'@'%'" "$repl" "REPLICATION SLAVE ON *.*"
+  account "'$BACKUP_USER'@'%'" "$bk" "$BACKUP_PRIVILEGES ON *.*"
 }
 
 # Print the whole SQL only once every part succeeded (a missing password prints nothing).
+# FLUSH PRIVILEGES first: on a server started with --skip-grant-tables (the entrypoint's private
+# server) it loads the grant tables, which account statements need; elsewhere it is harmless.
 sql="$(
+  echo "$SESSION_SQL_MODE"
+  echo "SET SESSION sql_log_bin=0;"
+  echo "FLUSH PRIVILEGES;"
   case "${1:-}" in
-    init) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; root_sql; service_sql; echo "FLUSH PRIVILEGES;";;
-    service) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; service_sql; echo "FLUSH PRIVILEGES;";;
-    upgrade) echo "$SESSION_SQL_MODE"; echo "SET SESSION sql_log_bin=0;"; backup_sql; echo "FLUSH PRIVILEGES;";;
-    seed) seed_sql;;
-    *) echo "usage: accounts.sh init|service|upgrade|seed" >&2; exit 2;;
+    converge) root_sql; service_sql;;
+    service) service_sql;;
+    *) echo "usage: accounts.sh converge|service" >&2; exit 2;;
   esac
+  echo "FLUSH PRIVILEGES;"
 )"
 printf '%s\n' "$sql"

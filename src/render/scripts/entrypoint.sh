@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # metamysql entrypoint of the database container (ARCHITECTURE.md section 3): initialize an empty
-# data dir, create the root, operator, replication and backup accounts (accounts.sh) with the
-# binary log off (no GTIDs on a fresh instance), then exec the server with its per-pod identity
-# (server_id = METAMYSQL_SERVER_ID_BASE + ordinal, report_host = pod name).
+# data dir, converge the root, operator, replication and backup accounts to the cluster's Secret
+# (accounts.sh) on every start, with the binary log off (no GTIDs of its own), on a private server
+# without networking, then exec the server with its per-pod identity (server_id =
+# METAMYSQL_SERVER_ID_BASE + ordinal, report_host = pod name). Converging on every start makes the
+# Secret the source of truth: a cluster re-created on its retained volumes with a new Secret (or
+# after losing the generated one) starts with the Secret's passwords (docs/clustering.md
+# "Accounts").
+# Passwords come from the mounted Secret files (METAMYSQL_CREDENTIALS_DIR, METAMYSQL_BACKUP_CREDENTIALS_DIR),
+# copied once at start into a private dir that the probes read (instance.sh); none is ever in an
+# environment variable, so the server's process environment holds none.
 # A fresh data dir of a cluster that can seed (docs/backups.md: seed.sh is in the ConfigMap and
 # METAMYSQL_SEED_SCAN / METAMYSQL_SEED_DIR are set) seeds from the newest complete backup of the
 # cluster (scale-up, re-seed: the primary's binary logs may no longer hold everything), else from
@@ -10,13 +17,8 @@
 # shellcheck source=SCRIPTDIR/instance.sh
 . "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
 
-# Version of the account set (accounts.sh). An instance initialized by an older operator (no
-# marker `.metamysql-accounts-<N>`) gets the missing accounts on its next start (see
-# `upgrade_accounts`). 2: the backup account.
-ACCOUNTS_VERSION=2
-
 log() { printf '%s metamysql-entrypoint %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$POD_NAME" "$*" >&2; }
-accounts() { bash "$CONFIG_DIR/accounts.sh" "$@"; }
+accounts() { METAMYSQL_CREDENTIALS_DIR="$APPLIED_CREDENTIALS_DIR" bash "$CONFIG_DIR/accounts.sh" "$@"; }
 seed() { bash "$CONFIG_DIR/seed.sh" "$@"; }
 
 user_args=()
@@ -34,42 +36,77 @@ install_db() {
   fi
 }
 
-# A private server for setup work: no network, this socket only. Sets init_socket and pid.
+# The passwords of this start: the Secret files as mounted now, copied into a private dir of the
+# run volume (0700, the probes read them there: instance.sh), so the accounts converged here and
+# the probes' password stay one set even if the Secret changes before the next start.
+# A pod of an older pod template (passwords in its environment, no Secret volumes) that restarts
+# during the rollout to this version takes them from there; the server inherits none (unset below).
+snapshot_credentials() {
+  local key new="$APPLIED_CREDENTIALS_DIR.new"
+  rm -rf "$new"
+  (umask 077 && mkdir -p "$new")
+  if [ ! -d "$CREDENTIALS_DIR" ] && [ -n "${METAMYSQL_ROOT_PASSWORD:-}" ]; then
+    (
+      umask 077
+      printf '%s' "$METAMYSQL_ROOT_PASSWORD" >"$new/root-password"
+      printf '%s' "${METAMYSQL_OPERATOR_PASSWORD:-}" >"$new/operator-password"
+      printf '%s' "${METAMYSQL_REPLICATION_PASSWORD:-}" >"$new/replication-password"
+      printf '%s' "${METAMYSQL_BACKUP_PASSWORD:-}" >"$new/backup-password"
+    )
+  else
+    for key in root-password operator-password replication-password; do
+      [ -s "$CREDENTIALS_DIR/$key" ] || { log "the credentials Secret has no $key"; exit 1; }
+      (umask 077 && cp "$CREDENTIALS_DIR/$key" "$new/$key")
+    done
+    [ -s "$BACKUP_CREDENTIALS_DIR/password" ] || { log "the backup credentials Secret has no password"; exit 1; }
+    (umask 077 && cp "$BACKUP_CREDENTIALS_DIR/password" "$new/backup-password")
+  fi
+  rm -rf "$APPLIED_CREDENTIALS_DIR"
+  mv "$new" "$APPLIED_CREDENTIALS_DIR"
+}
+
+# A private server for setup work: no network, this socket only, and no grant tables until
+# accounts.sh loads them (FLUSH PRIVILEGES): whatever passwords the data dir holds (a re-created
+# cluster on its retained volumes, a lost Secret), the accounts can be set to the Secret's. Sets
+# init_socket and pid.
 start_private_server() {
   init_socket="$RUN_DIR/init.sock"
-  "$SERVER" "${server_args[@]}" "${open_for_init[@]}" --skip-networking --socket="$init_socket" &
+  "$SERVER" "${server_args[@]}" "${open_for_init[@]}" --skip-networking --skip-grant-tables --socket="$init_socket" &
   pid=$!
   for _ in $(seq 1 300); do
     if "$ADMIN" --protocol=socket --socket="$init_socket" -uroot ping >/dev/null 2>&1; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then log "the server died during setup"; exit 1; fi
     sleep 0.2
   done
+  log "the private setup server did not answer"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" || true
+  exit 1
 }
 
+# SIGTERM is a clean shutdown; no account needed (the grant tables may be loaded by now).
 stop_private_server() {
-  MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" "$ADMIN" --protocol=socket --socket="$init_socket" -uroot shutdown || kill "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
 }
 
-# An instance initialized by an older operator gets the accounts it lacks, once, locally and
-# with the binary log off (no GTIDs). A failure is logged and retried on the next start; it
-# never keeps the database down (only backups would fail, saying access was denied).
-upgrade_accounts() {
-  [ -f "$DATA_DIR/.metamysql-accounts-$ACCOUNTS_VERSION" ] && return 0
-  log "adding the accounts of version $ACCOUNTS_VERSION (backup account)"
+# Every start of an initialized data dir: the accounts as the Secret says, locally, binary log off.
+# A failure keeps the server down (it would only answer "access denied"); the pod restarts.
+converge_accounts() {
   local init_socket pid
   start_private_server
-  if accounts upgrade | MYSQL_PWD="$METAMYSQL_ROOT_PASSWORD" "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
-    touch "$DATA_DIR/.metamysql-accounts-$ACCOUNTS_VERSION"
-  else
-    log "WARNING: could not add the backup account; backups of this instance will fail until the next start"
+  if ! accounts converge | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
+    log "could not converge the accounts to the credentials Secret"
+    stop_private_server
+    exit 1
   fi
   stop_private_server
+  log "accounts converged to the credentials Secret without binary logging"
 }
 
 # The accounts (and, when the cluster seeds, the backup's data) into the private server.
 # Seeding: the dump, the accounts and the GTID position go through ONE client session (the
-# restored mysql schema may change root's password).
+# restored mysql schema replaces the accounts; accounts.sh sets this cluster's right after).
 init_data() {
   if [ -n "${METAMYSQL_SEED_SCAN:-}" ] && [ -f "$CONFIG_DIR/seed.sh" ]; then
     latest_seed="$(seed latest)" || latest_seed=""
@@ -77,15 +114,14 @@ init_data() {
   fi
   if [ -n "${METAMYSQL_SEED_DIR:-}" ] && [ -f "$CONFIG_DIR/seed.sh" ]; then
     if ! seed check ||
-      ! { seed sql; accounts seed; accounts init; seed position; } | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
+      ! { seed sql; accounts converge; seed position; } | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
       log "seeding from the backup in $METAMYSQL_SEED_DIR failed; the data dir will be initialized again"
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" || true
+      stop_private_server
       exit 1
     fi
     log "seeded from the backup in $METAMYSQL_SEED_DIR"
   else
-    accounts init | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot
+    accounts converge | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot
   fi
 }
 
@@ -99,13 +135,15 @@ initialize() {
   init_data
   stop_private_server
   rm -f "$DATA_DIR/.metamysql-initializing"
-  touch "$DATA_DIR/.metamysql-accounts-$ACCOUNTS_VERSION" "$DATA_DIR/.metamysql-initialized"
+  touch "$DATA_DIR/.metamysql-initialized"
   log "initialized: accounts root, $OPERATOR_USER, ${METAMYSQL_REPLICATION_USER:-}, ${METAMYSQL_BACKUP_USER:-} created without binary logging"
 }
 
+snapshot_credentials
+unset METAMYSQL_ROOT_PASSWORD METAMYSQL_OPERATOR_PASSWORD METAMYSQL_REPLICATION_PASSWORD METAMYSQL_BACKUP_PASSWORD MYSQL_PWD
 if [ -f "$DATA_DIR/.metamysql-initialized" ]; then
   log "data directory already initialized"
-  upgrade_accounts
+  converge_accounts
 elif [ -f "$DATA_DIR/.metamysql-initializing" ] || [ -z "$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
   initialize
 else

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # metamysql: what the database container's scripts share, sourced by entrypoint.sh and probe.sh
 # (next to them in the ConfigMap `<c>-config`, ARCHITECTURE.md section 3): the instance's paths,
-# its flavor's commands and its identity (server_id = METAMYSQL_SERVER_ID_BASE + ordinal).
+# its flavor's commands and its identity (server_id = METAMYSQL_SERVER_ID_BASE + ordinal), and where its passwords are.
 # Every path comes from an environment variable whose default is the container's mount path, so
 # the local runtime runs these same scripts against its own directories. The flavor and the
 # operator's constants come from settings.env next to the scripts (rendered into the same
@@ -17,6 +17,11 @@ RUN_DIR="${METAMYSQL_RUN_DIR:-/run/mysqld}"
 TMP_DIR="${METAMYSQL_TMP_DIR:-/tmp}"
 PORT="${METAMYSQL_PORT:-3306}"
 SOCKET="$RUN_DIR/mysqld.sock"
+# The mounted Secrets (files named like their keys), and the copy the entrypoint took of them at
+# start, which the accounts were converged to and the probes use (entrypoint.sh).
+CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:-/etc/metamysql-credentials}"
+BACKUP_CREDENTIALS_DIR="${METAMYSQL_BACKUP_CREDENTIALS_DIR:-/etc/metamysql-backup-credentials}"
+APPLIED_CREDENTIALS_DIR="$RUN_DIR/credentials"
 export PATH="$PATH:/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
 : "${POD_NAME:?POD_NAME must be set}"
 ORDINAL="${POD_NAME##*-}"

@@ -8,8 +8,20 @@
 # shellcheck source=SCRIPTDIR/instance.sh
 . "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
 
+# The operator's password of this start (entrypoint.sh), for the client only (MYSQL_PWD of that one
+# command, never on its command line). A pod of an older pod template (started before passwords
+# were files) runs these new scripts during the rollout: its password is still in its environment.
 query() {
-  MYSQL_PWD="${METAMYSQL_OPERATOR_PASSWORD:-}" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
+  local pw
+  if [ -f "$APPLIED_CREDENTIALS_DIR/operator-password" ]; then
+    pw="$(cat "$APPLIED_CREDENTIALS_DIR/operator-password")"
+  elif [ -n "${METAMYSQL_OPERATOR_PASSWORD:-}" ]; then
+    pw="$METAMYSQL_OPERATOR_PASSWORD"
+  else
+    echo "no credentials yet (the entrypoint has not started the server)" >&2
+    return 1
+  fi
+  MYSQL_PWD="$pw" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
     --connect-timeout=2 -N -B -e "$1"
 }
 
