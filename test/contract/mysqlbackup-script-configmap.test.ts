@@ -79,7 +79,7 @@ describe("a MySQLBackup owns the script ConfigMap its Jobs mount", () => {
     expect(JSON.stringify(job)).not.toContain("shop-config");
     // The cluster's uid: in the status (what deletionPolicy Delete checks) and in meta.json.
     expect(res.status.clusterUID).toBe("9a1c1f1e-0000-4000-8000-000000000001");
-    const dump = (job.spec.template.spec.containers as AnyObj[]).find((c) => c.name === "dump");
+    const dump = (job.spec.template.spec.containers as AnyObj[]).find((c) => c.name === "dump") as AnyObj;
     expect((dump.env as AnyObj[]).find((e) => e.name === "METAMYSQL_CLUSTER_UID")?.value).toBe("9a1c1f1e-0000-4000-8000-000000000001");
 
     // Observed afterwards: both kept as they are while the Job runs.
