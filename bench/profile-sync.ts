@@ -64,6 +64,7 @@ for (let i = 0; i < N; i++) {
       observed: parsed.children,
       credentials: creds.credentials,
       backupPassword: creds.backupPassword,
+      backupSigningKey: creds.backupSigningKey,
       primary: "shop0-0",
       readOnlyEndpoints: [],
       operatorNamespace: ctx.config.OPERATOR_NAMESPACE,

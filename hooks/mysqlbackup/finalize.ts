@@ -9,6 +9,7 @@ import { MySQLBackupSpecSchema, MySQLBackupStatusSchema, reservedBackupName } fr
 import { imageFor, MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { backupScriptConfigMapName, buildBackupJob, buildBackupScriptConfigMap } from "../../src/backup/job.js";
+import { podsOfJob, removalKeptMessage } from "../../src/backup/job-result.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import type { HookContext } from "../shared/context.js";
@@ -32,7 +33,10 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
   const jobName = `${name}-remove`;
   const job = parsed.children.find((c) => c.kind === "Job" && c.metadata.name === jobName);
   const jobStatus = (job as { status?: { succeeded?: number; failed?: number } } | undefined)?.status;
-  if (jobStatus?.succeeded) return { status: { ...prev, message: "stored backup deleted" }, children: [], finalized: finalizing };
+  if (jobStatus?.succeeded) {
+    const kept = removalKeptMessage(podsOfJob(jobName, parsed.pods));
+    return { status: { ...prev, message: kept ?? "stored backup deleted" }, children: [], finalized: finalizing };
+  }
   // The script ConfigMap the removal Job mounts: kept as it is once the Job exists.
   const scriptName = backupScriptConfigMapName(name);
   const observedScripts = parsed.children.find((c) => c.kind === "ConfigMap" && c.metadata.name === scriptName);
@@ -58,6 +62,9 @@ export async function finalizeMySQLBackup(body: unknown, _ctx: HookContext): Pro
     name: jobName,
     labels,
     clusterName: spec.data.clusterName,
+    // Recorded when the backup Job was created; none (an older operator's backup): the removal
+    // Job keeps the stored backup (it cannot tell whose it is).
+    clusterUID: prev.clusterUID,
     flavor,
     image: clusterSpec.success ? imageFor(clusterSpec.data) : "docker.io/library/mariadb:11.4",
     backupSecret: childNames(spec.data.clusterName).backupSecret,

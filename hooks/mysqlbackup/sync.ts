@@ -115,8 +115,10 @@ export async function syncMySQLBackup(body: unknown, ctx: HookContext): Promise<
       return { status: { ...base, state: "Pending", message: rendered.waiting ?? "waiting" }, children: kept, resyncAfterSeconds: BACKUP_RESYNC_SECONDS };
     const others = kept.filter((c) => !(c.kind === "ConfigMap" && c.metadata.name === rendered.configMap?.metadata.name));
     const created = rendered.configMap ? [rendered.configMap, rendered.job] : [rendered.job];
+    // The cluster's uid: deletionPolicy Delete removes only a stored backup whose meta.json names it.
+    const clusterUID = parsed.cluster?.metadata.uid;
     return {
-      status: { ...base, state: "Pending", message: "backup Job created" },
+      status: { ...base, state: "Pending", message: "backup Job created", ...(clusterUID ? { clusterUID } : {}) },
       children: [...others, ...created],
       resyncAfterSeconds: BACKUP_RESYNC_SECONDS,
     };

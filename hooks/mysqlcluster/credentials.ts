@@ -4,7 +4,13 @@
 import type { Cluster } from "../../src/api/cluster.js";
 import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
-import { readSecretPasswords, resolveBackupPassword, resolveGeneratedCredentials, type Credentials } from "../../src/render/credentials.js";
+import {
+  readSecretPasswords,
+  resolveBackupPassword,
+  resolveBackupSigningKey,
+  resolveGeneratedCredentials,
+  type Credentials,
+} from "../../src/render/credentials.js";
 import { childNames } from "../../src/api/names.js";
 import { findSecret, type ParsedSync } from "./request.js";
 
@@ -17,10 +23,11 @@ export function credentialsOf(
   cluster: Cluster,
   parsed: ParsedSync,
   generate: () => string,
-): { credentials: Credentials; backupPassword: string; ready: boolean; problem?: string } {
+): { credentials: Credentials; backupPassword: string; backupSigningKey: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
   const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
+  const backupSigningKey = resolveBackupSigningKey(backupSecret?.success ? backupSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
     const found = readSecretPasswords(findSecret(parsed.secrets, name));
@@ -30,11 +37,12 @@ export function credentialsOf(
       "operator-password": found["operator-password"] ?? "",
       "replication-password": found["replication-password"] ?? "",
     };
-    if (missing.length > 0) return { credentials, backupPassword, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
-    return { credentials, backupPassword, ready: true };
+    if (missing.length > 0)
+      return { credentials, backupPassword, backupSigningKey, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
+    return { credentials, backupPassword, backupSigningKey, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, ready: observed !== undefined };
+  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, ready: observed !== undefined };
 }

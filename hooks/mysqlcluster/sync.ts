@@ -207,6 +207,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     observed: parsed.children,
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
+    backupSigningKey: creds.backupSigningKey,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),

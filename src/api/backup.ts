@@ -95,6 +95,10 @@ export const MySQLBackupStatusSchema = z.object({
   serverVersion: z.string().optional(),
   startedAt: z.string().optional(),
   completedAt: z.string().optional(),
+  clusterUID: z
+    .string()
+    .optional()
+    .meta({ description: "uid of the MySQLCluster backed up: deletionPolicy Delete removes the stored backup only when its meta.json names it." }),
   message: z.string().optional(),
 });
 export type MySQLBackupStatus = z.infer<typeof MySQLBackupStatusSchema>;
@@ -193,6 +197,10 @@ export const InitDBSchema = z
           .string()
           .regex(RELATIVE_PATH, "must be a relative path")
           .meta({ description: "Path of the backup inside the storage (MySQLBackup status.path)." }),
+        signingKeySecretName: z.string().regex(NAME_PATTERN, "must be a Secret name").meta({
+          description:
+            "Secret (same namespace) whose key `signing-key` holds the signing key of the cluster that took the backup (its Secret <cluster>-backup-credentials, or a copy of it): a backup whose meta.json that key did not sign is refused.",
+        }),
       })
       .optional(),
   })

@@ -86,6 +86,14 @@ export const ROOT_USER = "root";
  */
 export const BACKUP_USER = "metamysql_backup";
 export const SECRET_BACKUP_PASSWORD = "password";
+/**
+ * Key of `<c>-backup-credentials` holding the backup signing key (64 hex digits, 32 random
+ * bytes): backups sign their meta.json with it, seeding refuses a backup it did not sign
+ * (docs/backups.md "Signed backups").
+ */
+export const SECRET_BACKUP_SIGNING_KEY = "signing-key";
+/** Where backup and seeding containers find signing keys (files, never env or argv). */
+export const SIGNING_KEY_DIR = "/etc/metamysql-signing";
 
 /** Semi-sync source timeout for `durability: lossless`: 24 h, i.e. never degrade to async. */
 export const LOSSLESS_SEMI_SYNC_TIMEOUT_MS = 86_400_000;

@@ -161,3 +161,19 @@ export function jobNameOf(pod: Pod): string | undefined {
   );
   return job?.name;
 }
+
+/**
+ * What a finished removal Job (deletionPolicy Delete) reported when it left the stored backup in
+ * place (state `Kept`: its meta.json names another cluster's uid), else undefined.
+ */
+export function removalKeptMessage(pods: readonly Pod[]): string | undefined {
+  for (const pod of pods) {
+    const status = PodStatusSchema.safeParse(pod.status ?? {});
+    if (!status.success) continue;
+    for (const cs of status.data.containerStatuses ?? []) {
+      const result = parseResult(cs.state?.terminated?.message);
+      if (result?.state === "Kept") return result.message ?? "the stored backup was kept";
+    }
+  }
+  return undefined;
+}

@@ -8,7 +8,7 @@
  * the cluster. Deterministic: the same input gives byte-identical output.
  */
 import type { BackupStorage, Compression } from "../api/backup.js";
-import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
+import { BACKUP_USER, CONFIG_DIR, SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SIGNING_KEY_DIR } from "../api/constants.js";
 import type { Child } from "../api/k8s.js";
 import { childNames } from "../api/names.js";
 import { renderSettings, SETTINGS_FILE } from "../api/settings.js";
@@ -24,6 +24,15 @@ export const SCRATCH_DIR = "/scratch";
 export const PVC_ROOT = "/backup";
 /** The volume of the scripts in backup pods, mounted where the database pods have them. */
 const SCRIPTS_VOLUME = "scripts";
+
+/** Where a pod mounts its own cluster's signing key (the scripts' default SIGNING_KEY_FILE). */
+export const OWN_SIGNING_KEY_DIR = `${SIGNING_KEY_DIR}/own`;
+export const OWN_SIGNING_KEY_FILE = `${OWN_SIGNING_KEY_DIR}/${SECRET_BACKUP_SIGNING_KEY}`;
+
+/** A volume with only the `signing-key` of Secret `secretName` (never the password next to it). */
+export function signingKeyVolume(name: string, secretName: string): Record<string, unknown> {
+  return { name, secret: { secretName, defaultMode: 0o440, items: [{ key: SECRET_BACKUP_SIGNING_KEY, path: SECRET_BACKUP_SIGNING_KEY }] } };
+}
 
 /**
  * The script files of ConfigMap `<c>-config` that backup Jobs run. Only these and settings.env
@@ -147,12 +156,14 @@ function databaseEnv(input: BackupJobInput): unknown[] {
   ];
 }
 
-function container(name: string, image: string, phase: string, env: unknown[], storage: BackupStorage): Record<string, unknown> {
+function container(name: string, image: string, phase: string, env: unknown[], storage: BackupStorage, signs = false): Record<string, unknown> {
   const mounts: unknown[] = [
     { name: SCRIPTS_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
     { name: "scratch", mountPath: SCRATCH_DIR },
     { name: "result", mountPath: "/run/metamysql" },
   ];
+  // Only the dump container signs meta.json: only it mounts the key.
+  if (signs) mounts.push({ name: "signing-key", mountPath: OWN_SIGNING_KEY_DIR, readOnly: true });
   if (storage.persistentVolumeClaim) mounts.push({ name: "backup", mountPath: PVC_ROOT });
   return {
     name,
@@ -181,19 +192,20 @@ export function backupPodTemplate(input: BackupJobInput): Record<string, unknown
   ];
   if (input.storage.persistentVolumeClaim)
     volumes.push({ name: "backup", persistentVolumeClaim: { claimName: input.storage.persistentVolumeClaim.claimName } });
+  if (mode !== "remove") volumes.push(signingKeyVolume("signing-key", input.backupSecret));
   let initContainers: unknown[] = [];
   let containers: unknown[];
-  const dumpEnv = [...env, ...databaseEnv(input)];
+  const dumpEnv = [...env, ...databaseEnv(input), { name: "METAMYSQL_SIGNING_KEY_FILE", value: OWN_SIGNING_KEY_FILE }];
   if (mode === "remove") {
     containers = [container("remove", s3 ? BACKUP_TOOLS_IMAGE : input.image, "remove", env, input.storage)];
   } else if (s3) {
     initContainers = [
       container("preflight", BACKUP_TOOLS_IMAGE, "preflight", env, input.storage),
-      container("dump", input.image, "dump", dumpEnv, input.storage),
+      container("dump", input.image, "dump", dumpEnv, input.storage, true),
     ];
     containers = [container("upload", BACKUP_TOOLS_IMAGE, "upload", env, input.storage)];
   } else {
-    containers = [container("dump", input.image, "dump", dumpEnv, input.storage)];
+    containers = [container("dump", input.image, "dump", dumpEnv, input.storage, true)];
   }
   return {
     metadata: { labels: input.labels },

@@ -28,6 +28,8 @@ export interface RenderInput {
   credentials: Credentials;
   /** Password of the backup account (Secret `<c>-backup-credentials`, always rendered). */
   backupPassword: string;
+  /** Backup signing key (same Secret, key `signing-key`, docs/backups.md "Signed backups"). */
+  backupSigningKey: string;
   /** Pod name of the current primary, if any. */
   primary: string | undefined;
   /** Pods served by `<c>-ro`. */
@@ -82,7 +84,7 @@ export function renderChildren(input: RenderInput): RenderResult {
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
-  children.push(buildBackupCredentialsSecret(cluster, input.backupPassword));
+  children.push(buildBackupCredentialsSecret(cluster, input.backupPassword, input.backupSigningKey));
   children.push(
     buildConfigMap(cluster, data),
     buildHeadlessService(cluster),

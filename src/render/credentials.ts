@@ -3,7 +3,8 @@
  * every later sync (a regenerated password would lock the operator out of its own servers).
  */
 import type { Cluster } from "../api/cluster.js";
-import { SECRET_BACKUP_PASSWORD, SECRET_KEYS } from "../api/constants.js";
+import { createHash } from "node:crypto";
+import { SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
 import { childNames, standardLabels } from "../api/names.js";
 
@@ -66,13 +67,34 @@ export function resolveBackupPassword(observed: Secret | undefined, generate: ()
   return value || generate();
 }
 
-/** The Secret `<c>-backup-credentials`. */
-export function buildBackupCredentialsSecret(cluster: Cluster, password: string): Child {
+/** A backup signing key: 64 hex digits. */
+export const SIGNING_KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * The backup signing key (Secret `<c>-backup-credentials`, key `signing-key`): carried over from
+ * the observed Secret, generated only when it was never there. It is always operator-owned (also
+ * with `credentialsSecretName`): the backup pods get that Secret only. Generated as the SHA-256 of
+ * two CSPRNG passwords (`generate`, ~186 bits each): 32 bytes, written as 64 hex digits. A value
+ * that is not 64 hex digits (edited by hand) is kept as it is: backups then fail with a clear
+ * message rather than the key silently changing under the stored backups.
+ */
+export function resolveBackupSigningKey(observed: Secret | undefined, generate: () => string): string {
+  const encoded = observed?.data?.[SECRET_BACKUP_SIGNING_KEY];
+  const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_BACKUP_SIGNING_KEY];
+  if (value) return value;
+  return createHash("sha256").update(`${generate()}\n${generate()}`).digest("hex");
+}
+
+/** The Secret `<c>-backup-credentials`: the backup account's password and the signing key. */
+export function buildBackupCredentialsSecret(cluster: Cluster, password: string, signingKey: string): Child {
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: childNames(cluster.name).backupSecret, labels: standardLabels(cluster) },
     type: "Opaque",
-    data: { [SECRET_BACKUP_PASSWORD]: Buffer.from(password, "utf8").toString("base64") },
+    data: {
+      [SECRET_BACKUP_PASSWORD]: Buffer.from(password, "utf8").toString("base64"),
+      [SECRET_BACKUP_SIGNING_KEY]: Buffer.from(signingKey, "utf8").toString("base64"),
+    },
   };
 }

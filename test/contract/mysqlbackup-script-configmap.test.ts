@@ -77,6 +77,10 @@ describe("a MySQLBackup owns the script ConfigMap its Jobs mount", () => {
     const job = children[1] as AnyObj;
     expect(scriptVolume(job).configMap.name).toBe("adhoc-backup-script");
     expect(JSON.stringify(job)).not.toContain("shop-config");
+    // The cluster's uid: in the status (what deletionPolicy Delete checks) and in meta.json.
+    expect(res.status.clusterUID).toBe("9a1c1f1e-0000-4000-8000-000000000001");
+    const dump = (job.spec.template.spec.containers as AnyObj[]).find((c) => c.name === "dump") as AnyObj;
+    expect((dump.env as AnyObj[]).find((e) => e.name === "METAMYSQL_CLUSTER_UID")?.value).toBe("9a1c1f1e-0000-4000-8000-000000000001");
 
     // Observed afterwards: both kept as they are while the Job runs.
     const parent = backupObject({ status: res.status });
@@ -108,5 +112,40 @@ describe("a MySQLBackup owns the script ConfigMap its Jobs mount", () => {
     const fin = await post("finalize", body(parent, done, [], true));
     expect(fin.finalized).toBe(true);
     expect(fin.children).toEqual([]);
+  });
+
+  it("deletionPolicy Delete is scoped to the cluster's uid: the remove Job gets the status's clusterUID and no signing key; a `Kept` result is reported", async () => {
+    const uid = "9a1c1f1e-0000-4000-8000-000000000001";
+    const parent = backupObject({ status: { state: "Completed", path: "shop/adhoc", clusterUID: uid }, deleting: true });
+    const first = await post("finalize", body(parent, [], [], true));
+    const job = (first.children as AnyObj[]).find((c) => c.kind === "Job") as AnyObj;
+    const remove = job.spec.template.spec.containers[0] as AnyObj;
+    expect((remove.env as AnyObj[]).find((e) => e.name === "METAMYSQL_CLUSTER_UID")?.value).toBe(uid);
+    // It runs after the cluster (and its Secret) are gone: no signing key, no backup password.
+    expect(JSON.stringify(job)).not.toContain("backup-credentials");
+    const observed = (first.children as AnyObj[]).map((c, i) => asObserved(c as Obj, parent, i));
+    const done = observed.map((c) => (c.kind === "Job" ? { ...c, status: { succeeded: 1 } } : c));
+    const kept = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "adhoc-remove-x1", namespace: "shop-ns", labels: { "batch.kubernetes.io/job-name": "adhoc-remove", "metamysql.dev/backup": "adhoc" } },
+      status: {
+        phase: "Succeeded",
+        containerStatuses: [
+          {
+            name: "remove",
+            state: {
+              terminated: {
+                exitCode: 0,
+                message: JSON.stringify({ state: "Kept", message: "kept the stored backup at shop/adhoc: it belongs to another cluster (uid x, expected y)" }),
+              },
+            },
+          },
+        ],
+      },
+    } as Obj;
+    const fin = await post("finalize", body(parent, done, [kept], true));
+    expect(fin.finalized).toBe(true);
+    expect(fin.status.message).toMatch(/kept the stored backup at shop\/adhoc: it belongs to another cluster/);
   });
 });

@@ -196,6 +196,12 @@ describe("backups through the local runtime", () => {
     const shared = stateLayout(b.stateDir).pvcDir("default", "backups");
     mkdirSync(dirname(shared), { recursive: true });
     symlinkSync(stateLayout(a.stateDir).pvcDir("default", "backups"), shared);
+    // The key that signed src's backups (docs/backups.md "Signed backups"), copied like a user would.
+    const srcKey = (a.rt.store.get("v1", "Secret", "default", "src-backup-credentials") as { data?: Record<string, string> } | undefined)?.data?.[
+      "signing-key"
+    ];
+    expect(srcKey).toBeDefined();
+    b.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "src-signing-key" }, data: { "signing-key": srcKey } });
     const started = Date.now();
     await b.rt.apply({
       apiVersion: "metamysql.dev/v1alpha1",
@@ -205,7 +211,7 @@ describe("backups through the local runtime", () => {
         flavor: "mariadb",
         instances: 3,
         storage: { size: "1Gi" },
-        initDB: { fromBackup: { storage: { persistentVolumeClaim: { claimName: "backups" } }, path: "src/b1" } },
+        initDB: { fromBackup: { storage: { persistentVolumeClaim: { claimName: "backups" } }, path: "src/b1", signingKeySecretName: "src-signing-key" } },
       },
     });
     const dstPrimary = await healthy(b, 3);

@@ -80,7 +80,7 @@ function dstSpec(instances: number): Obj {
       flavor: "mariadb",
       instances,
       storage: { size: "1Gi" },
-      initDB: { fromBackup: { storage: s3Storage(), path: "src/full" } },
+      initDB: { fromBackup: { storage: s3Storage(), path: "src/full", signingKeySecretName: "src-signing-key" } },
       // Never fires during the test (Jan 1st, 00:00): runs come from trigger.
       backups: { schedules: [{ name: "hourly", schedule: "0 0 1 1 *", storage: s3Storage(), compression: "zstd", keep: 2 }] },
     },
@@ -148,13 +148,21 @@ describe("seeding from S3 through the local runtime's init containers", () => {
       failing.push({ status: JSON.parse(JSON.stringify(ev.object.status)) as Obj, state: b.rt.kubelet.pods().find((p) => p.name === "dst-0")?.state ?? "" });
     });
     try {
-      await b.rt.apply(dstSpec(2));
       await a.rt.apply({
         apiVersion: "metamysql.dev/v1alpha1",
         kind: "MySQLCluster",
         metadata: { name: "src" },
         spec: { flavor: "mariadb", instances: 1, storage: { size: "1Gi" } },
       });
+      // The key that will sign src's backups (docs/backups.md "Signed backups"), copied to the
+      // restoring side like a user would, before dst exists.
+      const srcKey = await eventually(
+        () => (a.rt.store.get("v1", "Secret", "default", "src-backup-credentials") as { data?: Record<string, string> } | undefined)?.data?.["signing-key"],
+        60_000,
+        "src-backup-credentials",
+      );
+      b.rt.applyObject({ apiVersion: "v1", kind: "Secret", metadata: { name: "src-signing-key" }, data: { "signing-key": srcKey } });
+      await b.rt.apply(dstSpec(2));
       const p = target(a, await healthy(a, 1));
       await query(p, "CREATE DATABASE app", 10_000);
       await query(p, "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64), n DOUBLE)", 10_000);

@@ -127,6 +127,9 @@ describe("scheduled backups, seeding and the final backup (local runtime)", () =
     const meta = JSON.parse(readFileSync(pvc("sch", "scheduled", "nightly", seen[2]?.[1] ?? "", "meta.json"), "utf8")) as Record<string, unknown>;
     expect(meta.cluster).toBe("sch");
     expect(meta.clusterUID).toBe(t.rt.cluster()?.metadata.uid);
+    // Folders carry the cluster's uid (retention removes only those), meta.json is signed.
+    for (const d of all) expect(d).toMatch(new RegExp(`^\\d{8}T\\d{6}Z-${String(t.rt.cluster()?.metadata.uid)}$`));
+    expect(meta.signature).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
     expect(meta.sourceRole).toBe("replica");
   }, 300_000);
 

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,16 @@ const h = new MariaDBHarness({ subnet: 22 });
 let small: MariaDBInstance;
 let big: MariaDBInstance;
 let work: string;
+/** The cluster's backup signing key (Secret <c>-backup-credentials, key signing-key), as a file. */
+const KEY = randomBytes(32).toString("hex");
+let keyFile: string;
+
+/** meta.json signed like backup.sh signs it (docs/backups.md "Signed backups"), with node:crypto. */
+function signed(meta: Record<string, unknown>): string {
+  const { signature: _dropped, ...rest } = meta;
+  const body = JSON.stringify(rest);
+  return `${body.slice(0, -1)},"signature":"hmac-sha256:${createHmac("sha256", Buffer.from(KEY, "hex")).update(body).digest("hex")}"}`;
+}
 
 interface Run {
   code: number | null;
@@ -47,6 +57,7 @@ function runDump(name: string, sources: string, env: Record<string, string> = {}
       METAMYSQL_RESULT_FILE: resultFile,
       METAMYSQL_BACKUP_USER: BACKUP_USER,
       METAMYSQL_BACKUP_PASSWORD: TEST_PASSWORDS.backup,
+      METAMYSQL_SIGNING_KEY_FILE: keyFile,
       ...env,
     },
     stdio: ["ignore", "ignore", "pipe"],
@@ -69,6 +80,8 @@ function published(name: string): string[] {
 beforeAll(async () => {
   work = join(h.root, "work");
   mkdirSync(join(work, "pvc"), { recursive: true });
+  keyFile = join(work, "signing-key");
+  writeFileSync(keyFile, KEY, { mode: 0o400 });
   [small, big] = await Promise.all([h.start(0), h.start(1)]);
   for (const inst of [small, big]) await h.rootQuery(inst, "SET GLOBAL read_only=0");
   // Everything a logical backup must carry: data, a view, a routine, a trigger, an event.
@@ -199,11 +212,15 @@ describe("seed.sh check refuses anything but a complete backup of the same flavo
     cpSync(from, dir, { recursive: true });
     const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Record<string, unknown>;
     const changed = damage(dir, meta);
-    if (changed) writeFileSync(join(dir, "meta.json"), JSON.stringify(changed));
+    // Re-signed with the cluster's key: what is refused is the change itself, not the signature.
+    if (changed) writeFileSync(join(dir, "meta.json"), signed(changed));
     return dir;
   }
   function check(dir: string): { code: number | null; stderr: string } {
-    const r = spawnSync("bash", [SCRIPT.seed, "check"], { env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_DIR: dir }, encoding: "utf8" });
+    const r = spawnSync("bash", [SCRIPT.seed, "check"], {
+      env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_DIR: dir, METAMYSQL_SEED_KEY_FILE: keyFile },
+      encoding: "utf8",
+    });
     return { code: r.status, stderr: r.stderr };
   }
 
@@ -258,7 +275,7 @@ describe("seed.sh latest picks the newest usable backup of this cluster", () => 
         .digest("hex");
       writeFileSync(
         join(dir, rel, "meta.json"),
-        JSON.stringify({
+        signed({
           cluster: "shop",
           clusterUID: "uid-1",
           flavor: "mariadb",
@@ -278,7 +295,7 @@ describe("seed.sh latest picks the newest usable backup of this cluster", () => 
     const run = (uid: string) =>
       spawnSync("bash", [SCRIPT.seed, "latest"], {
         encoding: "utf8",
-        env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid },
+        env: { ...process.env, METAMYSQL_FLAVOR: "mariadb", METAMYSQL_SEED_SCAN: dir, METAMYSQL_CLUSTER_UID: uid, METAMYSQL_SIGNING_KEY_FILE: keyFile },
       });
     const r = run("uid-1");
     expect(r.status, r.stderr).toBe(0);

@@ -63,6 +63,7 @@ describe("schedule CronJobs", () => {
       observed: [] as KubeObject[],
       credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
       backupPassword: "b",
+      backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       primary: "shop-0",
       readOnlyEndpoints: [],
       backupSources: SRC,
@@ -200,6 +201,66 @@ describe("seeding fresh instances from the newest scheduled backup", () => {
     expect(ps.volumes.some((v: AnyObj) => v.name === "backup-latest")).toBe(false);
     expect(env(ps.containers[0])).not.toHaveProperty("METAMYSQL_SEED_SCAN");
     expect(configData(cluster({}))["seed.sh"]).toBeUndefined();
+  });
+});
+
+describe('the backup signing key is mounted as a file, only where it signs or verifies (docs/backups.md "Signed backups")', () => {
+  const keyVolume = (name: string, secretName: string) => ({
+    name,
+    secret: { secretName, defaultMode: 0o440, items: [{ key: "signing-key", path: "signing-key" }] },
+  });
+  const mountsOf = (c: AnyObj): string[] => (c.volumeMounts as AnyObj[]).map((m) => `${String(m.name)}:${String(m.mountPath)}`);
+  const noKeyInEnv = (c: AnyObj): void => {
+    for (const e of c.env as AnyObj[]) expect(JSON.stringify(e.valueFrom ?? {})).not.toContain("signing-key");
+  };
+  it.each([
+    ["PVC", PVC],
+    ["S3", S3],
+  ] as const)("%s backup pod: only the dump container mounts signing-key of <c>-backup-credentials (never the password next to it)", (_n, storage) => {
+    const cj = buildScheduleCronJobs(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage }] } }), SRC)[0] as AnyObj;
+    const ps = cj["spec"].jobTemplate.spec.template.spec;
+    expect(ps.volumes).toContainEqual(keyVolume("signing-key", "shop-backup-credentials"));
+    for (const c of [...(ps.initContainers ?? []), ...ps.containers]) {
+      noKeyInEnv(c);
+      const signs = mountsOf(c).includes("signing-key:/etc/metamysql-signing/own");
+      expect(signs, c.name).toBe(c.name === "dump");
+      if (signs) expect(env(c)).toMatchObject({ METAMYSQL_SIGNING_KEY_FILE: "/etc/metamysql-signing/own/signing-key", METAMYSQL_CLUSTER_UID: "uid-1" });
+    }
+  });
+  it("S3 seeding: the database container and fetch-latest-seed verify with the cluster's own key; fetch-seed gets none; initDB.fromBackup's key comes from signingKeySecretName", () => {
+    const ps = (
+      buildStatefulSet(
+        cluster({
+          backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] },
+          initDB: { fromBackup: { storage: S3, path: "old/b1", signingKeySecretName: "old-key" } },
+        }),
+        { replicas: 3, configHash: "h", observedVolumeClaimTemplates: undefined },
+      ) as AnyObj
+    ).spec.template.spec;
+    expect(ps.volumes).toContainEqual(keyVolume("signing-key", "shop-backup-credentials"));
+    expect(ps.volumes).toContainEqual(keyVolume("seed-signing-key", "old-key"));
+    const main = ps.containers[0];
+    expect(mountsOf(main)).toEqual(expect.arrayContaining(["signing-key:/etc/metamysql-signing/own", "seed-signing-key:/etc/metamysql-signing/source"]));
+    expect(env(main)).toMatchObject({
+      METAMYSQL_SIGNING_KEY_FILE: "/etc/metamysql-signing/own/signing-key",
+      METAMYSQL_SEED_KEY_FILE: "/etc/metamysql-signing/source/signing-key",
+    });
+    const byName = Object.fromEntries((ps.initContainers as AnyObj[]).map((c) => [c.name, c]));
+    expect(mountsOf(byName["fetch-latest-seed"])).toContain("signing-key:/etc/metamysql-signing/own");
+    expect(mountsOf(byName["fetch-seed"]).some((m) => m.includes("signing"))).toBe(false);
+    for (const c of [main, ...(ps.initContainers as AnyObj[])]) noKeyInEnv(c);
+    validateKubeObject(
+      buildStatefulSet(cluster({ initDB: { fromBackup: { storage: PVC, path: "old/b1", signingKeySecretName: "old-key" } } }), {
+        replicas: 1,
+        configHash: "h",
+        observedVolumeClaimTemplates: undefined,
+      }),
+    );
+  });
+  it("initDB.fromBackup without signingKeySecretName is an invalid spec", () => {
+    const r = MySQLClusterSpecSchema.safeParse({ flavor: "mariadb", initDB: { fromBackup: { storage: PVC, path: "old/b1" } } });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain("signingKeySecretName");
   });
 });
 

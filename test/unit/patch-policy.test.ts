@@ -34,6 +34,7 @@ function input(spec: MySQLClusterSpecInput = {}): RenderInput {
     observed: [],
     credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
     backupPassword: "b",
+    backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     backupSources: { sources: [{ pod: "shop-1", ip: "10.0.0.2" }], primary: { pod: "shop-0", ip: "10.0.0.1" } },
@@ -58,7 +59,10 @@ const SPECS: Array<[string, MySQLClusterSpecInput]> = [
   ["PVC schedules", { backups: { onDelete: true, schedules: [{ name: "nightly", schedule: "@daily", storage: PVC }] } }],
   [
     "S3 schedules and seeding",
-    { backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] }, initDB: { fromBackup: { storage: S3, path: "x/y" } } },
+    {
+      backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] },
+      initDB: { fromBackup: { storage: S3, path: "x/y", signingKeySecretName: "src-backup-credentials" } },
+    },
   ],
 ];
 

@@ -10,6 +10,8 @@ import {
   buildCredentialsSecret,
   readSecretPasswords,
   resolveBackupPassword,
+  resolveBackupSigningKey,
+  SIGNING_KEY_PATTERN,
   resolveGeneratedCredentials,
 } from "../../src/render/credentials.js";
 import { generatePassword } from "../../src/server/passwords.js";
@@ -139,11 +141,38 @@ describe("credentials", () => {
     expect(s["type"]).toBe("Opaque");
   });
   it("the backup account's password lives in its own operator-owned Secret, generated once and then kept", () => {
-    const s = buildBackupCredentialsSecret(cluster(), "bk") as AnyObj;
+    const s = buildBackupCredentialsSecret(cluster(), "bk", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") as AnyObj;
     expect(s["metadata"].name).toBe("shop-backup-credentials");
-    expect(Object.keys(s["data"])).toEqual(["password"]);
+    expect(Object.keys(s["data"])).toEqual(["password", "signing-key"]);
     expect(resolveBackupPassword(s as never, () => "new")).toBe("bk");
     expect(resolveBackupPassword(undefined, () => "new")).toBe("new");
+  });
+
+  it("the backup signing key: 64 hex digits generated once, then carried over (never regenerated), also with credentialsSecretName", () => {
+    let n = 0;
+    const generate = () => `pw-${String(++n)}`;
+    const key = resolveBackupSigningKey(undefined, generate);
+    expect(key).toMatch(SIGNING_KEY_PATTERN);
+    expect(n).toBe(2); // two CSPRNG passwords hashed into 32 bytes
+    expect(resolveBackupSigningKey(undefined, generate)).not.toBe(key);
+    const secret = buildBackupCredentialsSecret(cluster(), "bk", key) as never;
+    expect(resolveBackupSigningKey(secret, () => "new")).toBe(key);
+    // Edited by hand to something else: kept (backups then fail saying so), not silently replaced.
+    const edited = buildBackupCredentialsSecret(cluster(), "bk", "not-hex") as never;
+    expect(resolveBackupSigningKey(edited, () => "new")).toBe("not-hex");
+    // With the user's own credentials Secret the key still lives in <c>-backup-credentials.
+    const r = renderChildren({
+      cluster: cluster({ credentialsSecretName: "mine" }),
+      observed: [],
+      credentials: CREDS,
+      backupPassword: "b",
+      backupSigningKey: key,
+      primary: undefined,
+      readOnlyEndpoints: [],
+    });
+    if (!r.ok) throw new Error("render failed");
+    const bs = r.children.find((c) => c.kind === "Secret" && c.metadata.name === "shop-backup-credentials") as AnyObj | undefined;
+    expect(Buffer.from(String(bs?.["data"]["signing-key"]), "base64").toString()).toBe(key);
   });
 });
 
@@ -382,6 +411,7 @@ describe("config hash", () => {
       observed: [],
       credentials: CREDS,
       backupPassword: "b",
+      backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",
@@ -389,7 +419,11 @@ describe("config hash", () => {
     const stsChild = r.ok ? (r.children.find((c) => c.kind === "StatefulSet") as AnyObj) : undefined;
     expect(stsChild?.["spec"].template.metadata.annotations["metamysql.dev/config-hash"]).toBe(configHash(files.database));
     // Seeding clusters' pods run seed.sh and what it sources: those are hashed.
-    const seeding = configFiles(cluster({ initDB: { fromBackup: { path: "p", storage: { persistentVolumeClaim: { claimName: "b" } } } } }));
+    const seeding = configFiles(
+      cluster({
+        initDB: { fromBackup: { path: "p", signingKeySecretName: "src-backup-credentials", storage: { persistentVolumeClaim: { claimName: "b" } } } },
+      }),
+    );
     expect(Object.keys(seeding.database)).toContain("seed.sh");
     expect(Object.keys(seeding.database)).toContain("backup-common.sh");
     expect(Object.keys(seeding.backupOnly)).toEqual(["backup.sh"]);
@@ -402,6 +436,7 @@ describe("renderChildren", () => {
     observed: [] as KubeObject[],
     credentials: CREDS,
     backupPassword: "backup-pw",
+    backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     operatorNamespace: "ops",

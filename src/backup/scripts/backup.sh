@@ -27,8 +27,11 @@ mkdir -p "$(dirname "$RESULT_FILE")" && : >"$RESULT_FILE"
 PVC_ROOT="${METAMYSQL_PVC_ROOT:-/backup}"
 COMPRESSION="${METAMYSQL_COMPRESSION:-gzip}"
 case "$COMPRESSION" in gzip) FILE=dump.sql.gz; COMPRESS=(gzip -1 -c);; zstd) FILE=dump.sql.zst; COMPRESS=(zstd -1 -T0 -q -c);; none) FILE=dump.sql; COMPRESS=(cat);; *) fail "unknown compression $COMPRESSION";; esac
-# The backup's path inside the storage: fixed (MySQLBackup) or <dir>/<timestamp> (schedules).
-if [ -n "${METAMYSQL_BACKUP_PATH:-}" ]; then BPATH="$METAMYSQL_BACKUP_PATH"; else BPATH="${METAMYSQL_BACKUP_DIR:?}/$(date -u +%Y%m%dT%H%M%SZ)"; fi
+# The backup's path inside the storage: fixed (MySQLBackup) or <dir>/<timestamp>-<cluster uid>
+# (schedules: the uid scopes retention to this cluster's own backups, also when another cluster
+# of the same name writes to the same bucket and folder).
+UID_SUFFIX="${METAMYSQL_CLUSTER_UID:+-$METAMYSQL_CLUSTER_UID}"
+if [ -n "${METAMYSQL_BACKUP_PATH:-}" ]; then BPATH="$METAMYSQL_BACKUP_PATH"; else BPATH="${METAMYSQL_BACKUP_DIR:?}/$(date -u +%Y%m%dT%H%M%SZ)$UID_SUFFIX"; fi
 
 # Every connection uses the least-privilege backup account (its password only through MYSQL_PWD).
 BUSER="${METAMYSQL_BACKUP_USER:-}"   # settings.env, or the dump container's env (src/backup/job.ts)
@@ -117,6 +120,9 @@ $(cat "$SCRATCH/dump.tail" 2>/dev/null || true)"; fi
 
 dump() {
   [ -n "$BUSER" ] || fail "METAMYSQL_BACKUP_USER is not set"
+  # Every backup is signed: no key, no backup (rather than one that no seed would accept).
+  local probe; probe="$(printf x | hmac_sha256 "$SIGNING_KEY_FILE" 2>/dev/null)" || probe=""
+  [ "${#probe}" -eq 64 ] || fail "no usable backup signing key at $SIGNING_KEY_FILE (key signing-key of Secret <cluster>-backup-credentials: 64 hex digits)"
   preflight
   choose_source
   local started version major dir tmp err
@@ -181,6 +187,7 @@ dump() {
   tail -c 200 "$SCRATCH/dump.tail" | grep -q "Dump completed" || { rm -f "$tmp"; fail "dump of $SOURCE_POD is incomplete: $(errtail "$err")"; }
   local gtid sum size p_sync=""
   gtid="$(gtid_of)"
+  valid_gtid "$FLAVOR" "$gtid" || { rm -f "$tmp"; fail "the dump of $SOURCE_POD recorded a GTID position that is not a $FLAVOR GTID set: $(printf '%s' "$gtid" | cut -c1-200)"; }
   # On a PVC the dump must be on disk before meta.json says it is complete: flush it while
   # checksumming it (I/O and CPU overlap). The S3 scratch copy needs no flush (the upload reads it).
   if [ "$STORAGE" != s3 ]; then sync "$tmp" 2>"$werr" & p_sync=$!; fi
@@ -191,7 +198,8 @@ dump() {
   size="$(stat -c %s "$tmp")"
   STEP="writing the backup"
   mv -f "$tmp" "$dir/$FILE" || fail "cannot rename the dump (disk full?)"
-  META="{\"format\":1,\"cluster\":$(json_str "${METAMYSQL_CLUSTER:-}"),\"clusterUID\":$(json_str "${METAMYSQL_CLUSTER_UID:-}"),\"path\":$(json_str "$BPATH"),\"flavor\":\"$FLAVOR\",\"serverVersion\":$(json_str "$version"),\"majorVersion\":\"$major\",\"gtidPosition\":$(json_str "$gtid"),\"sourceInstance\":\"$SOURCE_POD\",\"sourceRole\":\"$SOURCE_ROLE\",\"compression\":\"$COMPRESSION\",\"file\":\"$FILE\",\"sizeBytes\":$size,\"sha256\":\"$sum\",\"startedAt\":\"$started\",\"completedAt\":\"$(now)\"}"
+  META="{\"format\":2,\"cluster\":$(json_str "${METAMYSQL_CLUSTER:-}"),\"clusterUID\":$(json_str "${METAMYSQL_CLUSTER_UID:-}"),\"path\":$(json_str "$BPATH"),\"flavor\":\"$FLAVOR\",\"serverVersion\":$(json_str "$version"),\"majorVersion\":\"$major\",\"gtidPosition\":$(json_str "$gtid"),\"sourceInstance\":\"$SOURCE_POD\",\"sourceRole\":\"$SOURCE_ROLE\",\"compression\":\"$COMPRESSION\",\"file\":\"$FILE\",\"sizeBytes\":$size,\"sha256\":\"$sum\",\"startedAt\":\"$started\",\"completedAt\":\"$(now)\"}"
+  META="$(sign_meta "$META" "$SIGNING_KEY_FILE")" || fail "cannot sign meta.json"
   if [ "$STORAGE" = s3 ]; then
     printf '%s' "$META" >"$dir/meta.json.pending"
     log "dump done ($size bytes); the upload container publishes it"
@@ -221,36 +229,69 @@ upload() {
 }
 
 retention() {
+  # Only this cluster's own backups are ever removed: folders named <timestamp>-<its uid> (a
+  # cluster of the same name with another uid, in the same bucket and folder, has other names;
+  # folders of older operators, without a uid, are left alone). Names are read line by line
+  # (IFS= read -r): no word splitting, no globbing.
   [ -n "${METAMYSQL_KEEP:-}" ] && [ -n "${METAMYSQL_BACKUP_DIR:-}" ] || return 0
   STEP="applying retention"
-  local d="$METAMYSQL_BACKUP_DIR" complete all keep="$METAMYSQL_KEEP" x
+  local uid="${METAMYSQL_CLUSTER_UID:-}"
+  if [ -z "$uid" ]; then log "retention: skipped (the cluster's uid is unknown)"; return 0; fi
+  local d="$METAMYSQL_BACKUP_DIR" keep="$METAMYSQL_KEEP" x listing err="$SCRATCH/retention.err" n=0 newest=""
+  local -a mine=() complete=()
+  mkdir -p "$SCRATCH"
   if [ "$STORAGE" = s3 ]; then
-    complete="$("${RCLONE[@]}" lsf -R --files-only --include '*/meta.json' "$S3_ROOT/$d/" | sed 's#/meta.json$##' | sort -r)"
-    all="$("${RCLONE[@]}" lsf --dirs-only "$S3_ROOT/$d/" | sed 's#/$##' | sort -r)"
+    listing="$("${RCLONE[@]}" lsf -R --max-depth 2 "$S3_ROOT/$d/" 2>"$err")" || { log "retention: cannot list $d: $(errtail "$err")"; return 0; }
   else
-    complete="$(cd "$PVC_ROOT/$d" && for x in */meta.json; do [ -f "$x" ] && echo "${x%/meta.json}"; done | sort -r)"
-    all="$(cd "$PVC_ROOT/$d" && for x in */; do [ -d "$x" ] && echo "${x%/}"; done | sort -r)"
+    listing="$(cd "$PVC_ROOT/$d" && find . -mindepth 1 -maxdepth 2 \( -type d -printf '%P/\n' -o -type f -name meta.json -printf '%P\n' \))" || { log "retention: cannot list $d"; return 0; }
   fi
-  local newest; newest="$(head -n1 <<<"$complete")"
-  local n=0
-  for x in $all; do
-    if grep -qx "$x" <<<"$complete"; then
+  while IFS= read -r x; do
+    x="${x%/}"
+    if ! [[ "$x" =~ ^[0-9]{8}T[0-9]{6}Z-(.*)$ ]] || [ "${BASH_REMATCH[1]}" != "$uid" ]; then continue; fi
+    mine+=("$x")
+    if grep -qxF "$x/meta.json" <<<"$listing"; then complete+=("$x"); fi
+  done < <(grep -v '/.' <<<"$listing" | sort -ru)
+  if [ "${#complete[@]}" -gt 0 ]; then newest="${complete[0]}"; fi
+  for x in "${mine[@]}"; do
+    if printf '%s\n' "${complete[@]}" | grep -qxF "$x"; then
       n=$((n + 1)); [ "$n" -le "$keep" ] && continue
-    elif [[ "$x" > "$newest" ]] || [ "$x" = "$newest" ]; then
-      continue   # incomplete and newer: possibly still being written
+    elif [ -z "$newest" ] || [[ "$x" > "$newest" ]]; then
+      continue   # incomplete and newer (or nothing complete yet): possibly still being written
     fi
     log "retention: removing $d/$x"
-    if [ "$STORAGE" = s3 ]; then "${RCLONE[@]}" purge "$S3_ROOT/$d/$x" || log "retention: cannot remove $d/$x"; else rm -rf "${PVC_ROOT:?}/$d/$x"; fi
+    if [ "$STORAGE" = s3 ]; then "${RCLONE[@]}" purge "$S3_ROOT/$d/$x" || log "retention: cannot remove $d/$x"; else rm -rf "${PVC_ROOT:?}/${d:?}/${x:?}"; fi
   done
 }
 
 remove() {
-  # deletionPolicy: Delete of a MySQLBackup.
+  # deletionPolicy: Delete of a MySQLBackup: only a backup that meta.json says is this cluster's
+  # (its uid). Another cluster's backup at the same path (a cluster of the same name in another
+  # namespace, same bucket) is left alone, and so is a folder without meta.json.
   STEP="deleting the stored backup"
-  if [ "$STORAGE" = s3 ]; then "${RCLONE[@]}" purge "$S3_ROOT/$BPATH" 2>/dev/null || true; else rm -rf "${PVC_ROOT:?}/${BPATH:?}"; fi
+  local uid="${METAMYSQL_CLUSTER_UID:-}" meta="" err="$SCRATCH/remove.err" owner
+  mkdir -p "$SCRATCH"
+  if [ "$STORAGE" = s3 ]; then
+    local found
+    if ! found="$("${RCLONE[@]}" lsf "$S3_ROOT/$BPATH/" 2>"$err")"; then
+      grep -qi "directory not found" "$err" || fail "cannot list s3://${METAMYSQL_S3_BUCKET}/$BPATH: $(errtail "$err")"
+      found=""
+    fi
+    if grep -qx meta.json <<<"$found"; then
+      meta="$("${RCLONE[@]}" cat "$S3_ROOT/$BPATH/meta.json" 2>"$err")" || fail "cannot read s3://${METAMYSQL_S3_BUCKET}/$BPATH/meta.json: $(errtail "$err")"
+    fi
+  elif [ -f "$PVC_ROOT/$BPATH/meta.json" ]; then
+    meta="$(cat "$PVC_ROOT/$BPATH/meta.json")"
+  fi
+  if [ -z "$meta" ]; then log "nothing to delete at $BPATH (no meta.json)"; result "{\"state\":\"Deleted\",\"message\":\"no backup at $BPATH\"}"; return 0; fi
+  owner="$(sed -nE 's/.*"clusterUID":"([^"]*)".*/\1/p' <<<"$meta" | head -n1)"
+  if [ -z "$uid" ] || [ "$owner" != "$uid" ]; then
+    log "not deleting $BPATH: its meta.json names cluster uid '${owner}', not this backup's cluster '${uid}'"
+    result "{\"state\":\"Kept\",\"message\":$(json_str "kept the stored backup at $BPATH: it belongs to another cluster (uid ${owner:-unknown}, expected ${uid:-unknown})")}"
+    return 0
+  fi
+  if [ "$STORAGE" = s3 ]; then "${RCLONE[@]}" purge "$S3_ROOT/$BPATH" 2>"$err" || fail "cannot delete s3://${METAMYSQL_S3_BUCKET}/$BPATH: $(errtail "$err")"; else rm -rf "${PVC_ROOT:?}/${BPATH:?}"; fi
   result "{\"state\":\"Deleted\"}"
 }
-
 case "${1:-}" in
   preflight) preflight; result "{\"state\":\"Running\"}";;
   dump) dump;;

@@ -3,14 +3,20 @@
 # `seed.sh fetch|fetch-latest|latest|check|sql|position`. The init container downloads a backup
 # (initDB) or the newest scheduled backup of the cluster (fresh instances joining a running
 # cluster: scale-up, re-seed) from S3 into the seed dir; the entrypoint picks it, verifies it
-# (meta.json, checksum, flavor and major version) and streams it into the fresh server with
-# sql_log_bin=0, then sets the GTID position from meta.json. Settings come from the environment
+# (meta.json's signature, checksum, flavor, major version and GTID position) and streams it into
+# the fresh server with sql_log_bin=0, then sets the GTID position from meta.json. Nothing of a
+# backup that fails a check is ever executed. Settings come from the environment
 # (src/backup/seed.ts).
 # shellcheck source=SCRIPTDIR/backup-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/backup-common.sh"
 
 SEED_DIR="${METAMYSQL_SEED_DIR:-/seed}"
 DATA_DIR="${METAMYSQL_DATA_DIR:-/var/lib/mysql}"
+# The key that must have signed the backup: this cluster's own for its scheduled backups (under
+# METAMYSQL_SEED_SCAN), else the key of initDB.fromBackup.signingKeySecretName.
+key_for() {
+  if [ -n "${METAMYSQL_SEED_SCAN:-}" ] && [[ "$1" == "$METAMYSQL_SEED_SCAN"/* ]]; then echo "$SIGNING_KEY_FILE"; else echo "${METAMYSQL_SEED_KEY_FILE:-$SIGNING_KEY_FILE}"; fi
+}
 meta_field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p" "$SEED_DIR/meta.json" | head -n1; }
 
 fetch() {
@@ -35,7 +41,12 @@ fetch() {
 check() {
   # Refuse anything but a complete backup of the same flavor and major version.
   [ -f "$SEED_DIR/meta.json" ] || { echo "seed: no completed backup in $SEED_DIR (meta.json missing): refusing to initialize from it" >&2; exit 1; }
-  local flavor major file sum mine
+  local flavor major file sum mine why
+  why="$(verify_meta "$SEED_DIR/meta.json" "$(key_for "$SEED_DIR")")" || { echo "seed: refusing the backup in $SEED_DIR: $why" >&2; exit 1; }
+  if [ -n "${METAMYSQL_SEED_SCAN:-}" ] && [[ "$SEED_DIR" == "$METAMYSQL_SEED_SCAN"/* ]] && [ -n "${METAMYSQL_CLUSTER_UID:-}" ] && [ "$(meta_field clusterUID)" != "$METAMYSQL_CLUSTER_UID" ]; then
+    echo "seed: refusing the backup in $SEED_DIR: it is not a backup of this cluster (uid $(meta_field clusterUID))" >&2; exit 1
+  fi
+  valid_gtid "$FLAVOR" "$(meta_field gtidPosition)" || { echo "seed: refusing the backup in $SEED_DIR: its GTID position is not a $FLAVOR GTID set" >&2; exit 1; }
   flavor="$(meta_field flavor)"; major="$(meta_field majorVersion)"; file="$(meta_field file)"
   if [ "$FLAVOR" = mysql ]; then mine="$(mysqld --version 2>/dev/null)"; else mine="$(mariadbd --version 2>/dev/null)"; fi
   mine="$(sed -nE 's/.*Ver ([0-9]+\.[0-9]+).*/\1/p' <<<"$mine")"
@@ -50,12 +61,14 @@ check() {
 pick_newest() {
   # "<completedAt> <dir>" of each backup of this cluster under the scan root (<schedule>/<timestamp>),
   # newest first. A backup belongs to this cluster by uid (by name when the uid is unknown).
-  local root="${METAMYSQL_SEED_SCAN:?}" m key want
+  # Only signed ones count (verify_meta): a planted meta.json with this cluster's uid is skipped.
+  local root="${METAMYSQL_SEED_SCAN:?}" m key want why
   if [ -n "${METAMYSQL_CLUSTER_UID:-}" ]; then key=clusterUID; want="$METAMYSQL_CLUSTER_UID"; else key=cluster; want="${METAMYSQL_CLUSTER:-}"; fi
   for m in "$root"/*/*/meta.json; do
     [ -f "$m" ] || continue
     SEED_DIR="${m%/meta.json}"
     if [ -z "$want" ] || [ "$(meta_field "$key")" != "$want" ]; then continue; fi
+    if ! why="$(verify_meta "$m" "$SIGNING_KEY_FILE")"; then echo "seed: skipping ${SEED_DIR#"$root"/}: $why" >&2; continue; fi
     printf '%s %s\n' "$(meta_field completedAt)" "$SEED_DIR"
   done | sort -r
 }
@@ -107,6 +120,8 @@ sql() {
 position() {
   # After the accounts: the replication position of the backup.
   local gtid; gtid="$(meta_field gtidPosition)"
+  # check refused anything else already; checked again: this goes into SQL.
+  valid_gtid "$FLAVOR" "$gtid" || { echo "seed: the backup's GTID position is not a $FLAVOR GTID set" >&2; exit 1; }
   if [ "$FLAVOR" = mariadb ] && [ -n "$gtid" ]; then
     echo "RESET MASTER;"
     echo "SET GLOBAL gtid_binlog_state='$gtid';"
