@@ -48,6 +48,7 @@ export interface StillRunning {
   decision: Decision;
   credentials: Credentials;
   backupPassword: string;
+  backupSigningKey: string;
   /** Where the hook server runs (EnvConfig OPERATOR_NAMESPACE): the children render needs it. */
   operatorNamespace: string;
 }
@@ -91,6 +92,7 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     observed: parsed.children,
     credentials: running.credentials,
     backupPassword: running.backupPassword,
+    backupSigningKey: running.backupSigningKey,
     operatorNamespace: running.operatorNamespace,
     primary: decision.status.currentPrimary || undefined,
     readOnlyEndpoints: decision.readOnlyEndpoints.map((e) => ({ podName: e.name, ip: e.ip })),
@@ -131,6 +133,7 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
     decision,
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
+    backupSigningKey: creds.backupSigningKey,
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
   });
   recordClusterMetrics(ctx.metrics, lastValid, response.status, observed);
@@ -229,6 +232,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
             decision,
             credentials: creds.credentials,
             backupPassword: creds.backupPassword,
+            backupSigningKey: creds.backupSigningKey,
             operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
           }
         : undefined;

@@ -83,6 +83,7 @@ describe("NetworkPolicy <c>", () => {
       observed: [],
       credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
       backupPassword: "b",
+      backupSigningKey: "a".repeat(64),
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",

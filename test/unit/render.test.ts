@@ -167,6 +167,7 @@ describe("credentials", () => {
       credentials: CREDS,
       backupPassword: "b",
       backupSigningKey: key,
+      operatorNamespace: "ops",
       primary: undefined,
       readOnlyEndpoints: [],
     });
