@@ -279,6 +279,32 @@ describe("two hook servers, one cluster", () => {
     const target = insts.find((i) => `${CLUSTER}-${i.ordinal}` !== before) as MariaDBInstance;
     const targetName = `${CLUSTER}-${target.ordinal}`;
     spec = { ...spec, memberWeights: { [String(target.ordinal)]: 100 } };
+    // A hook whose budget cannot fit a switchover does not start one: it answers the previous
+    // status and the children unchanged, and counts the deferral.
+    const tight = await startHookServer({
+      host: "127.0.0.1",
+      port: 0,
+      config: { ...EnvConfigSchema.parse({}), SYNC_BUDGET_MS: 1500 },
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      const b = body();
+      const res = await fetch(`${tight.url}/hooks/mysqlcluster/sync`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(b),
+      });
+      expect(res.status).toBe(200);
+      const answer = (await res.json()) as { status: unknown; children: Obj[] };
+      expect(answer.status).toEqual(state.status);
+      expect(answer.children.map((c) => `${c.kind}/${c.metadata.name}`).sort()).toEqual(state.children.map((c) => `${c.kind}/${c.metadata.name}`).sort());
+      const metrics = await (await fetch(`${tight.url}/metrics`)).text();
+      expect(metrics).toMatch(/metamysql_operations_deferred_total\{[^}]*operation="switchover",reason="budget"\} 1/);
+      const old = insts.find((i) => `${CLUSTER}-${i.ordinal}` === before) as MariaDBInstance;
+      expect(Number(await rootValue(old, "SELECT @@read_only"))).toBe(0);
+    } finally {
+      await tight.close();
+    }
     writer.start();
     await sleep(200);
     // The candidate's applier is held back, so the switchover waits (holding the lock) for it.
