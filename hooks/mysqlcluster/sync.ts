@@ -41,6 +41,12 @@ export const CATCH_UP_TIMEOUT_SECONDS = 4;
 export const OBSERVE_OTHERS_SHARE = 0.3;
 export const OBSERVE_SHARE = 0.5;
 export const RESPOND_RESERVE_MS = 250;
+/**
+ * A sync that waited longer than this share of the budget (behind another sync of the same
+ * cluster on this server) does not observe at all: probes cut short would make healthy
+ * instances look down. It answers like a deferred operation.
+ */
+export const MAX_QUEUED_SHARE = 0.25;
 /** An operation other than switchover/failover is not started with less than this left. */
 export const MIN_OPERATION_MS = 1000;
 
@@ -124,8 +130,7 @@ async function act(
 
 /** Handles a sync request body; returns the Metacontroller response. */
 export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
-  const started = performance.now();
-  const budget = ctx.config.SYNC_BUDGET_MS;
+  const received = ctx.receivedAt ?? performance.now();
   const parsed = parseSyncRequest(body);
   const now = ctx.now();
   const result = parseCluster(parsed.parent, { parseSpec: cachedSpecParse });
@@ -138,6 +143,15 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   // Only the cluster's pods below max(spec.instances, StatefulSet replicas) are observed.
   const pods = podsToProbe(parsed.pods, cluster.spec.instances, sts);
   const creds = credentialsOf(cluster, parsed, ctx.generatePassword);
+  // The budget counts from the request's arrival; observe and operation share what is left.
+  const started = performance.now();
+  const queuedMs = started - received;
+  if (queuedMs > ctx.config.SYNC_BUDGET_MS * MAX_QUEUED_SHARE) {
+    ctx.metrics.operationsDeferred.inc({ namespace: cluster.namespace, cluster: cluster.name, operation: "sync", reason: "budget" });
+    ctx.logger.info({ queuedMs: Math.round(queuedMs) }, `sync deferred: waited ${Math.round(queuedMs)} ms behind another sync of this cluster`);
+    return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
+  }
+  const budget = ctx.config.SYNC_BUDGET_MS - queuedMs;
   const observed = await observeInstances(cluster, pods, {
     operatorPassword: creds.ready ? creds.credentials["operator-password"] : undefined,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,

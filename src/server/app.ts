@@ -170,12 +170,13 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
     const hook = resource === "mysqlcluster" ? name : `${resource}-${name}`;
     app.post(`/hooks/${resource}/${name}`, jsonBody, depthGuard, async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
+      const receivedAt = performance.now();
       const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
       const key = parentKey(req.body);
       const log = logger.child({ hook, cluster: key, requestId });
       let code = 200;
       try {
-        const run = () => handler(req.body, { ...ctx, logger: log });
+        const run = () => handler(req.body, { ...ctx, logger: log, receivedAt });
         const out = key ? await serializer.run(key, run) : await run();
         sendJson(res, out);
       } catch (err) {
