@@ -23,6 +23,12 @@ export interface ObserveOptions {
    * everything its replicas received from it (docs/clustering.md "Observe").
    */
   primary?: string;
+  /**
+   * `performance.now()` times by which the probes must be over (the sync budget): the other
+   * instances' by `others`, the primary's (read last) by `primary`. A probe that would run past
+   * its deadline is cut there and reported as failed.
+   */
+  deadlines?: { others: number; primary: number };
 }
 
 /** Observes every instance of the spec and every existing pod, probing servers in parallel. */
@@ -33,7 +39,7 @@ export async function observeInstances(
 ): Promise<InstanceObservation[]> {
   const ordinals = new Set<number>([...Array.from({ length: cluster.spec.instances }, (_, i) => i), ...pods.map((p) => p.ordinal)]);
   const sorted = [...ordinals].sort((a, b) => a - b);
-  const observeOne = async (ordinal: number): Promise<InstanceObservation> => {
+  const observeOne = async (ordinal: number, deadline: number | undefined): Promise<InstanceObservation> => {
     const name = podName(cluster.name, ordinal);
     const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
     const podIP = pod?.status?.podIP || undefined;
@@ -55,11 +61,12 @@ export async function observeInstances(
       queryTimeoutMs: opts.queryTimeoutMs,
       flavor: cluster.spec.flavor,
       expectedServerId: SERVER_ID_BASE + ordinal,
+      ...(deadline !== undefined ? { deadline } : {}),
     });
     return { ...base, probe };
   };
   const primaryOrdinal = sorted.find((o) => opts.primary !== undefined && podName(cluster.name, o) === opts.primary);
-  const others = await Promise.all(sorted.filter((o) => o !== primaryOrdinal).map(observeOne));
-  const primary = primaryOrdinal === undefined ? [] : [await observeOne(primaryOrdinal)];
+  const others = await Promise.all(sorted.filter((o) => o !== primaryOrdinal).map((o) => observeOne(o, opts.deadlines?.others)));
+  const primary = primaryOrdinal === undefined ? [] : [await observeOne(primaryOrdinal, opts.deadlines?.primary)];
   return [...others, ...primary].sort((a, b) => a.ordinal - b.ordinal);
 }

@@ -11,10 +11,10 @@
 import { MySQLClusterStatusSchema, type Cluster, type MySQLClusterStatus } from "../../src/api/cluster.js";
 import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
 import { redactSecrets } from "../../src/api/redact.js";
-import { ordinalOf, type Child, type Pod } from "../../src/api/k8s.js";
+import { ordinalOf, type Child } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
 import { parseCluster, type SpecIssue } from "../../src/api/parse.js";
-import { runOperation, type OperationConfig } from "../../src/mysql/index.js";
+import { OperationDeferred, runOperation, type OperationConfig } from "../../src/mysql/index.js";
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { backupHealthCondition, deriveBackupsStatus } from "../../src/backup/status.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
@@ -26,7 +26,7 @@ import { decide, type Decision, type InstanceObservation } from "../../src/topol
 import type { HookContext } from "../shared/context.js";
 import { recordClusterMetrics, recordOperation, recordScheduleMetrics } from "./metrics.js";
 import { observeInstances } from "./observe.js";
-import { parseSyncRequest, type ParsedSync } from "./request.js";
+import { parseSyncRequest, podsToProbe, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidRunningStatus, invalidStatus, statusFromDecision } from "./status.js";
 import { lastValidCluster } from "./last-valid.js";
 import { credentialsOf } from "./credentials.js";
@@ -35,6 +35,23 @@ import { cachedSpecParse } from "./spec-cache.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
+
+/**
+ * How SYNC_BUDGET_MS is spent (docs/clustering.md "Budget"): probes of the non-primary
+ * instances end by this share of it, the primary's probe (read last) by OBSERVE_SHARE; the
+ * operation gets the rest but RESPOND_RESERVE_MS, kept to render and answer.
+ */
+export const OBSERVE_OTHERS_SHARE = 0.3;
+export const OBSERVE_SHARE = 0.5;
+export const RESPOND_RESERVE_MS = 250;
+/**
+ * A sync that waited longer than this share of the budget (behind another sync of the same
+ * cluster on this server) does not observe at all: probes cut short would make healthy
+ * instances look down. It answers like a deferred operation.
+ */
+export const MAX_QUEUED_SHARE = 0.25;
+/** An operation other than switchover/failover is not started with less than this left. */
+export const MIN_OPERATION_MS = 1000;
 
 /**
  * What a cluster with an invalid spec still does (docs/clustering.md "Invalid spec"): this sync's
@@ -119,14 +136,22 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   // Passwords only come from the observed Secrets here: nothing is generated for an invalid spec.
   const creds = credentialsOf(lastValid, parsed, () => "");
   if (!creds.ready) return invalidResponse(parsed, issues, now);
-  const observed = await observeInstances(lastValid, parsed.pods, {
+  const sts = findObserved(parsed.children, "StatefulSet", childNames(lastValid.name).statefulSet);
+  const pods = podsToProbe(parsed.pods, lastValid.spec.instances, sts);
+  // The same budget as a valid sync (docs/clustering.md "Budget"), counted from the request's arrival.
+  const started = performance.now();
+  const budget = ctx.config.SYNC_BUDGET_MS - (started - (ctx.receivedAt ?? started));
+  const observed = await observeInstances(lastValid, pods, {
     operatorPassword: creds.credentials["operator-password"],
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     primary: lastValid.status.currentPrimary || undefined,
+    deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
   const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now });
-  await act(lastValid, decision, observed, creds.credentials, ctx);
+  const done = await act(lastValid, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
+  // Deferred (lock held elsewhere, budget spent): nothing was done, nothing moves.
+  if (done === "deferred") return invalidResponse(parsed, issues, now);
   const response = runningInvalidResponse(parsed, issues, now, {
     cluster: lastValid,
     lastValid,
@@ -140,20 +165,35 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   return response;
 }
 
-/** The related database pods. */
-function podsOf(parsed: ParsedSync): Pod[] {
-  return parsed.pods.map((p) => p.pod);
-}
-
 /** StatefulSet replicas: never below the current primary's ordinal + 1 (switch over first). */
 function desiredReplicas(cluster: Cluster, primary: string): number {
   const ordinal = primary ? ordinalOf(cluster.name, primary) : undefined;
   return Math.max(cluster.spec.instances, ordinal === undefined ? 0 : ordinal + 1);
 }
 
-async function act(cluster: Cluster, decision: Decision, observed: readonly InstanceObservation[], credentials: Credentials, ctx: HookContext): Promise<void> {
+/**
+ * The answer when the decided operation was deferred (another hook replica's operation holds
+ * the lock, or the budget is spent): the previous status and every observed child unchanged,
+ * so nothing is assumed done, and a resync soon.
+ */
+function deferredResponse(cluster: Cluster, parsed: ParsedSync, resyncAfterSeconds: number): SyncResponse {
+  return { status: cluster.status, children: parsed.children.map(unchangedChild), resyncAfterSeconds };
+}
+
+/**
+ * Runs the decided operation within the budget (`deadline`, a performance.now() time). Returns
+ * "deferred" when it did not start (lock held elsewhere, budget spent): nothing was changed.
+ */
+async function act(
+  cluster: Cluster,
+  decision: Decision,
+  observed: readonly InstanceObservation[],
+  credentials: Credentials,
+  ctx: HookContext,
+  deadline: number,
+): Promise<"done" | "deferred"> {
   const op = decision.operation;
-  if (op.type === "none") return;
+  if (op.type === "none") return "done";
   const cfg: OperationConfig = {
     flavor: cluster.spec.flavor,
     operator: { user: OPERATOR_USER, password: credentials["operator-password"] },
@@ -162,12 +202,21 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     catchUpTimeoutSeconds: CATCH_UP_TIMEOUT_SECONDS,
     semiSync: { enabled: decision.semiSync.enabled, waitCount: decision.semiSync.waitCount, timeoutMs: decision.semiSync.timeoutMs },
+    deadline,
   };
   const resolve = (name: string) => {
     const o = observed.find((i) => i.name === name);
     return o?.podIP ? { name, host: o.podIP } : undefined;
   };
   const started = performance.now();
+  const deferred = (err: OperationDeferred) => {
+    ctx.metrics.operationsDeferred.inc({ namespace: cluster.namespace, cluster: cluster.name, operation: op.type, reason: err.reason });
+    ctx.logger.info({ operation: op.type, reason: op.reason, deferredBy: err.reason }, `${op.type} deferred: ${err.message}`);
+    return "deferred" as const;
+  };
+  if (op.type !== "switchover" && op.type !== "failover" && deadline - started < MIN_OPERATION_MS) {
+    return deferred(new OperationDeferred(`${op.type} not started: ${Math.max(0, Math.round(deadline - started))} ms left of the sync budget`, "budget"));
+  }
   try {
     const result = await runOperation(cfg, op, resolve);
     const ms = Math.round(performance.now() - started);
@@ -176,7 +225,9 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
       { operation: op.type, reason: op.reason, primary: result.primary, ms, steps: result.steps, warnings: result.warnings.map(redactSecrets) },
       `${op.type}: ${op.reason}`,
     );
+    return "done";
   } catch (err) {
+    if (err instanceof OperationDeferred) return deferred(err);
     const ms = Math.round(performance.now() - started);
     recordOperation(ctx.metrics, cluster, op.type, "failure", ms / 1000);
     throw new Error(`${op.type} failed (${op.reason}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -185,6 +236,7 @@ async function act(cluster: Cluster, decision: Decision, observed: readonly Inst
 
 /** Handles a sync request body; returns the Metacontroller response. */
 export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise<SyncResponse> {
+  const received = ctx.receivedAt ?? performance.now();
   const parsed = parseSyncRequest(body);
   const now = ctx.now();
   const result = parseCluster(parsed.parent, { parseSpec: cachedSpecParse });
@@ -194,15 +246,31 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   const forbidden = forbiddenChanges(cluster, sts);
   if (forbidden.length > 0) return invalidSync(parsed, forbidden, now, ctx);
 
+  // Only the cluster's pods below max(spec.instances, StatefulSet replicas) are observed.
+  const pods = podsToProbe(parsed.pods, cluster.spec.instances, sts);
   const creds = credentialsOf(cluster, parsed, ctx.generatePassword);
-  const observed = await observeInstances(cluster, parsed.pods, {
+  // The budget counts from the request's arrival; observe and operation share what is left.
+  const started = performance.now();
+  const queuedMs = started - received;
+  if (queuedMs > ctx.config.SYNC_BUDGET_MS * MAX_QUEUED_SHARE) {
+    ctx.metrics.operationsDeferred.inc({ namespace: cluster.namespace, cluster: cluster.name, operation: "sync", reason: "budget" });
+    ctx.logger.info({ queuedMs: Math.round(queuedMs) }, `sync deferred: waited ${Math.round(queuedMs)} ms behind another sync of this cluster`);
+    return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
+  }
+  const budget = ctx.config.SYNC_BUDGET_MS - queuedMs;
+  const observed = await observeInstances(cluster, pods, {
     operatorPassword: creds.ready ? creds.credentials["operator-password"] : undefined,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     primary: cluster.status.currentPrimary || undefined,
+    deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
   const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
-  if (decision) await act(cluster, decision, observed, creds.credentials, ctx);
+  if (decision) {
+    const done = await act(cluster, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
+    if (done === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
+  }
+  const podList = pods.map((p) => p.pod);
 
   const primary = decision?.status.currentPrimary ?? "";
   const rendered = renderChildren({
@@ -217,9 +285,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
-    backupSources: decision
-      ? { sources: backupSources(cluster.name, decision.status, podsOf(parsed)), primary: backupPrimary(decision.status, podsOf(parsed)) }
-      : undefined,
+    backupSources: decision ? { sources: backupSources(cluster.name, decision.status, podList), primary: backupPrimary(decision.status, podList) } : undefined,
   });
   if (!rendered.ok) {
     // The decision was acted on: the children following the primary still move, by the last valid spec.
@@ -242,7 +308,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   // Scheduled backups, from the pods of their Jobs (docs/backups.md "Schedules"); never affects Ready.
   const backupsStatus = deriveBackupsStatus({ cluster, backupPods: parsed.backupPods });
   const backups = { status: backupsStatus, condition: backupHealthCondition(cluster, backupsStatus) };
-  const status = decision ? statusFromDecision(cluster, decision, now, backups) : initializingStatus(cluster, parsed.pods, now, creds.problem, backups);
+  const status = decision ? statusFromDecision(cluster, decision, now, backups) : initializingStatus(cluster, pods, now, creds.problem, backups);
   recordClusterMetrics(ctx.metrics, cluster, status, observed);
   recordScheduleMetrics(ctx.metrics, cluster, backupsStatus);
   const resync = decision?.resyncAfterSeconds ?? ctx.config.RESYNC_CONVERGING_SECONDS;

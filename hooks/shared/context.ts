@@ -12,6 +12,11 @@ export interface HookContext {
   metrics: HookMetrics;
   now: () => Date;
   generatePassword: () => string;
+  /**
+   * `performance.now()` when the request arrived (before it waited behind another sync of the
+   * same parent): the sync budget counts from here. Absent: from the handler's start.
+   */
+  receivedAt?: number;
 }
 
 /** A handler's answer: HTTP status and JSON (or text for 500) body. */

@@ -10,11 +10,16 @@ export const EnvConfigSchema = z.object({
   PORT: intFromEnv(8080, 0, 65535),
   HOST: z.string().default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Largest request body accepted (every child and related pod travels in a sync). */
+  /**
+   * Largest request body accepted (every child and related pod travels in a sync). The largest
+   * legitimate request, 9 instances with every child, their pods and 4 backup schedules' pods,
+   * is about 0.4 MB (test/contract/body-limit.test.ts); 2 MB keeps 5x headroom while a body at
+   * the limit costs a few tens of MB of the hook's 512 MiB (deploy/operator/deployment.yaml).
+   */
   BODY_LIMIT: z
     .string()
     .regex(/^[0-9]+(kb|mb)$/)
-    .default("16mb"),
+    .default("2mb"),
   /** Budget of one sync; keep it well below the webhook timeout in metacontroller/. */
   SYNC_BUDGET_MS: intFromEnv(8000, 100, 60000),
   /** mysql2 connect and per-query timeouts used by every probe and operation. */

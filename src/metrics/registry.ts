@@ -146,6 +146,8 @@ export interface HookMetrics {
   instanceGtid: Gauge;
   operations: Counter;
   operationDuration: Histogram;
+  /** Operations that did not start: lock held by another hook replica, or sync budget spent. */
+  operationsDeferred: Counter;
   backupLastSuccess: Gauge;
   backupLastSize: Gauge;
   backupScheduleState: Gauge;
@@ -189,6 +191,12 @@ export function createHookMetrics(opts: HookMetricsOptions = {}): HookMetrics {
     ),
     operations: new Counter(r, "metamysql_operations_total", "Database operations by cluster, operation and result.", [...CLUSTER, "operation", "result"]),
     operationDuration: new Histogram(r, "metamysql_operation_duration_seconds", "Database operation time by operation.", ["operation"]),
+    operationsDeferred: new Counter(
+      r,
+      "metamysql_operations_deferred_total",
+      "Database operations deferred before they started, by cluster, operation and reason (lock: another hook replica's operation holds the lock; budget: the sync budget is spent).",
+      [...CLUSTER, "operation", "reason"],
+    ),
     backupLastSuccess: gauge(
       "metamysql_backup_last_success_timestamp_seconds",
       "Completion time of the newest successful backup (MySQLBackup, schedule or final backup), by namespace and cluster.",

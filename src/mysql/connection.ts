@@ -21,6 +21,21 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Default bound on each query (default 2000 ms). */
   queryTimeoutMs?: number;
+  /**
+   * A `performance.now()` time (the sync budget's end): connecting and every query are cut to
+   * what remains until then, never below MIN_DEADLINE_SLICE_MS (a statement that must still run,
+   * e.g. after a promote, gets that much).
+   */
+  deadline?: number;
+}
+
+/** Least time a connect or statement gets once the deadline is (nearly) spent. */
+export const MIN_DEADLINE_SLICE_MS = 250;
+
+/** `ms`, cut to what remains until `deadline` (at least MIN_DEADLINE_SLICE_MS). */
+export function withinDeadline(ms: number, deadline: number | undefined): number {
+  if (deadline === undefined) return ms;
+  return Math.max(MIN_DEADLINE_SLICE_MS, Math.min(ms, Math.floor(deadline - performance.now())));
 }
 
 /** A row as mysql2 returns it for a SELECT/SHOW: column name -> value (parsed with zod by callers). */
@@ -90,7 +105,7 @@ function destroySocket(core: object): void {
  * socket is destroyed on every failure path.
  */
 export function connect(opts: ConnectOptions): Promise<Session> {
-  const connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
+  const connectTimeoutMs = withinDeadline(opts.connectTimeoutMs ?? 1000, opts.deadline);
   const queryTimeoutMs = opts.queryTimeoutMs ?? 2000;
   const where = `${opts.host}:${opts.port}`;
   const core = mysql.createConnection({
@@ -121,7 +136,8 @@ export function connect(opts: ConnectOptions): Promise<Session> {
   const session: Session = {
     host: opts.host,
     ...(opts.name !== undefined ? { name: opts.name } : {}),
-    query(sql, values = [], timeoutMs = queryTimeoutMs) {
+    query(sql, values = [], requestedMs = queryTimeoutMs) {
+      const timeoutMs = withinDeadline(requestedMs, opts.deadline);
       return new Promise<Row[]>((resolve, reject) => {
         if (closed) {
           reject(new MysqlError(`${where}: connection already closed`, "CLOSED", undefined));

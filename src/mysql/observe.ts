@@ -153,16 +153,37 @@ function describe(err: unknown): string {
  */
 export async function readInstanceStatus(opts: ConnectOptions & { flavor: Flavor; expectedServerId?: number }): Promise<ProbeResult> {
   let session: Session | undefined;
-  try {
-    session = await connect(opts);
-    const status = await probe(session, opts.flavor);
-    if (opts.expectedServerId !== undefined && status.serverId !== opts.expectedServerId) {
-      return { ok: false, error: `${opts.host}: server_id is ${status.serverId}, expected ${opts.expectedServerId}` };
+  let cut = false;
+  const work = (async (): Promise<ProbeResult> => {
+    try {
+      session = await connect(opts);
+      if (cut) return { ok: false, error: `${opts.host}: probe cut at the sync budget` };
+      const status = await probe(session, opts.flavor);
+      if (opts.expectedServerId !== undefined && status.serverId !== opts.expectedServerId) {
+        return { ok: false, error: `${opts.host}: server_id is ${status.serverId}, expected ${opts.expectedServerId}` };
+      }
+      return { ok: true, status };
+    } catch (err) {
+      return { ok: false, error: describe(err) };
+    } finally {
+      session?.close();
     }
-    return { ok: true, status };
-  } catch (err) {
-    return { ok: false, error: describe(err) };
+  })();
+  if (opts.deadline === undefined) return work;
+  // The probe as a whole (several statements) ends by the deadline: past it, the session is
+  // destroyed and the probe is a failed one.
+  const ms = Math.max(0, Math.floor(opts.deadline - performance.now()));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => {
+      cut = true;
+      session?.close();
+      resolve({ ok: false, error: `${opts.host}: no complete answer within ${ms} ms (sync budget)` });
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
   } finally {
-    session?.close();
+    clearTimeout(timer);
   }
 }

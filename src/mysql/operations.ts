@@ -4,6 +4,15 @@
  * decider (src/topology) chose. Every step is safe to repeat; before promoting, each procedure
  * checks that no other reachable instance is writable, so a retried or overlapping sync cannot
  * create a second writable primary.
+ *
+ * Mutual exclusion (docs/clustering.md "One operation at a time"): before its first write, an
+ * operation takes the advisory lock OPERATION_LOCK with GET_LOCK(..., 0) in its session to EVERY
+ * instance it touches, and holds it until its sessions close. A lock held elsewhere defers the
+ * operation (OperationDeferred) before it changed anything.
+ *
+ * Budget: `deadline` bounds every connect and statement; catch-up waits are cut so that the
+ * promote and what follows still fit (PROMOTE_RESERVE_MS); an operation that cannot fit its
+ * shortest useful run is deferred before it starts.
  */
 import type { Flavor } from "../api/cluster.js";
 import { MYSQL_PORT } from "../api/constants.js";
@@ -22,7 +31,8 @@ import {
   waitForGtid,
   type SourceOptions,
 } from "./act.js";
-import { connect, type Session } from "./connection.js";
+import { connect, wrapError, type Session } from "./connection.js";
+import { z } from "zod";
 import { probe } from "./observe.js";
 import type { SemiSyncSourceOptions } from "./sql/index.js";
 
@@ -44,7 +54,27 @@ export interface OperationConfig {
   catchUpTimeoutSeconds: number;
   /** Semi-sync source settings for the promoted primary (decision.semiSync). */
   semiSync: SemiSyncSourceOptions;
+  /**
+   * `performance.now()` time by which the operation must be over (the sync budget): connects
+   * and statements are cut to it, catch-up waits leave PROMOTE_RESERVE_MS for what follows.
+   */
+  deadline?: number;
 }
+
+/** Name of the advisory lock every operation holds on each instance it touches. */
+export const OPERATION_LOCK = "metamysql.operation";
+
+/**
+ * wait_timeout of an operation's sessions: if the hook dies without its socket being closed
+ * (node lost), the server drops the idle session, and with it the lock, after this long.
+ */
+export const OPERATION_SESSION_IDLE_SECONDS = 30;
+
+/** Time kept after a catch-up wait for the promote, repoints and demote. */
+export const PROMOTE_RESERVE_MS = 2000;
+
+/** Shortest catch-up wait worth starting a switchover or failover for. */
+export const MIN_CATCH_UP_SECONDS = 1;
 
 /** What an operation did: the primary afterwards, timed steps, and non-fatal problems. */
 export interface OperationResult {
@@ -56,6 +86,70 @@ export interface OperationResult {
 /** Raised when an operation stops before promoting anything; nothing unsafe was left behind. */
 export class OperationAborted extends Error {
   override name = "OperationAborted";
+}
+
+/**
+ * Raised when an operation did not start: another operation holds the lock on one of its
+ * instances (`reason` "lock"), or what remains of the budget cannot fit it ("budget"). Nothing
+ * was changed; the sync answers with what it observed and resyncs soon.
+ */
+export class OperationDeferred extends Error {
+  override name = "OperationDeferred";
+  constructor(
+    message: string,
+    readonly reason: "lock" | "budget",
+  ) {
+    super(message);
+  }
+}
+
+/** Milliseconds left until the operation's deadline (Infinity without one). */
+function remainingMs(cfg: OperationConfig): number {
+  return cfg.deadline === undefined ? Number.POSITIVE_INFINITY : cfg.deadline - performance.now();
+}
+
+/**
+ * Seconds a catch-up wait may take now: the configured bound, cut so that PROMOTE_RESERVE_MS
+ * remain afterwards. Below MIN_CATCH_UP_SECONDS the caller must not go on.
+ */
+export function catchUpSeconds(cfg: OperationConfig): number {
+  const left = Math.floor((remainingMs(cfg) - PROMOTE_RESERVE_MS) / 1000);
+  return Math.min(cfg.catchUpTimeoutSeconds, Math.max(0, left));
+}
+
+/** Defers the operation (before it changed anything) when the budget cannot fit a catch-up. */
+function requireBudgetForCatchUp(cfg: OperationConfig, what: string): void {
+  if (catchUpSeconds(cfg) < MIN_CATCH_UP_SECONDS) {
+    throw new OperationDeferred(
+      `${what} not started: ${Math.max(0, Math.round(remainingMs(cfg)))} ms left of the sync budget, ${MIN_CATCH_UP_SECONDS * 1000 + PROMOTE_RESERVE_MS} ms needed`,
+      "budget",
+    );
+  }
+}
+
+const LockRowSchema = z.object({ got: z.union([z.number(), z.string(), z.null()]), holder: z.union([z.number(), z.string(), z.null()]) });
+
+/**
+ * Takes OPERATION_LOCK in each session, in name order, without waiting; on the first lock held
+ * elsewhere throws OperationDeferred (the locks taken so far go with the sessions). Also bounds
+ * the sessions' idle time (OPERATION_SESSION_IDLE_SECONDS).
+ */
+export async function lockInstances(sessions: ReadonlyMap<string, Session>): Promise<void> {
+  for (const name of [...sessions.keys()].sort()) {
+    const s = sessions.get(name);
+    if (!s) continue;
+    let row: z.infer<typeof LockRowSchema>;
+    try {
+      await s.query(`SET SESSION wait_timeout = ${OPERATION_SESSION_IDLE_SECONDS}`);
+      const rows = await s.query("SELECT GET_LOCK(?, 0) AS got, IS_USED_LOCK(?) AS holder", [OPERATION_LOCK, OPERATION_LOCK]);
+      row = LockRowSchema.parse(rows[0]);
+    } catch (err) {
+      throw wrapError(`take the operation lock on ${name}`, err);
+    }
+    if (Number(row.got) !== 1) {
+      throw new OperationDeferred(`another operation holds the lock on ${name} (connection ${String(row.holder ?? "unknown")})`, "lock");
+    }
+  }
 }
 
 class Recorder {
@@ -81,6 +175,7 @@ function open(cfg: OperationConfig, m: Member, connectTimeoutMs = cfg.connectTim
     password: cfg.operator.password,
     connectTimeoutMs,
     queryTimeoutMs: cfg.queryTimeoutMs,
+    ...(cfg.deadline !== undefined ? { deadline: cfg.deadline } : {}),
   });
 }
 
@@ -96,7 +191,16 @@ function sourceOf(cfg: OperationConfig, m: Member): SourceOptions {
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-async function withSessions<T>(cfg: OperationConfig, members: readonly Member[], fn: (s: Map<string, Session>) => Promise<T>): Promise<T> {
+/**
+ * Opens a session to each member (all must answer), takes the operation lock in them and in
+ * `alsoLock`, runs `fn`, and closes the sessions (which releases their locks).
+ */
+async function withSessions<T>(
+  cfg: OperationConfig,
+  members: readonly Member[],
+  fn: (s: Map<string, Session>) => Promise<T>,
+  alsoLock: ReadonlyMap<string, Session> = new Map(),
+): Promise<T> {
   const sessions = new Map<string, Session>();
   try {
     const opened = await Promise.allSettled(members.map((m) => open(cfg, m)));
@@ -106,6 +210,7 @@ async function withSessions<T>(cfg: OperationConfig, members: readonly Member[],
     });
     const failed = opened.flatMap((r, i) => (r.status === "rejected" ? [`${members[i]?.name}: ${message(r.reason)}`] : []));
     if (failed.length > 0) throw new OperationAborted(`cannot reach ${failed.join("; ")}`);
+    await lockInstances(new Map([...alsoLock, ...sessions]));
     return await fn(sessions);
   } finally {
     for (const s of sessions.values()) s.close();
@@ -163,6 +268,7 @@ export interface SwitchoverPlan {
 export async function switchover(cfg: OperationConfig, plan: SwitchoverPlan): Promise<OperationResult> {
   const rec = new Recorder();
   const f = cfg.flavor;
+  requireBudgetForCatchUp(cfg, "switchover");
   const others = (await Promise.allSettled(plan.others.map((m) => open(cfg, m)))).flatMap((r, i) => {
     const m = plan.others[i];
     if (r.status === "rejected" || !m) {
@@ -173,35 +279,46 @@ export async function switchover(cfg: OperationConfig, plan: SwitchoverPlan): Pr
   });
   const otherSessions = new Map(others);
   try {
-    return await withSessions(cfg, [plan.from, plan.to], async (core) => {
-      const from = must(core, plan.from.name);
-      const to = must(core, plan.to.name);
-      rec.mark("connect");
-      await fence(from, f);
-      rec.mark("fence old primary");
-      const pos = await readPrimaryPosition(from, f);
-      const caughtUp = await waitForGtid(to, f, pos, cfg.catchUpTimeoutSeconds).catch(async (err: unknown) => {
-        await setReadOnly(from, f, false).catch(() => undefined);
-        throw err;
-      });
-      if (!caughtUp) {
-        await setReadOnly(from, f, false);
-        throw new OperationAborted(`${plan.to.name} did not reach ${pos} within ${cfg.catchUpTimeoutSeconds}s; ${plan.from.name} reopened`);
-      }
-      rec.mark("candidate caught up");
-      await assertNoOtherWritable(f, new Map([...otherSessions, [plan.from.name, from]]), plan.to.name);
-      await promote(to, f, cfg.semiSync);
-      rec.mark("promote");
-      await repoint(cfg, otherSessions, [...otherSessions.keys()], plan.to, rec);
-      rec.mark("repoint replicas");
-      try {
-        await demoteToReplica(from, f, sourceOf(cfg, plan.to));
-      } catch (err) {
-        rec.warnings.push(`demote ${plan.from.name}: ${message(err)}`);
-      }
-      rec.mark("demote old primary");
-      return rec.result(plan.to.name);
-    });
+    return await withSessions(
+      cfg,
+      [plan.from, plan.to],
+      async (core) => {
+        const from = must(core, plan.from.name);
+        const to = must(core, plan.to.name);
+        rec.mark("connect and lock");
+        await fence(from, f);
+        rec.mark("fence old primary");
+        const pos = await readPrimaryPosition(from, f);
+        // The wait is cut to the budget (PROMOTE_RESERVE_MS kept for what follows); a candidate
+        // that does not catch up in time aborts here, the safe point: nothing was promoted yet,
+        // so the old primary is reopened and stays the only writable instance.
+        const wait = catchUpSeconds(cfg);
+        const caughtUp =
+          wait >= MIN_CATCH_UP_SECONDS &&
+          (await waitForGtid(to, f, pos, wait).catch(async (err: unknown) => {
+            await setReadOnly(from, f, false).catch(() => undefined);
+            throw err;
+          }));
+        if (!caughtUp) {
+          await setReadOnly(from, f, false);
+          throw new OperationAborted(`${plan.to.name} did not reach ${pos} within ${wait}s (sync budget); ${plan.from.name} reopened`);
+        }
+        rec.mark("candidate caught up");
+        await assertNoOtherWritable(f, new Map([...otherSessions, [plan.from.name, from]]), plan.to.name);
+        await promote(to, f, cfg.semiSync);
+        rec.mark("promote");
+        await repoint(cfg, otherSessions, [...otherSessions.keys()], plan.to, rec);
+        rec.mark("repoint replicas");
+        try {
+          await demoteToReplica(from, f, sourceOf(cfg, plan.to));
+        } catch (err) {
+          rec.warnings.push(`demote ${plan.from.name}: ${message(err)}`);
+        }
+        rec.mark("demote old primary");
+        return rec.result(plan.to.name);
+      },
+      otherSessions,
+    );
   } finally {
     for (const s of otherSessions.values()) s.close();
   }
@@ -230,22 +347,32 @@ export interface FailoverPlan {
 export async function failover(cfg: OperationConfig, plan: FailoverPlan): Promise<OperationResult> {
   const rec = new Recorder();
   const f = cfg.flavor;
-  if (plan.failed) {
-    try {
-      const s = await open(cfg, plan.failed, Math.min(cfg.connectTimeoutMs, 300));
-      try {
-        await fence(s, f);
-        rec.warnings.push(`old primary ${plan.failed.name} answered and was fenced`);
-      } finally {
-        s.close();
-      }
-    } catch {
-      // expected: it is down
-    }
-    rec.mark("fence old primary (best effort)");
-  }
+  requireBudgetForCatchUp(cfg, "failover");
   return withSessions(cfg, plan.replicas, async (sessions) => {
-    rec.mark("connect");
+    rec.mark("connect and lock");
+    if (plan.failed) {
+      // Best effort, after the replicas are locked: if the old primary answers at all, it is
+      // locked too (an operation running there defers this one) and fenced.
+      let s: Session | undefined;
+      try {
+        s = await open(cfg, plan.failed, Math.min(cfg.connectTimeoutMs, 300));
+      } catch {
+        // expected: it is down
+      }
+      if (s) {
+        try {
+          await lockInstances(new Map([[plan.failed.name, s]]));
+          await fence(s, f);
+          rec.warnings.push(`old primary ${plan.failed.name} answered and was fenced`);
+        } catch (err) {
+          if (err instanceof OperationDeferred) throw err;
+          // it answered but failed mid-way: as good as down; the replicas are fenced below
+        } finally {
+          s.close();
+        }
+      }
+      rec.mark("fence old primary (best effort)");
+    }
     await Promise.all([...sessions.values()].map((s) => stopReceiving(s, f)));
     rec.mark("stop receivers");
     const probes = new Map(await Promise.all([...sessions].map(async ([n, s]) => [n, await probe(s, f)] as const)));
@@ -265,8 +392,11 @@ export async function failover(cfg: OperationConfig, plan: FailoverPlan): Promis
     const target = must(sessions, plan.to);
     const p = probes.get(plan.to);
     const waitFor = f === "mariadb" ? (p?.replica?.receivedGtids ?? "") : p ? receivedGtids(p) : "";
-    if (waitFor !== "" && !(await waitForGtid(target, f, waitFor, cfg.catchUpTimeoutSeconds))) {
-      throw new OperationAborted(`${plan.to} did not apply its relay log (${waitFor}) within ${cfg.catchUpTimeoutSeconds}s`);
+    // Cut to the budget. Aborting here is safe: nothing was promoted, every reachable replica's
+    // receiver is stopped and the old primary fenced if it answered; the next sync decides again.
+    const wait = catchUpSeconds(cfg);
+    if (waitFor !== "" && (wait < MIN_CATCH_UP_SECONDS || !(await waitForGtid(target, f, waitFor, wait)))) {
+      throw new OperationAborted(`${plan.to} did not apply its relay log (${waitFor}) within ${wait}s (sync budget)`);
     }
     rec.mark("apply relay log");
     await assertNoOtherWritable(f, sessions, plan.to);

@@ -19,6 +19,7 @@ import { EnvConfigSchema, loadEnvConfig, type EnvConfig } from "../api/env.js";
 import { redactSecrets } from "../api/redact.js";
 import { createHookMetrics, type HookMetrics } from "../metrics/registry.js";
 import { generatePassword } from "./passwords.js";
+import { MAX_JSON_DEPTH, tooDeep } from "./json-guard.js";
 
 export interface AppOptions {
   config?: EnvConfig;
@@ -154,20 +155,28 @@ export function createApp(opts: AppOptions = {}): { app: express.Express; ctx: H
   app.set("etag", false);
 
   const jsonBody = fastJsonBody(config.BODY_LIMIT, express.json({ limit: config.BODY_LIMIT, strict: false }));
+  // Before any handler (zod, patches) recurses into the body: a too-deep body is a 400.
+  const depthGuard: express.RequestHandler = (req, _res, next) => {
+    const deep = tooDeep(req.body, MAX_JSON_DEPTH);
+    if (!deep) return next();
+    logger.warn({ path: req.path, at: deep.path }, `bad request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    next(Object.assign(new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels at ${deep.path}`), { status: 400, statusCode: 400 }));
+  };
 
   // `hook` is the metrics label: the cluster's hooks keep their historical names (sync, ...),
   // other resources' are prefixed (mysqlbackup-sync, ...).
   const route = (resource: keyof typeof HOOKS, name: keyof (typeof HOOKS)[keyof typeof HOOKS]) => {
     const handler: Handler = HOOKS[resource][name];
     const hook = resource === "mysqlcluster" ? name : `${resource}-${name}`;
-    app.post(`/hooks/${resource}/${name}`, jsonBody, async (req: Request, res: Response) => {
+    app.post(`/hooks/${resource}/${name}`, jsonBody, depthGuard, async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
+      const receivedAt = performance.now();
       const requestId = `${processTag}-${(++requestCounter).toString(36)}`;
       const key = parentKey(req.body);
       const log = logger.child({ hook, cluster: key, requestId });
       let code = 200;
       try {
-        const run = () => handler(req.body, { ...ctx, logger: log });
+        const run = () => handler(req.body, { ...ctx, logger: log, receivedAt });
         const out = key ? await serializer.run(key, run) : await run();
         sendJson(res, out);
       } catch (err) {

@@ -45,6 +45,7 @@ describe("hook metrics exposition", () => {
       "metamysql_instance_gtid_transactions gauge",
       "metamysql_operations_total counter",
       "metamysql_operation_duration_seconds histogram",
+      "metamysql_operations_deferred_total counter",
       "metamysql_backup_last_success_timestamp_seconds gauge",
       "metamysql_backup_last_size_bytes gauge",
       "metamysql_backup_schedule_state gauge",
