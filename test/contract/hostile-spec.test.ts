@@ -50,3 +50,50 @@ describe("spec.instances far out of range (1e308, 2^32, 1e7, -5)", () => {
     }
   });
 });
+
+// unchangedChild deep-cloned every observed child: a deeply nested one overflowed the stack.
+describe("a deeply nested observed child (3000 levels)", () => {
+  function deep(levels: number): unknown {
+    let v: unknown = "bottom";
+    for (let i = 0; i < levels; i++) v = { d: v };
+    return v;
+  }
+
+  it("mysqlbackup/sync returns it unchanged with 200", async () => {
+    const job = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "b1-backup", uid: "u1", resourceVersion: "5" },
+      spec: deep(3000),
+      status: { active: 1 },
+    };
+    const res = await request(app)
+      .post("/hooks/mysqlbackup/sync")
+      .set("content-type", "application/json")
+      .send({
+        parent: {
+          apiVersion: "metamysql.dev/v1alpha1",
+          kind: "MySQLBackup",
+          metadata: { name: "b1", namespace: "shop-ns" },
+          spec: { clusterName: "shop", storage: { persistentVolumeClaim: { claimName: "backups" } } },
+          status: { state: "Running" },
+        },
+        children: { "Job.batch/v1": { "b1-backup": job } },
+        related: {},
+      });
+    expect(res.status).toBe(200);
+    // As JSON text: a deep comparison of 3000 levels would overflow the matcher's stack.
+    expect(JSON.stringify(res.body.children)).toBe(JSON.stringify([{ apiVersion: "batch/v1", kind: "Job", metadata: { name: "b1-backup" }, spec: job.spec }]));
+  });
+
+  it("mysqlcluster/sync with an invalid spec returns it unchanged with 200", async () => {
+    const child = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shop-config", uid: "u2" }, data: { a: "b" }, extra: deep(3000) };
+    const parent = clusterObject("shop", { ...SPEC, instances: 0 });
+    const res = await post("sync", syncRequest({ parent, children: [child as unknown as Obj] }));
+    expect(res.status).toBe(200);
+    expect(res.body.status.state).toBe("Invalid");
+    expect(JSON.stringify(res.body.children)).toBe(
+      JSON.stringify([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shop-config" }, data: { a: "b" }, extra: child.extra }]),
+    );
+  });
+});
