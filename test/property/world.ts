@@ -142,7 +142,11 @@ function group(objs: readonly Json[], version: "v1" | "v2"): Record<string, Json
     const meta = (typeof obj["metadata"] === "object" && obj["metadata"] !== null ? obj["metadata"] : {}) as Record<string, Json>;
     const name = text(meta["name"] ?? "?");
     const typeKey = `${text(obj["kind"])}.${text(obj["apiVersion"])}`;
-    const key = version === "v1" ? name : `${text(meta["namespace"] ?? "shop-ns")}/${name}`;
+    // A v1 key is the name; Kubernetes names cannot be `__proto__` (no underscores), and zod's
+    // record drops that key, so such a child would vanish before the hook sees it. The hostile
+    // name stays in metadata.name (the hooks never read the keys).
+    const v1Key = name === "__proto__" ? "proto-key" : name;
+    const key = version === "v1" ? v1Key : `${text(meta["namespace"] ?? "shop-ns")}/${name}`;
     if (!Object.prototype.hasOwnProperty.call(out, typeKey)) put(out, typeKey, {});
     put(out[typeKey] as Record<string, Json>, key, o);
   }
