@@ -106,14 +106,17 @@ async function assertAlive(force = false): Promise<void> {
   expect(res.status).toBe(200);
 }
 
-/** Flattened `{group: {key: object}}` as the server reads it (objects only; everything else is malformed). */
+/**
+ * Flattened `{group: {key: object}}` as the server reads it (objects only; everything else is
+ * malformed). zod's record skips a `__proto__` key, at either level, like a missing one.
+ */
 function flatten(groups: unknown): Rec[] {
   if (!isRec(groups)) return [];
   const out: Rec[] = [];
   for (const g of Object.keys(groups)) {
     const inner = groups[g];
-    if (!isRec(inner)) continue;
-    for (const k of Object.keys(inner)) if (isRec(inner[k])) out.push(inner[k]);
+    if (g === "__proto__" || !isRec(inner)) continue;
+    for (const k of Object.keys(inner)) if (k !== "__proto__" && isRec(inner[k])) out.push(inner[k]);
   }
   return out;
 }
