@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: "parallel",
-          include: ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/property/**/*.test.ts", "test/integration/**/*.test.ts"],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },

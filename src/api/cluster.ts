@@ -323,6 +323,9 @@ export const MySQLClusterSpecSchema = z
     }),
   })
   .superRefine((spec, ctx) => {
+    // zod runs refinements after non-fatal issues too: an out-of-range `instances` (already
+    // reported) must not size an array here (1e308 threw, 1e7 blocked the hook for seconds).
+    if (!Number.isInteger(spec.instances) || spec.instances < 1 || spec.instances > 9) return;
     for (const key of Object.keys(spec.memberWeights)) {
       if (Number(key) >= spec.instances) {
         ctx.addIssue({

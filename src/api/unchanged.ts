@@ -42,8 +42,11 @@ export function unchangedChild(observed: KubeObject): Child {
       // not JSON: fall through to the observed object
     }
   }
-  const copy = structuredClone(observed) as Record<string, unknown> & { metadata: Record<string, unknown> };
+  // Copies of the two levels changed, the rest shared (read-only): a deep clone
+  // (structuredClone) overflowed the stack on a deeply nested child, a 500 on every sync.
+  const copy: Record<string, unknown> = { ...observed };
   delete copy["status"];
-  for (const key of SERVER_OWNED_METADATA) delete copy.metadata[key];
-  return { ...copy, apiVersion: observed.apiVersion, kind: observed.kind, metadata: { ...copy.metadata, name: observed.metadata.name } };
+  const metadata: Record<string, unknown> = { ...observed.metadata };
+  for (const key of SERVER_OWNED_METADATA) delete metadata[key];
+  return { ...copy, apiVersion: observed.apiVersion, kind: observed.kind, metadata: { ...metadata, name: observed.metadata.name } };
 }
