@@ -121,7 +121,8 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     (c) => (c.kind === "Service" && c.metadata.name === names.readWrite) || (c.kind === "EndpointSlice" && c.metadata.name === names.readOnly),
   );
   const same = (a: Child, b: Child) => a.kind === b.kind && a.metadata.name === b.metadata.name;
-  return [...unchanged.map((c) => moving.find((m) => same(m, c)) ?? c), ...moving.filter((m) => !unchanged.some((c) => same(m, c)))];
+  // Only observed children move: an invalid spec adds nothing (a missing one waits for a valid spec).
+  return unchanged.map((c) => moving.find((m) => same(m, c)) ?? c);
 }
 
 /**
