@@ -8,10 +8,10 @@ import { startLocalHookServer } from "../../src/cli/hook-server.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
-import { pidAlive, readPidLog } from "../../src/local/node/process.js";
+import { pidAlive, pidCommandLine, readPidLog } from "../../src/local/node/process.js";
 import type { RuntimeEvent } from "../../src/local/narration.js";
 import { LocalRuntime, type LocalRuntimeOptions } from "../../src/local/runtime.js";
 import type { KObject } from "../../src/local/apiserver/objects.js";
@@ -64,7 +64,20 @@ export async function startTestRuntime(opts: Partial<LocalRuntimeOptions> & { ip
 
 /** PIDs recorded in a state dir's log that are still alive (must be empty after a stop). */
 export function leftoverPids(stateDir: string): Array<{ pid: number; label: string }> {
-  return readPidLog(stateLayout(stateDir).pidLog).filter((e) => pidAlive(e.pid));
+  // A PID still alive counts only while it runs what was started under it: over a long run the
+  // kernel reuses PIDs (pid_max wraps), and another program's process is not ours.
+  const layout = stateLayout(stateDir);
+  const podRoot = dirname(dirname(layout.podDir("ns", "pod")));
+  const same = (e: { pid: number; label: string; command: string }): boolean => {
+    const now = pidCommandLine(e.pid);
+    if (now === "") return false;
+    // A container's entrypoint execs the server: then its command line names the pod's files.
+    if (/mariadbd|mysqld/.test(now) && e.label.startsWith("container ")) return now.includes(podRoot);
+    return now.startsWith(e.command.split(" ").slice(0, 2).join(" "));
+  };
+  return readPidLog(layout.pidLog)
+    .filter((e) => pidAlive(e.pid) && same(e))
+    .map((e) => ({ pid: e.pid, label: e.label }));
 }
 
 /** One query with bounded connect and query timeouts; the connection is always destroyed. */
