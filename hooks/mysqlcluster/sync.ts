@@ -153,17 +153,28 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   const done = await act(lastValid, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
   // Deferred (lock held elsewhere, budget spent): nothing was done, nothing moves.
   if (done === "deferred") return invalidResponse(parsed, issues, now);
-  const response = runningInvalidResponse(parsed, issues, now, {
-    cluster: lastValid,
+  const response = runningInvalidResponse(parsed, issues, now, stillRunning(lastValid, lastValid, decision, creds, ctx));
+  recordClusterMetrics(ctx.metrics, lastValid, response.status, observed);
+  return response;
+}
+
+/** What an invalid-spec answer needs to render the children that follow the primary. */
+function stillRunning(
+  cluster: Cluster,
+  lastValid: Cluster,
+  decision: Decision,
+  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string },
+  ctx: HookContext,
+): StillRunning {
+  return {
+    cluster,
     lastValid,
     decision,
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
-  });
-  recordClusterMetrics(ctx.metrics, lastValid, response.status, observed);
-  return response;
+  };
 }
 
 /** StatefulSet replicas: never below the current primary's ordinal + 1 (switch over first). */
@@ -291,18 +302,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   if (!rendered.ok) {
     // The decision was acted on: the children following the primary still move, by the last valid spec.
     const lastValid = lastValidCluster(parsed);
-    const running =
-      decision && lastValid
-        ? {
-            cluster,
-            lastValid,
-            decision,
-            credentials: creds.credentials,
-            backupPassword: creds.backupPassword,
-            backupSigningKey: creds.backupSigningKey,
-            operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
-          }
-        : undefined;
+    const running = decision && lastValid ? stillRunning(cluster, lastValid, decision, creds, ctx) : undefined;
     return invalidResponse(parsed, [rendered.failure], now, running);
   }
 
