@@ -5,7 +5,7 @@
  * Never touches processes it did not start.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Socket } from "node:net";
@@ -22,6 +22,12 @@ const IS_ROOT = process.getuid?.() === 0;
 export const TEST_PASSWORDS = { root: "", operator: "op'pa\\ss\"w0rd", replication: "repl-Pa$$'", backup: "bk'Pa\\ss", app: "app-pw" } as const;
 /** A non-admin application account (no READ_ONLY ADMIN): refused on read-only replicas. */
 export const APP_USER = "app";
+
+/** Creates `dir` (and parents) if missing; returns it. */
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 function commonOptions(): string[] {
   return [
@@ -82,6 +88,9 @@ export class MariaDBHarness {
       `socket=${join(dir, "mysqld.sock")}`,
       `pid_file=${join(dir, "mysqld.pid")}`,
       `log_error=${join(dir, "error.log")}`,
+      // Its own tmpdir: a starting mariadbd deletes every "#sql*" file in its tmpdir
+      // (mysql_rm_tmp_tables), which in a shared /tmp are other servers' temporary tables.
+      `tmpdir=${ensureDir(join(dir, "tmp"))}`,
       `bind_address=${host}`,
       "port=3306",
       `server_id=${serverId}`,
@@ -107,11 +116,12 @@ export class MariaDBHarness {
     if (this.template) return this.template;
     const dir = join(this.root, "template");
     const cnf = join(this.root, "template.cnf");
-    writeFileSync(cnf, ["[mysqld]", ...(IS_ROOT ? ["user=root"] : []), `datadir=${join(dir, "data")}`, ...commonOptions(), ""].join("\n"));
+    const tmp = ensureDir(join(this.root, "template-tmp"));
+    writeFileSync(cnf, ["[mysqld]", ...(IS_ROOT ? ["user=root"] : []), `datadir=${join(dir, "data")}`, `tmpdir=${tmp}`, ...commonOptions(), ""].join("\n"));
     const r = spawnSync(
       INSTALL_DB,
       [`--defaults-file=${cnf}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...(IS_ROOT ? ["--user=root"] : [])],
-      { encoding: "utf8", timeout: 60_000 },
+      { encoding: "utf8", timeout: 60_000, env: { ...process.env, TMPDIR: tmp } },
     );
     if (r.status !== 0) throw new Error(`mariadb-install-db failed: ${r.stderr || r.stdout}`);
     this.template = join(dir, "data");

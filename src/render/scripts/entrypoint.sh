@@ -28,11 +28,13 @@ server_args=(--defaults-file="$CONFIG_DIR/my.cnf" --datadir="$DATA_DIR" --pid-fi
 # The private setup server may write (the instance itself starts read-only).
 if [ "$FLAVOR" = mysql ]; then open_for_init=(--read-only=OFF --super-read-only=OFF); else open_for_init=(--read-only=OFF); fi
 
+# The bootstrap server gets this pod's tmpdir too: a starting server deletes every "#sql*" file in
+# its tmpdir, which in a shared /tmp would be another server's temporary tables.
 install_db() {
   if [ "$FLAVOR" = mysql ]; then
-    mysqld --defaults-file="$CONFIG_DIR/my.cnf" --initialize-insecure --datadir="$DATA_DIR" "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }
+    mysqld --defaults-file="$CONFIG_DIR/my.cnf" --initialize-insecure --datadir="$DATA_DIR" --tmpdir="$TMP_DIR" "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }
   else
-    mariadb-install-db --defaults-file="$CONFIG_DIR/my.cnf" --datadir="$DATA_DIR" --auth-root-authentication-method=normal --skip-test-db "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }
+    mariadb-install-db --defaults-file="$CONFIG_DIR/my.cnf" --datadir="$DATA_DIR" --tmpdir="$TMP_DIR" --auth-root-authentication-method=normal --skip-test-db "${user_args[@]}" >"$TMP_DIR/install-db.log" 2>&1 || { cat "$TMP_DIR/install-db.log" >&2; exit 1; }
   fi
 }
 
