@@ -308,7 +308,9 @@ export const MySQLClusterSpecSchema = z
       .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Secret name")
       .optional()
       .meta({
-        description: "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated.",
+        description:
+          "Existing Secret with keys root-password, operator-password, replication-password; otherwise <name>-credentials is generated. Fixed once the cluster runs: its servers hold that Secret's passwords.",
+        "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "credentialsSecretName is immutable" }],
       }),
     remoteRoot: z.boolean().default(false).meta({
       description:

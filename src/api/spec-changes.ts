@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import type { Cluster } from "./cluster.js";
-import { LABEL_NAME } from "./constants.js";
+import { CREDENTIALS_VOLUME, LABEL_NAME } from "./constants.js";
+import { childNames } from "./names.js";
 import type { KubeObject } from "./k8s.js";
 import type { SpecIssue } from "./parse.js";
 import { compareQuantities } from "./quantity.js";
@@ -46,6 +47,23 @@ export function observedDataTemplate(sts: KubeObject): ObservedTemplate | undefi
   };
 }
 
+const CredentialsVolumeSchema = z.object({
+  spec: z.looseObject({
+    template: z.looseObject({
+      spec: z.looseObject({
+        volumes: z.array(z.looseObject({ name: z.string(), secret: z.looseObject({ secretName: z.string().optional() }).optional() })).optional(),
+      }),
+    }),
+  }),
+});
+
+/** The Secret the observed pods take their passwords from (undefined for a template without the volume). */
+function observedCredentialsSecret(sts: KubeObject): string | undefined {
+  const parsed = CredentialsVolumeSchema.safeParse(sts);
+  if (!parsed.success) return undefined;
+  return (parsed.data.spec.template.spec.volumes ?? []).find((v) => v.name === CREDENTIALS_VOLUME)?.secret?.secretName;
+}
+
 /** Issues for forbidden changes relative to the observed StatefulSet (none when it is absent). */
 export function forbiddenChanges(cluster: Cluster, observedStatefulSet: KubeObject | undefined): SpecIssue[] {
   if (!observedStatefulSet) return [];
@@ -53,6 +71,16 @@ export function forbiddenChanges(cluster: Cluster, observedStatefulSet: KubeObje
   const flavor = observedStatefulSet.metadata.labels?.[LABEL_NAME];
   if (flavor && flavor !== cluster.spec.flavor) {
     issues.push({ path: "spec.flavor", message: `flavor is immutable (the cluster runs ${flavor})` });
+  }
+  // The servers hold the passwords of the Secret they started with: switching Secrets (to or from
+  // credentialsSecretName) would leave the operator with passwords no server has.
+  const secret = observedCredentialsSecret(observedStatefulSet);
+  const wantedSecret = cluster.spec.credentialsSecretName ?? childNames(cluster.name).secret;
+  if (secret && secret !== wantedSecret) {
+    issues.push({
+      path: "spec.credentialsSecretName",
+      message: `the credentials Secret cannot be switched on a running cluster (its servers use ${secret}); edit that Secret's passwords instead`,
+    });
   }
   const tpl = observedDataTemplate(observedStatefulSet);
   if (tpl) {

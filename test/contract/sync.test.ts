@@ -160,6 +160,8 @@ describe("sync: invalid spec or forbidden change -> 200, Invalid, children uncha
     { name: "flavor changed", spec: { ...SPEC, flavor: "mysql" }, path: "spec.flavor" },
     { name: "storage class changed", spec: { ...SPEC, storage: { size: "1Gi", storageClassName: "fast" } }, path: "spec.storage.storageClassName" },
     { name: "storage shrunk", spec: { ...SPEC, storage: { size: "512Mi" } }, path: "spec.storage.size" },
+    // The servers hold the passwords of the Secret they started with (issue 10, found by the property tests).
+    { name: "credentials Secret switched", spec: { ...SPEC, credentialsSecretName: "mine" }, path: "spec.credentialsSecretName" },
     { name: "bad quantity", spec: { ...SPEC, storage: { size: "lots" } }, path: "spec.storage.size" },
     { name: "operator-owned server_id", spec: { ...SPEC, mysqlConfig: { server_id: 7 } }, path: "spec.mysqlConfig.server_id" },
     { name: "operator-owned log-bin (dashes)", spec: { ...SPEC, mysqlConfig: { "log-bin": "x" } }, path: "spec.mysqlConfig.log-bin" },
