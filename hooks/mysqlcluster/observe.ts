@@ -8,10 +8,15 @@ import { MYSQL_PORT, OPERATOR_USER, SERVER_ID_BASE } from "../../src/api/constan
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import { readInstanceStatus } from "../../src/mysql/index.js";
 import { podName } from "../../src/api/names.js";
-import type { InstanceObservation } from "../../src/topology/index.js";
+import type { ObservedInstance } from "./rotation.js";
 
 export interface ObserveOptions {
   operatorPassword: string | undefined;
+  /**
+   * Operator passwords tried, in order, when the server refuses `operatorPassword` (a password
+   * rotation in progress: hooks/mysqlcluster/rotation.ts).
+   */
+  fallbackPasswords?: readonly string[];
   connectTimeoutMs: number;
   queryTimeoutMs: number;
   /** Probe servers at this port (3306, the container port named mysql). */
@@ -36,10 +41,10 @@ export async function observeInstances(
   cluster: Cluster,
   pods: ReadonlyArray<{ ordinal: number; pod: Pod }>,
   opts: ObserveOptions,
-): Promise<InstanceObservation[]> {
+): Promise<ObservedInstance[]> {
   const ordinals = new Set<number>([...Array.from({ length: cluster.spec.instances }, (_, i) => i), ...pods.map((p) => p.ordinal)]);
   const sorted = [...ordinals].sort((a, b) => a - b);
-  const observeOne = async (ordinal: number, deadline: number | undefined): Promise<InstanceObservation> => {
+  const observeOne = async (ordinal: number, deadline: number | undefined): Promise<ObservedInstance> => {
     const name = podName(cluster.name, ordinal);
     const pod = pods.find((p) => p.ordinal === ordinal)?.pod;
     const podIP = pod?.status?.podIP || undefined;
@@ -52,18 +57,29 @@ export async function observeInstances(
       podIP,
     };
     if (!podIP || opts.operatorPassword === undefined) return { ...base, probe: undefined };
-    const probe = await readInstanceStatus({
-      host: podIP,
-      port: opts.port ?? MYSQL_PORT,
-      user: OPERATOR_USER,
-      password: opts.operatorPassword,
-      connectTimeoutMs: opts.connectTimeoutMs,
-      queryTimeoutMs: opts.queryTimeoutMs,
-      flavor: cluster.spec.flavor,
-      expectedServerId: SERVER_ID_BASE + ordinal,
-      ...(deadline !== undefined ? { deadline } : {}),
-    });
-    return { ...base, probe };
+    const read = (password: string) =>
+      readInstanceStatus({
+        host: podIP,
+        port: opts.port ?? MYSQL_PORT,
+        user: OPERATOR_USER,
+        password,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        queryTimeoutMs: opts.queryTimeoutMs,
+        flavor: cluster.spec.flavor,
+        expectedServerId: SERVER_ID_BASE + ordinal,
+        ...(deadline !== undefined ? { deadline } : {}),
+      });
+    let password = opts.operatorPassword;
+    let probe = await read(password);
+    for (const next of opts.fallbackPasswords ?? []) {
+      if (probe.ok || !probe.accessDenied || next === password) continue;
+      const retried = await read(next);
+      if (retried.ok || !retried.accessDenied) {
+        probe = retried;
+        password = next;
+      }
+    }
+    return { ...base, probe, operatorPassword: password };
   };
   const primaryOrdinal = sorted.find((o) => opts.primary !== undefined && podName(cluster.name, o) === opts.primary);
   const others = await Promise.all(sorted.filter((o) => o !== primaryOrdinal).map((o) => observeOne(o, opts.deadlines?.others)));

@@ -18,11 +18,11 @@ import { OperationDeferred, runOperation, type OperationConfig } from "../../src
 import { backupPrimary, backupSources } from "../../src/backup/sources.js";
 import { backupHealthCondition, deriveBackupsStatus } from "../../src/backup/status.js";
 import { findObserved, renderChildren } from "../../src/render/children.js";
-import type { Credentials } from "../../src/render/credentials.js";
+import type { AppliedCredentials, Credentials } from "../../src/render/credentials.js";
 import { childNames } from "../../src/api/names.js";
 import { unchangedChild } from "../../src/api/unchanged.js";
 import { forbiddenChanges } from "../../src/api/spec-changes.js";
-import { decide, type Decision, type InstanceObservation } from "../../src/topology/index.js";
+import { decide, type Decision } from "../../src/topology/index.js";
 import type { HookContext } from "../shared/context.js";
 import { recordClusterMetrics, recordOperation, recordScheduleMetrics } from "./metrics.js";
 import { observeInstances } from "./observe.js";
@@ -30,6 +30,7 @@ import { parseSyncRequest, podsToProbe, type ParsedSync } from "./request.js";
 import { initializingStatus, invalidRunningStatus, invalidStatus, statusFromDecision } from "./status.js";
 import { lastValidCluster } from "./last-valid.js";
 import { credentialsOf } from "./credentials.js";
+import { memberOf, nextRecord, operatorPasswords, rotateIfDue, rotationState, type ObservedInstance, type RotationState } from "./rotation.js";
 import { cachedConfig } from "./config-cache.js";
 import { cachedSpecParse } from "./spec-cache.js";
 
@@ -142,15 +143,18 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   // The same budget as a valid sync (docs/clustering.md "Budget"), counted from the request's arrival.
   const started = performance.now();
   const budget = ctx.config.SYNC_BUDGET_MS - (started - (ctx.receivedAt ?? started));
+  const rotation = rotationState(lastValid, parsed, creds.credentials, creds.backupPassword);
+  const [operatorPassword, ...fallbackPasswords] = operatorPasswords(rotation);
   const observed = await observeInstances(lastValid, pods, {
-    operatorPassword: creds.credentials["operator-password"],
+    operatorPassword,
+    fallbackPasswords,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     primary: lastValid.status.currentPrimary || undefined,
     deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
   const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now });
-  const done = await act(lastValid, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
+  const done = await act(lastValid, decision, observed, rotation, ctx, started + budget - RESPOND_RESERVE_MS);
   // Deferred (lock held elsewhere, budget spent): nothing was done, nothing moves.
   if (done === "deferred") return invalidResponse(parsed, issues, now);
   const response = runningInvalidResponse(parsed, issues, now, stillRunning(lastValid, lastValid, decision, creds, ctx));
@@ -199,27 +203,26 @@ function deferredResponse(cluster: Cluster, parsed: ParsedSync, resyncAfterSecon
 async function act(
   cluster: Cluster,
   decision: Decision,
-  observed: readonly InstanceObservation[],
-  credentials: Credentials,
+  observed: readonly ObservedInstance[],
+  rotation: RotationState,
   ctx: HookContext,
   deadline: number,
 ): Promise<"done" | "deferred"> {
   const op = decision.operation;
   if (op.type === "none") return "done";
+  // Until a rotation is done the servers hold the applied passwords; each instance is reached
+  // with the operator password it accepted when observed (memberOf).
   const cfg: OperationConfig = {
     flavor: cluster.spec.flavor,
-    operator: { user: OPERATOR_USER, password: credentials["operator-password"] },
-    replication: { user: REPLICATION_USER, password: credentials["replication-password"] },
+    operator: { user: OPERATOR_USER, password: rotation.applied.passwords["operator-password"] },
+    replication: { user: REPLICATION_USER, password: rotation.applied.passwords["replication-password"] },
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     catchUpTimeoutSeconds: CATCH_UP_TIMEOUT_SECONDS,
     semiSync: { enabled: decision.semiSync.enabled, waitCount: decision.semiSync.waitCount, timeoutMs: decision.semiSync.timeoutMs },
     deadline,
   };
-  const resolve = (name: string) => {
-    const o = observed.find((i) => i.name === name);
-    return o?.podIP ? { name, host: o.podIP } : undefined;
-  };
+  const resolve = (name: string) => memberOf(observed, name);
   const started = performance.now();
   const deferred = (err: OperationDeferred) => {
     ctx.metrics.operationsDeferred.inc({ namespace: cluster.namespace, cluster: cluster.name, operation: op.type, reason: err.reason });
@@ -243,6 +246,48 @@ async function act(
     const ms = Math.round(performance.now() - started);
     recordOperation(ctx.metrics, cluster, op.type, "failure", ms / 1000);
     throw new Error(`${op.type} failed (${op.reason}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Sets changed service-account passwords online when the cluster can take it (rotation.ts);
+ * returns what the servers hold afterwards (the `<c>-applied-credentials` to render), or
+ * "deferred". A failed rotation throws (500): nothing is recorded, the next sync retries.
+ */
+async function rotate(
+  cluster: Cluster,
+  decision: Decision,
+  observed: readonly ObservedInstance[],
+  rotation: RotationState,
+  ctx: HookContext,
+  deadline: number,
+): Promise<AppliedCredentials | "deferred"> {
+  if (deadline - performance.now() < MIN_OPERATION_MS) return rotation.applied;
+  const outcome = await rotateIfDue(rotation, decision, observed, {
+    flavor: cluster.spec.flavor,
+    connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
+    catchUpTimeoutSeconds: CATCH_UP_TIMEOUT_SECONDS,
+    semiSync: { enabled: decision.semiSync.enabled, waitCount: decision.semiSync.waitCount, timeoutMs: decision.semiSync.timeoutMs },
+    deadline,
+  });
+  switch (outcome.kind) {
+    case "deferred":
+      ctx.metrics.operationsDeferred.inc({ namespace: cluster.namespace, cluster: cluster.name, operation: "rotatePasswords", reason: "lock" });
+      ctx.logger.info({ operation: "rotatePasswords" }, `password rotation deferred: ${outcome.reason}`);
+      return "deferred";
+    case "waiting":
+      ctx.logger.info({ operation: "rotatePasswords" }, `password rotation waits: ${outcome.why}`);
+      return outcome.applied;
+    case "rotated":
+      recordOperation(ctx.metrics, cluster, "rotatePasswords", "success", outcome.ms / 1000);
+      ctx.logger.info(
+        { operation: "rotatePasswords", accounts: outcome.changed, ms: outcome.ms, warnings: outcome.warnings },
+        `passwords rotated online: ${outcome.changed.join(", ")}`,
+      );
+      return outcome.applied;
+    case "none":
+      return outcome.applied;
   }
 }
 
@@ -270,17 +315,25 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
   }
   const budget = ctx.config.SYNC_BUDGET_MS - queuedMs;
+  const rotation = rotationState(cluster, parsed, creds.credentials, creds.backupPassword);
+  const [operatorPassword, ...fallbackPasswords] = operatorPasswords(rotation);
   const observed = await observeInstances(cluster, pods, {
-    operatorPassword: creds.ready ? creds.credentials["operator-password"] : undefined,
+    operatorPassword: creds.ready ? operatorPassword : undefined,
+    fallbackPasswords,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,
     primary: cluster.status.currentPrimary || undefined,
     deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
   const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
+  let applied = rotation.applied;
   if (decision) {
-    const done = await act(cluster, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
+    const deadline = started + budget - RESPOND_RESERVE_MS;
+    const done = await act(cluster, decision, observed, rotation, ctx, deadline);
     if (done === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
+    const rotated = await rotate(cluster, decision, observed, rotation, ctx, deadline);
+    if (rotated === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
+    applied = nextRecord(rotation, rotated);
   }
   const podList = pods.map((p) => p.pod);
 
@@ -291,6 +344,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
+    applied,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),

@@ -37,6 +37,14 @@ export const ANNOTATION_CONFIG_HASH = "metamysql.dev/config-hash";
 export const ANNOTATION_SPEC = "metamysql.dev/spec";
 
 /**
+ * Pod template annotation: how many times root's password changed since the cluster was created
+ * (Secret `<c>-applied-credentials`, key `root-generation`). Root logs in from inside the pod only,
+ * so no hook can set its password online: a change rolls the pods, and each start converges root
+ * to the Secret (docs/clustering.md "Rotating passwords"). Absent while 0.
+ */
+export const ANNOTATION_ROOT_GENERATION = "metamysql.dev/root-generation";
+
+/**
  * The hook server's pods (deploy/operator/deployment.yaml): the database pods' NetworkPolicy
  * admits these labels, in the operator namespace (EnvConfig OPERATOR_NAMESPACE), on 3306.
  */
@@ -79,6 +87,12 @@ export const SECRET_KEYS = [SECRET_ROOT_PASSWORD, SECRET_OPERATOR_PASSWORD, SECR
 export const OPERATOR_USER = "metamysql";
 export const REPLICATION_USER = "repl";
 export const ROOT_USER = "root";
+/**
+ * The probes' account: `'metamysql_probe'@'localhost'` (socket, inside the pod), no privilege, a
+ * random password made by the entrypoint at each start and kept in the pod's run dir. The probes
+ * never depend on a password from the Secret, so rotating those online cannot fail them.
+ */
+export const PROBE_USER = "metamysql_probe";
 /**
  * The account backup Jobs dump with (least privilege: read, lock, binlog position; no SUPER,
  * no replication control). Its password lives in the operator-owned Secret

@@ -26,6 +26,8 @@ export function podSelector(cluster: Cluster): Record<string, string> {
 export function childNames(c: string): {
   secret: string;
   backupSecret: string;
+  /** Prefix of `<c>-applied-credentials-<revision>` (src/render/credentials.ts). */
+  appliedSecret: string;
   config: string;
   headless: string;
   readWrite: string;
@@ -37,6 +39,7 @@ export function childNames(c: string): {
   return {
     secret: `${c}-credentials`,
     backupSecret: `${c}-backup-credentials`,
+    appliedSecret: `${c}-applied-credentials`,
     config: `${c}-config`,
     headless: `${c}-instances`,
     readWrite: c,

@@ -6,7 +6,7 @@
  * with matching settings during a rollout (nothing of this lives in the pod's environment, which
  * keeps only per-pod values: POD_NAME, the mount paths, passwords from Secrets).
  */
-import { BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, REPLICATION_USER, SERVER_ID_BASE } from "./constants.js";
+import { BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, PROBE_USER, REPLICATION_USER, SERVER_ID_BASE } from "./constants.js";
 
 /** The ConfigMap key (and file name next to the scripts). */
 export const SETTINGS_FILE = "settings.env";
@@ -24,6 +24,7 @@ export function settingsValues(flavor: "mysql" | "mariadb", opts: SettingsOption
     METAMYSQL_FLAVOR: flavor,
     METAMYSQL_OPERATOR_USER: OPERATOR_USER,
     METAMYSQL_PRESTOP_WAIT_SECONDS: String(PRESTOP_WAIT_SECONDS),
+    METAMYSQL_PROBE_USER: PROBE_USER,
     METAMYSQL_REMOTE_ROOT: opts.remoteRoot === true ? "true" : "false",
     METAMYSQL_REPLICATION_USER: REPLICATION_USER,
     METAMYSQL_SERVER_ID_BASE: String(SERVER_ID_BASE),

@@ -37,3 +37,4 @@ export {
 } from "./operations.js";
 export { dialectFor, mariadbDialect, mysqlDialect, installSemiSyncPlugins, quoteString, quoteIdent, quoteAccount } from "./sql/index.js";
 export type { Dialect, ChangeSourceOptions, SemiSyncSourceOptions, BoundQuery } from "./sql/index.js";
+export { rotatePasswords, ownPasswordStatement, type PasswordChange, type RotationPlan } from "./rotate.js";

@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Flavor } from "../api/cluster.js";
 import { gtidMerge } from "../topology/gtid.js";
 import type { InstanceProbe, ProbeResult, ReplicaStatus, SemiSyncStatus } from "../topology/observation.js";
-import { connect, type ConnectOptions, type Row, type Session } from "./connection.js";
+import { connect, MysqlError, type ConnectOptions, type Row, type Session } from "./connection.js";
 import { dialectFor } from "./sql/index.js";
 
 const boolish = z.union([z.number(), z.string(), z.boolean(), z.bigint()]).transform((v) => {
@@ -141,6 +141,11 @@ export async function probe(session: Session, flavor: Flavor): Promise<InstanceP
   };
 }
 
+/** The server refused the account's password (ER_ACCESS_DENIED_ERROR). */
+export function isAccessDenied(err: unknown): boolean {
+  return err instanceof MysqlError && (err.errno === 1045 || err.code === "ER_ACCESS_DENIED_ERROR");
+}
+
 function describe(err: unknown): string {
   if (err instanceof z.ZodError) return `unexpected server answer: ${err.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
   return err instanceof Error ? err.message : String(err);
@@ -164,7 +169,7 @@ export async function readInstanceStatus(opts: ConnectOptions & { flavor: Flavor
       }
       return { ok: true, status };
     } catch (err) {
-      return { ok: false, error: describe(err) };
+      return { ok: false, error: describe(err), ...(isAccessDenied(err) ? { accessDenied: true } : {}) };
     } finally {
       session?.close();
     }

@@ -41,6 +41,11 @@ export interface Member {
   name: string;
   host: string;
   port?: number;
+  /**
+   * The operator password this instance accepts, when it differs from `cfg.operator.password`
+   * (a password rotation in progress: docs/clustering.md "Rotating passwords").
+   */
+  password?: string;
 }
 
 /** Credentials, time bounds and the semi-sync plan for the primary an operation opens. */
@@ -172,14 +177,14 @@ function open(cfg: OperationConfig, m: Member, connectTimeoutMs = cfg.connectTim
     name: m.name,
     port: m.port ?? MYSQL_PORT,
     user: cfg.operator.user,
-    password: cfg.operator.password,
+    password: m.password ?? cfg.operator.password,
     connectTimeoutMs,
     queryTimeoutMs: cfg.queryTimeoutMs,
     ...(cfg.deadline !== undefined ? { deadline: cfg.deadline } : {}),
   });
 }
 
-function sourceOf(cfg: OperationConfig, m: Member): SourceOptions {
+export function sourceOf(cfg: OperationConfig, m: Member): SourceOptions {
   return {
     host: m.host,
     port: m.port ?? MYSQL_PORT,
@@ -195,7 +200,7 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
  * Opens a session to each member (all must answer), takes the operation lock in them and in
  * `alsoLock`, runs `fn`, and closes the sessions (which releases their locks).
  */
-async function withSessions<T>(
+export async function withSessions<T>(
   cfg: OperationConfig,
   members: readonly Member[],
   fn: (s: Map<string, Session>) => Promise<T>,

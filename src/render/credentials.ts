@@ -98,3 +98,85 @@ export function buildBackupCredentialsSecret(cluster: Cluster, password: string,
     },
   };
 }
+
+/** Keys of `<c>-applied-credentials-<revision>`: the passwords the servers hold now. */
+export const APPLIED_KEYS = ["root-password", "operator-password", "replication-password", "backup-password"] as const;
+export type AppliedKey = (typeof APPLIED_KEYS)[number];
+
+/**
+ * The passwords the servers hold, as the hook last set or recorded them, and how many times
+ * root's changed (`rootGeneration`, on the pod template: docs/clustering.md "Rotating
+ * passwords"). Kept in the operator-owned Secret `<c>-applied-credentials-<revision>`, mounted by
+ * no pod. Secrets are children Metacontroller never updates (OnDelete: a generated password must
+ * never be overwritten), so a change is a new revision: the next name is created and the old one,
+ * no longer rendered, deleted. Should the old go first, the servers hold the new passwords by then.
+ */
+export interface AppliedCredentials {
+  passwords: Record<AppliedKey, string>;
+  rootGeneration: number;
+  /** The revision (name suffix) it was read from or is rendered as. */
+  revision: number;
+}
+
+/** The desired passwords in the applied shape. */
+export function desiredApplied(credentials: Credentials, backupPassword: string): Record<AppliedKey, string> {
+  return { ...credentials, "backup-password": backupPassword };
+}
+
+function secretText(secret: Secret, key: string): string | undefined {
+  const encoded = secret.data?.[key];
+  return encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : secret.stringData?.[key];
+}
+
+/** The revision of an applied-credentials Secret's name, or undefined for any other name. */
+export function appliedRevision(clusterName: string, secretName: string): number | undefined {
+  const prefix = `${childNames(clusterName).appliedSecret}-`;
+  if (!secretName.startsWith(prefix)) return undefined;
+  const rest = secretName.slice(prefix.length);
+  return /^(0|[1-9][0-9]{0,8})$/.test(rest) ? Number(rest) : undefined;
+}
+
+/**
+ * The record with the highest revision among the observed Secrets; undefined when there is none
+ * or it is incomplete (a cluster created before online rotation existed: its servers hold the
+ * Secret's passwords, converged at their start).
+ */
+export function readAppliedCredentials(clusterName: string, secrets: readonly Secret[]): AppliedCredentials | undefined {
+  let best: { secret: Secret; revision: number } | undefined;
+  for (const secret of secrets) {
+    const revision = appliedRevision(clusterName, secret.metadata.name);
+    if (revision !== undefined && (!best || revision > best.revision)) best = { secret, revision };
+  }
+  if (!best) return undefined;
+  const passwords: Partial<Record<AppliedKey, string>> = {};
+  for (const key of APPLIED_KEYS) {
+    const value = secretText(best.secret, key);
+    if (!value) return undefined;
+    passwords[key] = value;
+  }
+  const generation = Number(secretText(best.secret, "root-generation") ?? "0");
+  return {
+    passwords: passwords as Record<AppliedKey, string>,
+    rootGeneration: Number.isSafeInteger(generation) && generation >= 0 ? generation : 0,
+    revision: best.revision,
+  };
+}
+
+/** Whether two records hold the same passwords and root generation. */
+export function sameApplied(a: Omit<AppliedCredentials, "revision">, b: Omit<AppliedCredentials, "revision">): boolean {
+  return a.rootGeneration === b.rootGeneration && APPLIED_KEYS.every((k) => a.passwords[k] === b.passwords[k]);
+}
+
+/** The Secret `<c>-applied-credentials-<revision>`. */
+export function buildAppliedCredentialsSecret(cluster: Cluster, applied: AppliedCredentials): Child {
+  const data: Record<string, string> = {};
+  for (const key of APPLIED_KEYS) data[key] = Buffer.from(applied.passwords[key], "utf8").toString("base64");
+  data["root-generation"] = Buffer.from(String(applied.rootGeneration), "utf8").toString("base64");
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: `${childNames(cluster.name).appliedSecret}-${applied.revision}`, labels: standardLabels(cluster) },
+    type: "Opaque",
+    data,
+  };
+}

@@ -5,6 +5,7 @@
 import { imageFor, type Cluster } from "../api/cluster.js";
 import {
   ANNOTATION_CONFIG_HASH,
+  ANNOTATION_ROOT_GENERATION,
   BACKUP_CREDENTIALS_DIR,
   BACKUP_CREDENTIALS_VOLUME,
   CONFIG_DIR,
@@ -38,6 +39,8 @@ export interface StatefulSetOptions {
   replicas: number;
   /** Hash of the ConfigMap data, so a configuration change rolls the pods. */
   configHash: string;
+  /** How many times root's password changed (ANNOTATION_ROOT_GENERATION); a change rolls the pods. */
+  rootGeneration?: number;
   /**
    * `spec.volumeClaimTemplates` of the observed StatefulSet. It is immutable, so once the
    * StatefulSet exists we send back exactly what the API server holds.
@@ -148,7 +151,13 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
       selector: { matchLabels: selector },
       serviceName: names.headless,
       template: {
-        metadata: { annotations: { [ANNOTATION_CONFIG_HASH]: opts.configHash }, labels: standardLabels(cluster) },
+        metadata: {
+          annotations: {
+            [ANNOTATION_CONFIG_HASH]: opts.configHash,
+            ...(opts.rootGeneration ? { [ANNOTATION_ROOT_GENERATION]: String(opts.rootGeneration) } : {}),
+          },
+          labels: standardLabels(cluster),
+        },
         spec: {
           affinity: {
             podAntiAffinity: {

@@ -59,7 +59,8 @@ export interface InstanceProbe {
 }
 
 /** A probe result: the status, or why it could not be read (timeout, refused, auth, parse). */
-export type ProbeResult = { ok: true; status: InstanceProbe } | { ok: false; error: string };
+/** A failed probe; `accessDenied` when the server refused the password (a rotation in progress). */
+export type ProbeResult = { ok: true; status: InstanceProbe } | { ok: false; error: string; accessDenied?: boolean };
 
 /** One instance (pod ordinal) as the hook sees it. */
 export interface InstanceObservation {

@@ -272,6 +272,7 @@ describe("scripts", () => {
         METAMYSQL_FLAVOR: `'${flavor}'`,
         METAMYSQL_OPERATOR_USER: "'metamysql'",
         METAMYSQL_PRESTOP_WAIT_SECONDS: "'60'",
+        METAMYSQL_PROBE_USER: "'metamysql_probe'",
         METAMYSQL_REMOTE_ROOT: "'false'",
         METAMYSQL_REPLICATION_USER: "'repl'",
         METAMYSQL_SERVER_ID_BASE: "'100'",
@@ -498,7 +499,7 @@ describe("renderChildren", () => {
   });
   it("omits the generated Secret when the user supplies one", () => {
     const r = renderChildren(input({ credentialsSecretName: "mine" }));
-    expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual(["shop-backup-credentials"]);
+    expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual(["shop-backup-credentials", "shop-applied-credentials-0"]);
   });
   it("every child validates against the Kubernetes schema, for both flavors", () => {
     for (const flavor of ["mysql", "mariadb"] as const) {

@@ -8,6 +8,8 @@
 # private init server (no network, socket only: entrypoint.sh).
 #   accounts.sh converge  root, operator, replication and backup accounts
 #   accounts.sh service   operator, replication and backup accounts only (root untouched)
+# Both also converge the probes' account 'metamysql_probe'@'localhost' (no privilege) when the
+# credentials dir holds a probe-password (entrypoint.sh makes a new one at each start).
 # Settings: METAMYSQL_FLAVOR, METAMYSQL_REMOTE_ROOT (spec.remoteRoot) and
 # METAMYSQL_{OPERATOR,REPLICATION,BACKUP}_USER from settings.env next to this script
 # (src/api/settings.ts). Passwords: files in METAMYSQL_CREDENTIALS_DIR named root-password,
@@ -22,6 +24,7 @@ FLAVOR="${METAMYSQL_FLAVOR:?METAMYSQL_FLAVOR must be set (mysql or mariadb)}"
 OPERATOR_USER="${METAMYSQL_OPERATOR_USER:?METAMYSQL_OPERATOR_USER must be set}"
 REPLICATION_USER="${METAMYSQL_REPLICATION_USER:?METAMYSQL_REPLICATION_USER must be set}"
 BACKUP_USER="${METAMYSQL_BACKUP_USER:?METAMYSQL_BACKUP_USER must be set}"
+PROBE_USER="${METAMYSQL_PROBE_USER:-metamysql_probe}"
 REMOTE_ROOT="${METAMYSQL_REMOTE_ROOT:-false}"
 CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be set}"
 
@@ -120,6 +123,16 @@ service_sql() {
   account "'$OPERATOR_USER'@'%'" "$op" "${OPERATOR_GRANTS[@]}"
   account "'$REPLICATION_USER'@'%'" "$repl" "REPLICATION SLAVE ON *.*"
   account "'$BACKUP_USER'@'%'" "$bk" "$BACKUP_PRIVILEGES ON *.*"
+  probe_sql
+}
+
+# The probes' account: from inside the pod only (socket), no privilege at all (reading
+# @@server_id and @@read_only needs none), this start's random password. Probes so never use a
+# password from the Secret, which the operator rotates online (docs/clustering.md).
+probe_sql() {
+  [ -s "$CREDENTIALS_DIR/probe-password" ] || return 0
+  local pw; pw="$(password probe-password)"
+  account "'$PROBE_USER'@'localhost'" "$pw"
 }
 
 # Print the whole SQL only once every part succeeded (a missing password prints nothing).

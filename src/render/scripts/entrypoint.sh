@@ -63,6 +63,8 @@ snapshot_credentials() {
     [ -s "$BACKUP_CREDENTIALS_DIR/password" ] || { log "the backup credentials Secret has no password"; exit 1; }
     (umask 077 && cp "$BACKUP_CREDENTIALS_DIR/password" "$new/backup-password")
   fi
+  # The probes' own password, new at every start (accounts.sh probe_sql): 128 random bits in hex.
+  (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$new/probe-password")
   rm -rf "$APPLIED_CREDENTIALS_DIR"
   mv "$new" "$APPLIED_CREDENTIALS_DIR"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # metamysql probes of the database container: `probe.sh readiness|liveness|prestop`.
-# - readiness: the server answers the operator account with the expected server_id (an instance
+# - readiness: the server answers the probes' account with the expected server_id (an instance
 #   that is up but not configured is not ready);
 # - liveness: the server process answers a ping;
 # - prestop: wait (bounded) until the instance is read-only, so the operator can switch the
@@ -8,12 +8,17 @@
 # shellcheck source=SCRIPTDIR/instance.sh
 . "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
 
-# The operator's password of this start (entrypoint.sh), for the client only (MYSQL_PWD of that one
-# command, never on its command line). A pod of an older pod template (started before passwords
-# were files) runs these new scripts during the rollout: its password is still in its environment.
+# The probes' account (accounts.sh probe_sql) with this start's password (entrypoint.sh), for the
+# client only (MYSQL_PWD of that one command, never on its command line): no password of the
+# Secret, which the operator rotates online. A server started by an older version of these
+# scripts has no probe account: the operator's password of that start (or, older still, of its
+# environment) then.
 query() {
-  local pw
-  if [ -f "$APPLIED_CREDENTIALS_DIR/operator-password" ]; then
+  local pw user="$OPERATOR_USER"
+  if [ -s "$APPLIED_CREDENTIALS_DIR/probe-password" ]; then
+    pw="$(cat "$APPLIED_CREDENTIALS_DIR/probe-password")"
+    user="${METAMYSQL_PROBE_USER:-metamysql_probe}"
+  elif [ -f "$APPLIED_CREDENTIALS_DIR/operator-password" ]; then
     pw="$(cat "$APPLIED_CREDENTIALS_DIR/operator-password")"
   elif [ -n "${METAMYSQL_OPERATOR_PASSWORD:-}" ]; then
     pw="$METAMYSQL_OPERATOR_PASSWORD"
@@ -21,13 +26,13 @@ query() {
     echo "no credentials yet (the entrypoint has not started the server)" >&2
     return 1
   fi
-  MYSQL_PWD="$pw" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$OPERATOR_USER" \
+  MYSQL_PWD="$pw" "$CLIENT" --protocol=socket --socket="$SOCKET" -u"$user" \
     --connect-timeout=2 -N -B -e "$1"
 }
 
 case "${1:-}" in
   readiness)
-    # Ready = the server answers the operator account and has this pod's identity.
+    # Ready = the server answers (accounts converged) and has this pod's identity.
     id="$(query 'SELECT @@server_id')" || exit 1
     [ "$id" = "$SERVER_ID" ] || { echo "server_id is $id, expected $SERVER_ID" >&2; exit 1; }
     ;;
