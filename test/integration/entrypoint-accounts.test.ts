@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mysql from "mysql2/promise";
 import { z } from "zod";
 import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
-import { BACKUP_USER, OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { BACKUP_USER, OPERATOR_USER, PROBE_USER, REPLICATION_USER } from "../../src/api/constants.js";
 import { changeSource } from "../../src/mysql/act.js";
 import { connect } from "../../src/mysql/connection.js";
 import { renderMyCnf } from "../../src/render/mycnf.js";
@@ -233,10 +233,31 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
       expect(readdirSync(join(pod.dir, "run", "credentials")).sort()).toEqual([
         "backup-password",
         "operator-password",
+        "probe-password",
         "replication-password",
         "root-password",
       ]);
     }
+  }, 120_000);
+
+  it("the probes' account: inside the pod only, no privilege, a new password at every start, and the readiness probe passes with it", async () => {
+    const pod = pods[0];
+    if (!pod) throw new Error("no pod");
+    const grants = (await sql(asRoot(0, FIRST), `SHOW GRANTS FOR '${PROBE_USER}'@'localhost'`)) as Array<Record<string, string>>;
+    expect(grants.map((g) => Object.values(g)[0])).toEqual([expect.stringMatching(/^GRANT USAGE ON \*\.\* TO `metamysql_probe`@`localhost`/)]);
+    expect(await sql(asRoot(0, FIRST), `SELECT COUNT(*) AS n FROM mysql.user WHERE user = '${PROBE_USER}' AND host <> 'localhost'`)).toEqual([{ n: 0 }]);
+    const first = readFileSync(join(pod.dir, "run", "credentials", "probe-password"), "utf8");
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: FIRST });
+    const second = readFileSync(join(pod.dir, "run", "credentials", "probe-password"), "utf8");
+    expect(second).toMatch(/^[0-9a-f]{32}$/);
+    expect(second).not.toBe(first);
+    expect(ready(pod)).toBe(true);
+    // The operator's password changed online (a rotation): the probe does not depend on it.
+    await sql(asRoot(0, FIRST), `SET STATEMENT sql_log_bin=0 FOR ALTER USER '${OPERATOR_USER}'@'%' IDENTIFIED BY 'rotated-online'`);
+    expect(ready(pod)).toBe(true);
+    await sql(asRoot(0, FIRST), `SET STATEMENT sql_log_bin=0 FOR ALTER USER '${OPERATOR_USER}'@'%' IDENTIFIED BY ${JSON.stringify(FIRST.operator)}`);
   }, 120_000);
 
   it("the operator account runs replication but cannot read or write the data", async () => {
