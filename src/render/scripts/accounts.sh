@@ -97,7 +97,13 @@ CREATE USER IF NOT EXISTS $user IDENTIFIED BY $pw;
 ALTER USER $user IDENTIFIED BY $pw;
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM $user;
 SQL
-  for grant in "$@"; do echo "GRANT $grant TO $user;"; done
+  # "... WITH GRANT OPTION" entries: the option goes after TO.
+  for grant in "$@"; do
+    case "$grant" in
+      *" WITH GRANT OPTION") echo "GRANT ${grant% WITH GRANT OPTION} TO $user WITH GRANT OPTION;";;
+      *) echo "GRANT $grant TO $user;";;
+    esac
+  done
 }
 
 # Root: administration from inside the pod only (socket), unless spec.remoteRoot: no anonymous or
