@@ -8,6 +8,8 @@ import { BACKUP_KIND, BACKUP_PLURAL, BACKUP_SHORT_NAME, MySQLBackupSpecSchema, M
 import { MySQLClusterSpecSchema, MySQLClusterStatusSchema } from "./cluster.js";
 import { GROUP, CLUSTER_KIND, CLUSTER_PLURAL, CLUSTER_SHORT_NAME, VERSION } from "./constants.js";
 import { renderCrdYaml, type CrdDefinition } from "./crd.js";
+import { DATABASE_KIND, DATABASE_PLURAL, DATABASE_SHORT_NAME, MySQLDatabaseSpecSchema, MySQLDatabaseStatusSchema } from "./database.js";
+import { MySQLUserSpecSchema, MySQLUserStatusSchema, USER_KIND, USER_PLURAL, USER_SHORT_NAME } from "./user.js";
 
 /**
  * Longest MySQLCluster name: the StatefulSet `<name>` labels its pods with
@@ -85,6 +87,74 @@ export const MYSQLBACKUP_CRD: CrdDefinition = {
   ],
 };
 
+/** Printer columns of MySQLDatabase and MySQLUser. */
+const APP_OBJECT_COLUMNS = [
+  { name: "Cluster", type: "string", jsonPath: ".spec.clusterName", description: "Cluster." },
+  { name: "State", type: "string", jsonPath: ".status.state", description: "Pending, Ready, Failed or Invalid." },
+  { name: "Message", type: "string", jsonPath: ".status.message", description: "Why, when not Ready.", priority: 1 },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+] as const;
+
+/** The MySQLDatabase CustomResourceDefinition (docs/app-objects.md). */
+export const MYSQLDATABASE_CRD: CrdDefinition = {
+  group: GROUP,
+  kind: DATABASE_KIND,
+  plural: DATABASE_PLURAL,
+  singular: DATABASE_KIND.toLowerCase(),
+  shortNames: [DATABASE_SHORT_NAME],
+  categories: ["metamysql"],
+  scope: "Namespaced",
+  versions: [
+    {
+      name: VERSION,
+      served: true,
+      storage: true,
+      description: "MySQLDatabase is one schema on a MySQLCluster, created on its primary and replicated to every instance.",
+      spec: MySQLDatabaseSpecSchema,
+      specDefault: false,
+      status: MySQLDatabaseStatusSchema,
+      printerColumns: [
+        APP_OBJECT_COLUMNS[0],
+        { name: "Database", type: "string", jsonPath: ".status.database", description: "Schema on the server." },
+        ...APP_OBJECT_COLUMNS.slice(1),
+      ],
+    },
+  ],
+};
+
+/** The MySQLUser CustomResourceDefinition (docs/app-objects.md). */
+export const MYSQLUSER_CRD: CrdDefinition = {
+  group: GROUP,
+  kind: USER_KIND,
+  plural: USER_PLURAL,
+  singular: USER_KIND.toLowerCase(),
+  shortNames: [USER_SHORT_NAME],
+  categories: ["metamysql"],
+  scope: "Namespaced",
+  metadataName: {
+    pattern: CLUSTER_NAME_PATTERN,
+    maxLength: 52,
+    description: "Lower-case DNS label of at most 52 characters: it names the connection Secret `<name>-connection`.",
+  },
+  versions: [
+    {
+      name: VERSION,
+      served: true,
+      storage: true,
+      description:
+        "MySQLUser is one account on a MySQLCluster: its password from a Secret, exactly the declared grants, and a connection Secret <name>-connection for applications.",
+      spec: MySQLUserSpecSchema,
+      specDefault: false,
+      status: MySQLUserStatusSchema,
+      printerColumns: [
+        APP_OBJECT_COLUMNS[0],
+        { name: "User", type: "string", jsonPath: ".status.user", description: "User name of the account." },
+        ...APP_OBJECT_COLUMNS.slice(1),
+      ],
+    },
+  ],
+};
+
 /** A file `npm run gen` writes, relative to the repository root. */
 export interface GeneratedFile {
   path: string;
@@ -102,7 +172,19 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
     render: () => renderCrdYaml(MYSQLBACKUP_CRD, "src/api/backup.ts"),
   },
   {
+    path: "deploy/crds/mysqldatabases.yaml",
+    render: () => renderCrdYaml(MYSQLDATABASE_CRD, "src/api/database.ts"),
+  },
+  {
+    path: "deploy/crds/mysqlusers.yaml",
+    render: () => renderCrdYaml(MYSQLUSER_CRD, "src/api/user.ts"),
+  },
+  {
     path: "docs/api.md",
-    render: () => renderApiDocs([MYSQLCLUSTER_CRD, MYSQLBACKUP_CRD], "src/api/cluster.ts and src/api/backup.ts"),
+    render: () =>
+      renderApiDocs(
+        [MYSQLCLUSTER_CRD, MYSQLBACKUP_CRD, MYSQLDATABASE_CRD, MYSQLUSER_CRD],
+        "src/api/cluster.ts, src/api/backup.ts, src/api/database.ts and src/api/user.ts",
+      ),
   },
 ];

@@ -11,6 +11,12 @@ import { BadRequestError, type HookContext } from "../../hooks/shared/context.js
 import { customizeMySQLBackup } from "../../hooks/mysqlbackup/customize.js";
 import { finalizeMySQLBackup } from "../../hooks/mysqlbackup/finalize.js";
 import { syncMySQLBackup } from "../../hooks/mysqlbackup/sync.js";
+import { customizeMySQLDatabase } from "../../hooks/mysqldatabase/customize.js";
+import { finalizeMySQLDatabase } from "../../hooks/mysqldatabase/finalize.js";
+import { syncMySQLDatabase } from "../../hooks/mysqldatabase/sync.js";
+import { customizeMySQLUser } from "../../hooks/mysqluser/customize.js";
+import { finalizeMySQLUser } from "../../hooks/mysqluser/finalize.js";
+import { syncMySQLUser } from "../../hooks/mysqluser/sync.js";
 import { customizeMySQLCluster } from "../../hooks/mysqlcluster/customize.js";
 import { finalizeMySQLCluster } from "../../hooks/mysqlcluster/finalize.js";
 import { syncMySQLCluster } from "../../hooks/mysqlcluster/sync.js";
@@ -39,6 +45,8 @@ type Handler = (body: unknown, ctx: HookContext) => Promise<unknown>;
 export const HOOKS = {
   mysqlcluster: { sync: syncMySQLCluster, finalize: finalizeMySQLCluster, customize: customizeMySQLCluster },
   mysqlbackup: { sync: syncMySQLBackup, finalize: finalizeMySQLBackup, customize: customizeMySQLBackup },
+  mysqldatabase: { sync: syncMySQLDatabase, finalize: finalizeMySQLDatabase, customize: customizeMySQLDatabase },
+  mysqluser: { sync: syncMySQLUser, finalize: finalizeMySQLUser, customize: customizeMySQLUser },
 } as const satisfies Record<string, Record<"sync" | "finalize" | "customize", Handler>>;
 
 /** Key used to serialize calls for one parent: namespace/name from the body, if present. */

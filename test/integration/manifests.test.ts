@@ -256,8 +256,12 @@ describe("deploy/operator", () => {
         "Namespace/metamysql-system",
         "CustomResourceDefinition/mysqlclusters.metamysql.dev",
         "CustomResourceDefinition/mysqlbackups.metamysql.dev",
+        "CustomResourceDefinition/mysqldatabases.metamysql.dev",
+        "CustomResourceDefinition/mysqlusers.metamysql.dev",
         "CompositeController/metamysql-mysqlcluster",
         "CompositeController/metamysql-mysqlbackup",
+        "CompositeController/metamysql-mysqldatabase",
+        "CompositeController/metamysql-mysqluser",
         "ServiceAccount/metamysql-hooks",
         "Deployment/metamysql-hooks",
         "Service/metamysql-hooks",
@@ -285,6 +289,20 @@ describe("deploy/operator", () => {
       ["batch/v1", "jobs", "OnDelete"],
       ["v1", "configmaps", "InPlace"],
     ]);
+  });
+
+  it("MySQLDatabase has no children; MySQLUser owns its connection Secret (InPlace); both route to their own hooks", () => {
+    const db = CompositeControllerSchema.parse(find(objects(), "CompositeController", "metamysql-mysqldatabase"));
+    expect(db.spec.childResources).toEqual([]);
+    const user = CompositeControllerSchema.parse(find(objects(), "CompositeController", "metamysql-mysqluser"));
+    expect(user.spec.childResources.map((c) => [c.apiVersion, c.resource, c.updateStrategy.method])).toEqual([["v1", "secrets", "InPlace"]]);
+    for (const [cc, r] of [
+      [db, "mysqldatabase"],
+      [user, "mysqluser"],
+    ] as const) {
+      expect(cc.spec.parentResource).toEqual({ apiVersion: API_VERSION, resource: `${r}s` });
+      for (const h of ["customize", "sync", "finalize"] as const) expect(cc.spec.hooks[h].webhook.url).toMatch(new RegExp(`/hooks/${r}/${h}$`));
+    }
   });
 
   it("the CompositeController manages every child with a safe update strategy and v2 hooks", () => {

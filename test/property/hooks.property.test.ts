@@ -389,7 +389,12 @@ describe("hooks answer 200, 400 or 500 as specified, for any request (property-b
     TIMEOUT_MS,
   );
 
-  const HOOK_PATHS = ["sync", "finalize", "customize"].flatMap((h) => [`/hooks/mysqlcluster/${h}`, `/hooks/mysqlbackup/${h}`]);
+  const HOOK_PATHS = ["sync", "finalize", "customize"].flatMap((h) => [
+    `/hooks/mysqlcluster/${h}`,
+    `/hooks/mysqlbackup/${h}`,
+    `/hooks/mysqldatabase/${h}`,
+    `/hooks/mysqluser/${h}`,
+  ]);
 
   it(
     "random JSON bodies: 400 with a JSON error (or 200 if they happen to be valid), never 500",

@@ -41,14 +41,23 @@ CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be 
 # START/STOP REPLICA), CONNECTION_ADMIN (as above).
 # Variables (@@gtid_*, @@read_only), SHOW GLOBAL VARIABLES/STATUS, MASTER_GTID_WAIT and
 # WAIT_FOR_EXECUTED_GTID_SET need no privilege.
+# MySQLDatabase and MySQLUser (docs/app-objects.md, src/mysql/app-objects.ts): CREATE USER
+# (create, alter, drop accounts), and the schema/table privileges a MySQLUser may be granted,
+# WITH GRANT OPTION (only an account holding a privilege can grant it; without partial revokes,
+# which MariaDB lacks, that means on *.*). The same list as grantablePrivileges() there.
 # The backup account: what the dump needs (mariadb-dump --single-transaction --gtid
 # --master-data=2, mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON
 # --no-tablespaces; --all-databases --routines --events --triggers), plus SHOW SLAVE|REPLICA
 # STATUS to choose the source: no replication control (the dump never stops a replica's
 # applier), no SUPER.
+APP_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT, TRIGGER"
 case "$FLAVOR" in
   mariadb)
-    OPERATOR_GRANTS=("PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*")
+    OPERATOR_GRANTS=(
+      "PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*"
+      "CREATE USER ON *.*"
+      "$APP_PRIVILEGES, DELETE HISTORY ON *.* WITH GRANT OPTION"
+    )
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR"
     ;;
   mysql)
@@ -56,6 +65,8 @@ case "$FLAVOR" in
       "PROCESS, REPLICATION CLIENT, RELOAD ON *.*"
       "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN ON *.*"
       "SELECT ON performance_schema.*"
+      "CREATE USER ON *.*"
+      "$APP_PRIVILEGES ON *.* WITH GRANT OPTION"
     )
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT"
     ;;
@@ -89,7 +100,13 @@ CREATE USER IF NOT EXISTS $user IDENTIFIED BY $pw;
 ALTER USER $user IDENTIFIED BY $pw;
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM $user;
 SQL
-  for grant in "$@"; do echo "GRANT $grant TO $user;"; done
+  # "... WITH GRANT OPTION" entries: the option goes after TO.
+  for grant in "$@"; do
+    case "$grant" in
+      *" WITH GRANT OPTION") echo "GRANT ${grant% WITH GRANT OPTION} TO $user WITH GRANT OPTION;";;
+      *) echo "GRANT $grant TO $user;";;
+    esac
+  done
 }
 
 # Root: administration from inside the pod only (socket), unless spec.remoteRoot: no anonymous or
