@@ -1,7 +1,7 @@
 /**
  * `metamysql local ...`: run a MySQLCluster on this machine without Kubernetes
- * (ARCHITECTURE.md section 6). `up` runs the runtime in the foreground; `apply`, `status`,
- * `kill`, `delete` and `trigger` talk to it over the control channel of the state dir.
+ * (ARCHITECTURE.md section 6). `up` runs the runtime in the foreground; `apply`, `get`,
+ * `status`, `kill`, `delete` and `trigger` talk to it over the control channel of the state dir.
  */
 import { startLocalHookServer } from "./hook-server.js";
 import { resolve } from "node:path";
@@ -12,35 +12,49 @@ import type { RuntimeEvent } from "../local/narration.js";
 import { LocalRuntime } from "../local/runtime.js";
 import { stateLayout } from "../local/node/statedir.js";
 import { isRecord, recordField, stringField } from "../local/apiserver/objects.js";
-import { readClusterManifest } from "./manifest.js";
+import { readManifestDocuments } from "./manifest.js";
+import { stringify } from "yaml";
+import { formatTable } from "../local/apiserver/kinds.js";
+import type { AppliedObject } from "../local/control/verbs.js";
 
 const USAGE = `usage: metamysql local <verb> [options]
 
-  up -f FILE [--state-dir DIR]        run the cluster on this machine, in the foreground (Ctrl-C stops it;
-                                      run up again on the same state dir to resume with the same data)
+  up [-f FILE] [--state-dir DIR]      run the runtime and its objects on this machine, in the foreground (Ctrl-C
+                                      stops it; up again on the same state dir, with or without -f, resumes
+                                      every cluster with its data)
+      [--namespace NS]                the state dir's one namespace (default: "default", then remembered)
       [--hook-url URL]                use a running hook server instead of starting one in-process
       [--ip-prefix 127.X.Y]           loopback /24 for the pod IPs (default: derived from the state dir)
       [--hook-timeout SECONDS] [--resync-period SECONDS] [--controller FILE]
-  apply -f FILE [--state-dir DIR]     change the running cluster's spec
-  status [--state-dir DIR] [--json]   pods, services and credentials
-  kill POD [--signal KILL|STOP|CONT|TERM] [--state-dir DIR]
+  apply -f FILE [--state-dir DIR]     create or change objects, like kubectl apply
+  get KIND [NAME] [-o json|yaml]      list objects like kubectl get: a table (the CRDs' printer columns), or
+                                      the objects; KIND by plural, singular or short name (myc, pods, svc, pvc...)
+  status [CLUSTER] [--json]           a cluster's pods, services and credentials (CLUSTER: when there are several)
+  kill POD [--signal KILL|STOP|CONT|TERM]
                                       crash (KILL) or hang (STOP, until CONT) an instance
-  delete [--state-dir DIR]            delete the cluster (finalize hook), stop everything, keep the data
-  trigger CRONJOB [--state-dir DIR]   run a CronJob now (e.g. a backup schedule: <cluster>-backup-<name>),
+  delete -f FILE | KIND NAME          delete those objects (through their finalize hooks); the runtime keeps running
+  delete                              delete every object (each cluster finalized), stop everything, keep the data
+  trigger CRONJOB                     run a CronJob now (e.g. a backup schedule: <cluster>-backup-<name>),
                                       like kubectl create job --from=cronjob/CRONJOB
 
-The state dir defaults to $METAMYSQL_STATE_DIR or ./.state/local.
+FILE holds YAML documents (--- between them) of kinds MySQLCluster, MySQLBackup, MySQLDatabase,
+MySQLUser (every kind a CompositeController of metacontroller/ runs), Secret (data, stringData)
+and PersistentVolumeClaim; an unknown kind or an invalid document fails the whole file and
+nothing is applied. Every verb but up talks to the running up of --state-dir, which defaults
+to $METAMYSQL_STATE_DIR or ./.state/local.
 `;
 
 const OPTIONS = {
   file: { type: "string", short: "f" },
   "state-dir": { type: "string" },
+  namespace: { type: "string", short: "n" },
   "hook-url": { type: "string" },
   "ip-prefix": { type: "string" },
   "hook-timeout": { type: "string" },
   "resync-period": { type: "string" },
   controller: { type: "string" },
   json: { type: "boolean" },
+  output: { type: "string", short: "o" },
   signal: { type: "string", short: "s" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -67,14 +81,38 @@ export async function runLocal(args: string[]): Promise<number> {
         return await up(stateDir, values);
       case "apply": {
         if (!values.file) return usageError("apply needs -f FILE");
-        const manifest = await readClusterManifest(values.file);
-        const obj = await controlRequest(stateLayout(stateDir), "POST", "/apply", manifest);
-        const meta = recordField(obj, "metadata");
-        process.stdout.write(`mysqlcluster/${String(meta.name)} configured (generation ${String(meta.generation)})\n`);
+        const documents = await readManifestDocuments(values.file);
+        const res = (await controlRequest(stateLayout(stateDir), "POST", "/apply-documents", { documents })) as { applied: AppliedObject[] };
+        for (const a of res.applied) process.stdout.write(`${a.ref} ${a.action}\n`);
+        return 0;
+      }
+      case "get": {
+        const [kind, name, extra] = positionals;
+        if (!kind) return usageError("get needs a KIND (e.g. mysqlclusters, pods, secrets)");
+        if (extra !== undefined) return usageError("get takes KIND and at most one NAME");
+        const output = values.output;
+        if (output !== undefined && !["json", "yaml", "wide", "name"].includes(output))
+          return usageError(`unsupported output format "${output}": use json, yaml or name`);
+        const query = new URLSearchParams({ kind, ...(name ? { name } : {}) });
+        const res = (await controlRequest(stateLayout(stateDir), "GET", `/get?${query.toString()}`)) as {
+          kind: string;
+          apiVersion: string;
+          namespace: string;
+          items: Array<Record<string, unknown> & { metadata: { name: string } }>;
+          table: { columns: string[]; rows: string[][] };
+        };
+        const value = name ? res.items[0] : { apiVersion: "v1", kind: "List", items: res.items, metadata: { resourceVersion: "" } };
+        if (output === "json") process.stdout.write(`${JSON.stringify(value, null, 4)}\n`);
+        else if (output === "yaml") process.stdout.write(stringify(value, { lineWidth: 0 }));
+        else if (output === "name") for (const o of res.items) process.stdout.write(`${res.kind.toLowerCase()}/${o.metadata.name}\n`);
+        else if (res.items.length === 0) process.stderr.write(`No resources found in ${res.namespace} namespace.\n`);
+        else process.stdout.write(formatTable(res.table));
         return 0;
       }
       case "status": {
-        const st = (await controlRequest(stateLayout(stateDir), "GET", values.json ? "/status" : "/status?detail=1")) as LocalStatus & {
+        if (positionals.length > 1) return usageError("status takes at most one CLUSTER");
+        const query = new URLSearchParams({ ...(values.json ? {} : { detail: "1" }), ...(positionals[0] ? { cluster: positionals[0] } : {}) }).toString();
+        const st = (await controlRequest(stateLayout(stateDir), "GET", `/status${query ? `?${query}` : ""}`)) as LocalStatus & {
           detail?: Array<{ name: string; restarts: number; state: string }>;
         };
         process.stdout.write(values.json ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st));
@@ -89,9 +127,28 @@ export async function runLocal(args: string[]): Promise<number> {
         return 0;
       }
       case "delete": {
-        process.stdout.write("deleting the cluster (finalize hook, then every instance stops; data dirs are kept)...\n");
+        if (values.file) {
+          if (positionals.length > 0) return usageError("delete takes -f FILE or KIND NAME, not both");
+          const documents = await readManifestDocuments(values.file);
+          const res = (await controlRequest(stateLayout(stateDir), "POST", "/delete-documents", { documents })) as {
+            results: Array<{ ref: string; deleted: boolean; error?: string }>;
+          };
+          for (const r of res.results) {
+            if (r.deleted) process.stdout.write(`${r.ref} deleted\n`);
+            else process.stderr.write(`error: ${r.error ?? `${r.ref} not deleted`}\n`);
+          }
+          return res.results.every((r) => r.deleted) ? 0 : 1;
+        }
+        if (positionals.length > 0) {
+          const [kind, name, extra] = positionals;
+          if (!kind || !name || extra !== undefined) return usageError("delete takes KIND NAME (or -f FILE, or nothing for everything)");
+          const res = (await controlRequest(stateLayout(stateDir), "POST", "/delete-object", { kind, name })) as { deleted: string };
+          process.stdout.write(`${res.deleted} deleted\n`);
+          return 0;
+        }
+        process.stdout.write("deleting every object (finalize hooks, then every instance stops; data dirs are kept)...\n");
         await controlRequest(stateLayout(stateDir), "POST", "/delete");
-        process.stdout.write("cluster deleted\n");
+        process.stdout.write("everything deleted\n");
         return 0;
       }
       case "trigger": {
@@ -124,7 +181,7 @@ function seconds(text: string | undefined, flag: string): number | undefined {
 
 async function up(stateDir: string, values: Record<string, string | boolean | undefined>): Promise<number> {
   const file = typeof values.file === "string" ? values.file : undefined;
-  const manifest = file ? await readClusterManifest(file) : undefined;
+  const documents = file ? await readManifestDocuments(file) : undefined;
   const started = Date.now();
   const print = (ev: RuntimeEvent): void => {
     const t = new Date(ev.time).toTimeString().slice(0, 8);
@@ -141,9 +198,11 @@ async function up(stateDir: string, values: Record<string, string | boolean | un
     ...(hookTimeout !== undefined ? { hookTimeoutMs: hookTimeout * 1000 } : {}),
     ...(resync !== undefined ? { resyncPeriodSeconds: resync } : {}),
     ...(typeof values.controller === "string" ? { controllerManifest: values.controller } : {}),
+    ...(typeof values.namespace === "string" ? { namespace: values.namespace } : {}),
     onEvent: (ev) => {
       print(ev);
-      if (ev.reason === "AllReady") setImmediate(() => printConnectInfo(runtime, stateDir, Date.now() - started));
+      const cluster = ev.source.startsWith("cluster ") ? ev.source.slice("cluster ".length) : undefined;
+      if (ev.reason === "AllReady" && cluster) setImmediate(() => printConnectInfo(runtime, cluster, stateDir, Date.now() - started));
     },
   });
   let signals = 0;
@@ -159,13 +218,16 @@ async function up(stateDir: string, values: Record<string, string | boolean | un
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const existing = runtime.cluster();
-    if (manifest) {
-      await runtime.apply(manifest);
-    } else if (!existing) {
-      throw new Error(`state dir ${stateDir} holds no cluster: pass -f FILE`);
-    } else {
-      print({ time: new Date(), source: "runtime", reason: "Resume", message: `resuming cluster ${existing.metadata.name}`, level: "info" });
+    const existing = runtime.clusters();
+    if (documents) {
+      for (const a of await runtime.applyDocuments(documents)) {
+        print({ time: new Date(), source: "runtime", reason: "Applied", message: `${a.ref} ${a.action}`, level: "info" });
+      }
+    } else if (!runtime.acceptedKinds.some((k) => runtime.store.list({ apiVersion: k.apiVersion, kind: k.kind }).length > 0)) {
+      throw new Error(`state dir ${stateDir} holds no objects: pass -f FILE`);
+    }
+    for (const c of existing) {
+      print({ time: new Date(), source: "runtime", reason: "Resume", message: `resuming cluster ${c.metadata.name}`, level: "info" });
     }
   } catch (err) {
     process.stderr.write(`metamysql local up: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -180,9 +242,13 @@ async function up(stateDir: string, values: Record<string, string | boolean | un
   return 0;
 }
 
-function printConnectInfo(runtime: LocalRuntime, stateDir: string, elapsedMs: number): void {
-  const st = runtime.status();
-  const name = st.cluster?.metadata.name ?? "cluster";
+function printConnectInfo(runtime: LocalRuntime, name: string, stateDir: string, elapsedMs: number): void {
+  let st: LocalStatus;
+  try {
+    st = runtime.status(name);
+  } catch {
+    return; // deleted meanwhile
+  }
   const flavor = stringField(st.cluster, "spec", "flavor") ?? "mysql";
   const client = flavor === "mariadb" ? "mariadb" : "mysql";
   // Never the password itself: it would land in the terminal's scrollback and, pasted, on a
@@ -197,9 +263,11 @@ function printConnectInfo(runtime: LocalRuntime, stateDir: string, elapsedMs: nu
     lines.push(`  ${role.padEnd(22)} ${client} -h ${host} -P ${port} -u ${user} -p    # service ${svc}`);
   }
   const dirFlag = ` --state-dir ${stateDir}`;
-  if (st.credentials) lines.push(`  password of ${user.padEnd(10)} metamysql local status${dirFlag} --json   (credentials.password)`);
-  lines.push(`  status                 metamysql local status${dirFlag}`);
-  lines.push(`  stop                   Ctrl-C (data kept, "up" resumes) or: metamysql local delete${dirFlag}`);
+  const several = runtime.clusters().length > 1;
+  const named = several ? ` ${name}` : "";
+  if (st.credentials) lines.push(`  password of ${user.padEnd(10)} metamysql local status${named}${dirFlag} --json   (credentials.password)`);
+  lines.push(`  status                 metamysql local status${named}${dirFlag}`);
+  lines.push(`  stop                   Ctrl-C (data kept, "up" resumes) or: metamysql local delete${several ? ` mysqlcluster ${name}` : ""}${dirFlag}`);
   lines.push("");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -12,20 +12,30 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { namespaceOf, numberField, type KObject } from "./apiserver/objects.js";
+import { API_VERSION, CLUSTER_KIND, CLUSTER_PLURAL } from "../api/constants.js";
+import { namespaceOf, numberField, RESOURCE_KINDS, type KObject } from "./apiserver/objects.js";
+import { builtinKinds, KindCatalog, type KindInfo, kustomizationResources, loadCrdKinds } from "./apiserver/kinds.js";
 import { ObjectStore, type WatchEvent } from "./apiserver/store.js";
 import { startControlServer } from "./control/channel.js";
 import { controlRoutes } from "./control/routes.js";
 import {
   applyCluster,
+  applyDocuments,
+  type AppliedObject,
   applyObject,
   clusterCredentials,
-  clusterOf,
+  clustersOf,
   deleteCluster,
+  deleteDocuments,
+  deleteEverything,
+  deleteNamed,
   deletePod,
+  getObjects,
+  isClusterPod,
   killPod,
   type LocalStatus,
   localStatus,
+  pickCluster,
   type RuntimeParts,
   triggerCronJob,
   waitForStore,
@@ -34,7 +44,12 @@ import { CronJobController } from "./controllers/cronjob.js";
 import { JobController } from "./controllers/job.js";
 import { podRunningAndReady, StatefulSetController } from "./controllers/statefulset.js";
 import { Kubelet, type PodRuntimeInfo } from "./kubelet/kubelet.js";
-import { type CompositeControllerConfig, mysqlClusterController, parseCompositeController } from "./metacontroller/controller-config.js";
+import {
+  type CompositeControllerConfig,
+  type ControllerOverrides,
+  mysqlClusterController,
+  parseCompositeControllers,
+} from "./metacontroller/controller-config.js";
 import { MetacontrollerEmulator, type MetacontrollerEvent } from "./metacontroller/metacontroller.js";
 import { narrateClusterChange, narrateMetacontroller, podEventLevel, type RuntimeEvent, type Say } from "./narration.js";
 import { defaultIpPrefix, parseIpPrefix } from "./node/ipam.js";
@@ -64,8 +79,14 @@ export interface LocalRuntimeOptions {
   hookTimeoutMs?: number;
   /** Resync period (default: the manifest's, else 30 s). */
   resyncPeriodSeconds?: number;
-  /** CompositeController manifest (default: metacontroller/mysqlcluster-controller.yaml of this package). */
+  /**
+   * A CompositeController manifest whose controllers replace those of the package's
+   * metacontroller/ for the same parent resource (default: none; every CompositeController
+   * metacontroller/kustomization.yaml lists is run).
+   */
   controllerManifest?: string;
+  /** The state dir's namespace (default: remembered, else the existing clusters', else "default"). */
+  namespace?: string;
   /** Log level of the in-process hook server (default "warn"). */
   hookLogLevel?: string;
   /** First CrashLoopBackOff delay (default 10 s, as Kubernetes). */
@@ -113,15 +134,25 @@ export class LocalRuntime {
   readonly metacontroller: MetacontrollerEmulator;
   /** The MySQLBackup CompositeController (metacontroller/mysqlbackup-controller.yaml), if present. */
   readonly backupController: MetacontrollerEmulator | undefined;
+  /** Every CompositeController the runtime plays (the MySQLCluster one first). */
+  readonly controllers: readonly MetacontrollerEmulator[];
+  /** Every kind the local API server knows (built-in kinds and the shipped CRDs). */
+  readonly catalog: KindCatalog;
+  /** The kinds `apply -f` accepts: the controllers' parents, Secret and PersistentVolumeClaim. */
+  readonly acceptedKinds: readonly KindInfo[];
+  /** The state dir's namespace (one per state dir). */
+  readonly namespace: string;
   readonly jobs: JobController;
   readonly cronJobs: CronJobController;
   readonly statefulSets: StatefulSetController;
+  /** The MySQLCluster CompositeController. */
   readonly controller: CompositeControllerConfig;
   readonly hookUrl: string;
   readonly ipPrefix: string;
   readonly startedAt = Date.now();
-  /** When every pod of the cluster was first Ready (ms since start), if it happened. */
+  /** When every pod of every cluster was first Ready (ms since start), if it happened. */
   allReadyAfterMs: number | undefined;
+  private readonly parentKinds: readonly KindInfo[];
   /** Resolves when the runtime has stopped. */
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -131,7 +162,9 @@ export class LocalRuntime {
   private readonly hookServer: HookServer | undefined;
   private control: { close(): Promise<void> } | undefined;
   private unwatch: (() => void) | undefined;
-  private lastAllReady = false;
+  /** Whether each cluster ("namespace/name") had all its pods Ready at the last look. */
+  private readonly everReady = new Set<string>();
+  private readonly lastAllReady = new Map<string, boolean>();
 
   private constructor(init: {
     layout: StateLayout;
@@ -140,8 +173,8 @@ export class LocalRuntime {
     settings: StateSettings;
     hookServer: HookServer | undefined;
     hookUrl: string;
-    controller: CompositeControllerConfig;
-    backupController?: CompositeControllerConfig | undefined;
+    controllers: CompositeControllerConfig[];
+    catalog: KindCatalog;
     opts: LocalRuntimeOptions;
   }) {
     const { layout, store, settings, opts } = init;
@@ -150,7 +183,11 @@ export class LocalRuntime {
     this.store = store;
     this.hookServer = init.hookServer;
     this.hookUrl = init.hookUrl;
-    this.controller = init.controller;
+    const clusterConfig = init.controllers.find((c) => c.parent.kind === CLUSTER_KIND && c.parent.apiVersion === API_VERSION);
+    if (!clusterConfig) throw new Error("no CompositeController for mysqlclusters");
+    this.controller = clusterConfig;
+    this.catalog = init.catalog;
+    this.namespace = settings.namespace ?? "default";
     this.ipPrefix = settings.ipPrefix;
     this.emitEvent = opts.onEvent ?? (() => undefined);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -175,10 +212,21 @@ export class LocalRuntime {
       (ev) => this.event(`service ${ev.service}`, "Endpoints", ev.message),
       (ports) => writeSettings(layout, { ...settings, servicePorts: ports }),
     );
-    this.metacontroller = new MetacontrollerEmulator({ store, controller: init.controller, onEvent: (ev) => this.metacontrollerEvent(ev) });
-    this.backupController = init.backupController
-      ? new MetacontrollerEmulator({ store, controller: init.backupController, onEvent: (ev) => this.metacontrollerEvent(ev) })
-      : undefined;
+    const resourceKinds = { ...RESOURCE_KINDS, ...init.catalog.resourceKinds() };
+    const configs = [clusterConfig, ...init.controllers.filter((c) => c !== clusterConfig)];
+    const emulators = configs.map(
+      (controller) => new MetacontrollerEmulator({ store, controller, resourceKinds, onEvent: (ev) => this.metacontrollerEvent(ev) }),
+    );
+    this.controllers = emulators;
+    this.metacontroller = emulators[0] as MetacontrollerEmulator;
+    this.backupController = emulators[configs.findIndex((c) => c.parent.kind === "MySQLBackup")];
+    this.parentKinds = configs.map((c) => {
+      const info = init.catalog.byKind(c.parent.apiVersion, c.parent.kind);
+      if (!info) throw new Error(`CompositeController ${c.name}: no CRD for ${c.parent.kind} (${c.parent.apiVersion})`);
+      return info;
+    });
+    const builtin = (kind: string): KindInfo => init.catalog.byKind("v1", kind) as KindInfo;
+    this.acceptedKinds = [...this.parentKinds, builtin("Secret"), builtin("PersistentVolumeClaim")];
     this.jobs = new JobController({
       store,
       layout,
@@ -198,12 +246,18 @@ export class LocalRuntime {
       killLeftovers(layout.pidLog);
       writeFileSync(layout.pidLog, "");
       const previous = readSettings(layout);
+      const store = new ObjectStore({ file: layout.storeFile });
+      const existingNs = store.list({ apiVersion: API_VERSION, kind: CLUSTER_KIND })[0]?.metadata.namespace;
+      const namespace = opts.namespace ?? previous?.namespace ?? existingNs ?? "default";
+      if (previous?.namespace && opts.namespace && opts.namespace !== previous.namespace && store.all().some((o) => namespaceOf(o) === previous.namespace)) {
+        throw new Error(`state dir ${layout.root} holds namespace "${previous.namespace}"; a state dir holds one namespace`);
+      }
       const settings: StateSettings = {
         ipPrefix: opts.ipPrefix ? parseIpPrefix(opts.ipPrefix) : (previous?.ipPrefix ?? defaultIpPrefix(layout.root)),
         servicePorts: previous?.servicePorts ?? {},
+        namespace,
       };
       writeSettings(layout, settings);
-      const store = new ObjectStore({ file: layout.storeFile });
       // The previous run's processes are gone: like a node that restarted, its pods are
       // dropped and the StatefulSet controller recreates them in order.
       for (const pod of store.list({ kind: "Pod" })) store.remove(pod.apiVersion, pod.kind, namespaceOf(pod), pod.metadata.name);
@@ -214,9 +268,9 @@ export class LocalRuntime {
         hookServer = await opts.startHookServer({ logLevel: opts.hookLogLevel ?? "info", logFile: join(layout.logsDir, "hooks.log") });
         hookUrl = hookServer.url;
       }
-      const controller = loadController(hookUrl, opts);
-      const backupController = loadBackupController(hookUrl, opts);
-      const rt = new LocalRuntime({ layout, lock, store, settings, hookServer, hookUrl, controller, backupController, opts });
+      const catalog = loadCatalog();
+      const controllers = loadControllers(hookUrl, opts, catalog);
+      const rt = new LocalRuntime({ layout, lock, store, settings, hookServer, hookUrl, controllers, catalog, opts });
       await rt.begin(opts.control ?? true);
       return rt;
     } catch (err) {
@@ -231,19 +285,22 @@ export class LocalRuntime {
     this.proxies.start();
     this.kubelet.start();
     this.statefulSets.start();
-    this.metacontroller.start();
-    this.backupController?.start();
+    for (const c of this.controllers) c.start();
     this.jobs.start();
     this.cronJobs.start();
     if (control) {
       this.control = await startControlServer(
         this.layout.controlSocket,
         controlRoutes({
-          status: (detail) => (detail ? { ...this.status(), detail: this.kubelet.pods() } : this.status()),
+          status: (detail, cluster) => (detail ? { ...this.status(cluster), detail: this.kubelet.pods() } : this.status(cluster)),
           apply: (manifest) => this.apply(manifest),
           applyObject: (manifest) => this.applyObject(manifest),
+          applyDocuments: (docs) => this.applyDocuments(docs),
+          get: (kind, name) => getObjects(this.parts, kind, name),
           kill: (pod, signal) => this.kill(pod, signal),
-          deleteCluster: () => this.deleteCluster(),
+          deleteEverything: () => deleteEverything(this.parts, 600_000),
+          deleteNamed: (kind, name) => deleteNamed(this.parts, kind, name, 600_000),
+          deleteDocuments: (docs) => deleteDocuments(this.parts, docs, 600_000),
           trigger: (cronJob) => triggerCronJob(this.parts, cronJob),
           stop: () => this.stop(),
         }),
@@ -260,12 +317,33 @@ export class LocalRuntime {
 
   /** The parts the verbs act on. */
   private get parts(): RuntimeParts {
-    return { layout: this.layout, store: this.store, kubelet: this.kubelet, proxies: this.proxies, cronJobs: this.cronJobs, say: this.say };
+    return {
+      layout: this.layout,
+      store: this.store,
+      kubelet: this.kubelet,
+      proxies: this.proxies,
+      cronJobs: this.cronJobs,
+      say: this.say,
+      catalog: this.catalog,
+      accepted: this.acceptedKinds,
+      parents: this.parentKinds,
+      namespace: this.namespace,
+    };
   }
 
-  /** The MySQLCluster of this state dir, if any. */
-  cluster(): KObject | undefined {
-    return clusterOf(this.store);
+  /** The MySQLCluster named `name`, or the only one; undefined when none (throws when several and no name). */
+  cluster(name?: string): KObject | undefined {
+    try {
+      return pickCluster(this.store, name);
+    } catch (err) {
+      if (name !== undefined) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every MySQLCluster of the state dir. */
+  clusters(): KObject[] {
+    return clustersOf(this.store);
   }
 
   /** Creates or updates the cluster, like `kubectl apply` (control/verbs.ts applyCluster). */
@@ -273,9 +351,19 @@ export class LocalRuntime {
     return applyCluster(this.parts, manifest);
   }
 
-  /** Creates or updates a MySQLBackup, Secret or PersistentVolumeClaim (control/verbs.ts applyObject). */
+  /** Creates or updates a MySQLBackup (or another controller's parent), Secret or PersistentVolumeClaim (control/verbs.ts applyObject). */
   applyObject(manifest: unknown): KObject {
     return applyObject(this.parts, manifest);
+  }
+
+  /** `local apply -f`: validates every document, then applies them all, or none (control/verbs.ts applyDocuments). */
+  async applyDocuments(docs: unknown[]): Promise<AppliedObject[]> {
+    return applyDocuments(this.parts, docs);
+  }
+
+  /** `local get KIND [NAME]` (control/verbs.ts getObjects). */
+  get(kind: string, name?: string): ReturnType<typeof getObjects> {
+    return getObjects(this.parts, kind, name);
   }
 
   /** Deletes an object applied with applyObject (a MySQLBackup goes through its finalize hook). */
@@ -283,14 +371,15 @@ export class LocalRuntime {
     this.store.delete(apiVersion, kind, namespace, name);
   }
 
-  /** `local status --json`. */
-  status(): LocalStatus {
-    return localStatus(this.parts);
+  /** `local status [CLUSTER] --json`: the named cluster, or the only one. */
+  status(cluster?: string): LocalStatus {
+    return localStatus(this.parts, cluster);
   }
 
-  /** The cluster's root account, from its credentials Secret. */
-  credentials(): { user: string; password: string } | null {
-    return clusterCredentials(this.store);
+  /** A cluster's root account (the named one, or the only one), from its credentials Secret. */
+  credentials(cluster?: string): { user: string; password: string } | null {
+    const c = this.cluster(cluster);
+    return c ? clusterCredentials(this.store, c) : null;
   }
 
   /** `local kill POD --signal KILL|STOP|CONT|TERM`. */
@@ -303,9 +392,14 @@ export class LocalRuntime {
     deletePod(this.parts, pod, gracePeriodSeconds);
   }
 
-  /** Deletes the cluster like `kubectl delete`; resolves when every pod is gone (control/verbs.ts deleteCluster). */
-  async deleteCluster(timeoutMs = 600_000): Promise<void> {
-    await deleteCluster(this.parts, timeoutMs);
+  /** Deletes a cluster (the named one, or the only one) like `kubectl delete`; resolves when its pods are gone (control/verbs.ts deleteCluster). */
+  async deleteCluster(timeoutMs = 600_000, name?: string): Promise<void> {
+    await deleteCluster(this.parts, timeoutMs, name);
+  }
+
+  /** `local delete` without arguments: every parent object, each finalized (control/verbs.ts deleteEverything). */
+  async deleteEverything(timeoutMs = 600_000): Promise<void> {
+    await deleteEverything(this.parts, timeoutMs);
   }
 
   /** Resolves when `predicate` holds (checked on every store change and every 200 ms). */
@@ -321,8 +415,7 @@ export class LocalRuntime {
 
   private async doStop(): Promise<void> {
     this.event("runtime", "Stopping", "stopping every instance");
-    await this.metacontroller.stop();
-    await this.backupController?.stop();
+    for (const c of this.controllers) await c.stop();
     await this.cronJobs.stop();
     await this.jobs.stop();
     await this.statefulSets.stop();
@@ -371,63 +464,74 @@ export class LocalRuntime {
   private observe(ev: WatchEvent): void {
     narrateClusterChange(ev, this.say);
     const obj = ev.object;
-    if (obj.kind === "Pod" || obj.kind === "StatefulSet") {
-      const all = this.allPodsReady();
-      if (all && !this.lastAllReady) {
-        const ms = Date.now() - this.startedAt;
-        const first = this.allReadyAfterMs === undefined;
-        this.allReadyAfterMs ??= ms;
-        this.event(
-          "runtime",
-          first ? "AllReady" : "AllReadyAgain",
-          `all ${this.readyCount()} instances ready${first ? "" : " again"} (${(ms / 1000).toFixed(1)}s after start)`,
-        );
+    if (obj.kind === "Pod" || obj.kind === "StatefulSet" || obj.kind === CLUSTER_KIND) {
+      for (const cluster of clustersOf(this.store)) {
+        const key = `${namespaceOf(cluster)}/${cluster.metadata.name}`;
+        const ready = this.clusterPodsReady(cluster);
+        if (ready && !this.lastAllReady.get(key)) {
+          const ms = Date.now() - this.startedAt;
+          const first = !this.everReady.has(key);
+          this.everReady.add(key);
+          const n = this.store.list({ kind: "Pod", namespace: namespaceOf(cluster) }).filter((p) => isClusterPod(cluster, p.metadata.name)).length;
+          this.event(
+            `cluster ${cluster.metadata.name}`,
+            first ? "AllReady" : "AllReadyAgain",
+            `all ${n} instances ready${first ? "" : " again"} (${(ms / 1000).toFixed(1)}s after start)`,
+          );
+        }
+        this.lastAllReady.set(key, ready);
       }
-      this.lastAllReady = all;
+      if (this.allReadyAfterMs === undefined && this.allPodsReady()) this.allReadyAfterMs = Date.now() - this.startedAt;
     }
   }
 
-  private readyCount(): number {
-    return this.store.list({ kind: "Pod" }).filter(podRunningAndReady).length;
+  /** True when the cluster (the named one, or every one, at least one) has all its StatefulSet's replicas created and Ready. */
+  allPodsReady(name?: string): boolean {
+    const clusters = name === undefined ? clustersOf(this.store) : clustersOf(this.store).filter((c) => c.metadata.name === name);
+    return clusters.length > 0 && clusters.every((c) => this.clusterPodsReady(c));
   }
 
-  /** True when the cluster's StatefulSet has all its replicas created and Ready. */
-  allPodsReady(): boolean {
-    const cluster = this.cluster();
-    if (!cluster) return false;
+  private clusterPodsReady(cluster: KObject): boolean {
     const sts = this.store.get("apps/v1", "StatefulSet", namespaceOf(cluster), cluster.metadata.name);
     if (!sts) return false;
     const replicas = numberField(sts, "spec", "replicas") ?? 1;
-    const pods = this.store
-      .list({ kind: "Pod", namespace: namespaceOf(cluster) })
-      .filter((p) => p.metadata.name.startsWith(`${cluster.metadata.name}-`) && /^\d+$/.test(p.metadata.name.slice(cluster.metadata.name.length + 1)));
+    const pods = this.store.list({ kind: "Pod", namespace: namespaceOf(cluster) }).filter((p) => isClusterPod(cluster, p.metadata.name));
     return pods.length === replicas && pods.every(podRunningAndReady);
   }
 }
 
-function loadController(hookUrl: string, opts: LocalRuntimeOptions): CompositeControllerConfig {
-  const overrides = {
-    ...(opts.hookTimeoutMs !== undefined ? { timeoutMs: opts.hookTimeoutMs } : {}),
-    ...(opts.resyncPeriodSeconds !== undefined ? { resyncPeriodSeconds: opts.resyncPeriodSeconds } : {}),
-  };
-  const file = opts.controllerManifest ?? join(packageRoot(), "metacontroller", "mysqlcluster-controller.yaml");
-  if (existsSync(file)) {
-    const parsed = parseCompositeController(readFileSync(file, "utf8"), hookUrl, overrides);
-    if (parsed) return parsed;
-    if (opts.controllerManifest) throw new Error(`${file}: no CompositeController for mysqlclusters`);
-  } else if (opts.controllerManifest) {
-    throw new Error(`cannot read ${file}`);
-  }
-  return mysqlClusterController(hookUrl, overrides);
+/** The kinds of the local API server: Kubernetes' own and the CRDs of deploy/crds. */
+function loadCatalog(): KindCatalog {
+  return new KindCatalog([...builtinKinds(), ...loadCrdKinds(join(packageRoot(), "deploy", "crds"))]);
 }
 
-/** The MySQLBackup controller from metacontroller/mysqlbackup-controller.yaml, when present. */
-function loadBackupController(hookUrl: string, opts: LocalRuntimeOptions): CompositeControllerConfig | undefined {
-  const file = join(packageRoot(), "metacontroller", "mysqlbackup-controller.yaml");
-  if (!existsSync(file)) return undefined;
-  const overrides = {
+/**
+ * Every CompositeController of the package's metacontroller/ (the files its kustomization.yaml
+ * lists), with those of `opts.controllerManifest` replacing the ones for the same parent; the
+ * built-in MySQLCluster controller when there is none for mysqlclusters.
+ */
+function loadControllers(hookUrl: string, opts: LocalRuntimeOptions, catalog: KindCatalog): CompositeControllerConfig[] {
+  const overrides: ControllerOverrides = {
     ...(opts.hookTimeoutMs !== undefined ? { timeoutMs: opts.hookTimeoutMs } : {}),
     ...(opts.resyncPeriodSeconds !== undefined ? { resyncPeriodSeconds: opts.resyncPeriodSeconds } : {}),
   };
-  return parseCompositeController(readFileSync(file, "utf8"), hookUrl, overrides, { resource: "mysqlbackups", kind: "MySQLBackup" });
+  const kinds = { ...RESOURCE_KINDS, ...catalog.resourceKinds() };
+  const kindOf = (resource: string): string | undefined => kinds[resource];
+  const read = (file: string): CompositeControllerConfig[] => {
+    if (!existsSync(file)) throw new Error(`cannot read ${file}`);
+    try {
+      return parseCompositeControllers(readFileSync(file, "utf8"), hookUrl, overrides, kindOf);
+    } catch (err) {
+      throw new Error(`${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  };
+  const byParent = new Map<string, CompositeControllerConfig>();
+  for (const file of kustomizationResources(join(packageRoot(), "metacontroller"))) for (const cc of read(file)) byParent.set(cc.parent.resource, cc);
+  if (opts.controllerManifest) {
+    const own = read(opts.controllerManifest);
+    if (own.length === 0) throw new Error(`${opts.controllerManifest}: no CompositeController`);
+    for (const cc of own) byParent.set(cc.parent.resource, cc);
+  }
+  if (!byParent.has(CLUSTER_PLURAL)) byParent.set(CLUSTER_PLURAL, mysqlClusterController(hookUrl, overrides));
+  return [...byParent.values()];
 }

@@ -126,6 +126,15 @@ export function parseGoDuration(text: string): number {
   return total;
 }
 
+/** Resource plural -> Kind, for the resources a manifest names (default: objects.ts RESOURCE_KINDS). */
+export type ResourceKindOf = (resource: string) => string | undefined;
+
+/** Overrides of the manifests' timeouts and resync period (the `local up` flags). */
+export interface ControllerOverrides {
+  timeoutMs?: number;
+  resyncPeriodSeconds?: number;
+}
+
 /**
  * Reads the CompositeController for MySQLCluster from a manifest (one or more YAML documents)
  * and points its hooks at `hookUrl` (keeping each hook's path). Returns undefined when the text
@@ -134,14 +143,39 @@ export function parseGoDuration(text: string): number {
 export function parseCompositeController(
   yamlText: string,
   hookUrl: string,
-  overrides: { timeoutMs?: number; resyncPeriodSeconds?: number } = {},
+  overrides: ControllerOverrides = {},
   parentType: { resource: string; kind: string } = { resource: CLUSTER_PLURAL, kind: CLUSTER_KIND },
 ): CompositeControllerConfig | undefined {
-  const hookBase = `/hooks/${parentType.kind.toLowerCase()}`;
+  const kindOf: ResourceKindOf = (r) => (r === parentType.resource ? parentType.kind : kindOfResource(r));
+  return parseCompositeControllers(yamlText, hookUrl, overrides, kindOf).find((cc) => cc.parent.resource === parentType.resource);
+}
+
+/**
+ * Every CompositeController of a manifest (one or more YAML documents; other kinds are
+ * skipped), with its hooks pointed at `hookUrl` (keeping each hook's path) and each resource
+ * resolved to its Kind by `kindOf`. Throws on a CompositeController that names an unknown
+ * resource or has no sync hook.
+ */
+export function parseCompositeControllers(
+  yamlText: string,
+  hookUrl: string,
+  overrides: ControllerOverrides = {},
+  kindOf: ResourceKindOf = kindOfResource,
+): CompositeControllerConfig[] {
+  const out: CompositeControllerConfig[] = [];
+  const resolveKind = (resource: string, controller: string): string => {
+    const kind = kindOf(resource);
+    if (!kind) throw new Error(`CompositeController ${controller}: unknown resource "${resource}" (no CRD or built-in kind of that name)`);
+    return kind;
+  };
   for (const doc of parseAllDocuments(yamlText)) {
-    const parsed = CompositeControllerSchema.safeParse(doc.toJS());
-    if (!parsed.success || parsed.data.spec.parentResource.resource !== parentType.resource) continue;
+    const raw: unknown = doc.toJS();
+    if (typeof raw !== "object" || raw === null || (raw as { kind?: unknown }).kind !== "CompositeController") continue;
+    const parsed = CompositeControllerSchema.safeParse(raw);
+    if (!parsed.success) throw new Error(`invalid CompositeController: ${z.prettifyError(parsed.error)}`);
     const cc = parsed.data;
+    const parentKind = resolveKind(cc.spec.parentResource.resource, cc.metadata.name);
+    const hookBase = `/hooks/${parentKind.toLowerCase()}`;
     const base = hookUrl.replace(/\/+$/, "");
     const hook = (h: z.infer<typeof HookSchema>, fallbackPath: string): HookConfig | undefined => {
       if (!h?.webhook) return undefined;
@@ -154,19 +188,19 @@ export function parseCompositeController(
     if (!sync) throw new Error(`CompositeController ${cc.metadata.name} has no sync webhook`);
     const customize = hook(cc.spec.hooks.customize, `${hookBase}/customize`);
     const finalize = hook(cc.spec.hooks.finalize, `${hookBase}/finalize`);
-    return {
+    out.push({
       name: cc.metadata.name,
-      parent: { apiVersion: cc.spec.parentResource.apiVersion, resource: parentType.resource, kind: parentType.kind },
+      parent: { apiVersion: cc.spec.parentResource.apiVersion, resource: cc.spec.parentResource.resource, kind: parentKind },
       children: cc.spec.childResources.map((c) => ({
         apiVersion: c.apiVersion,
         resource: c.resource,
-        kind: kindOfResource(c.resource),
+        kind: resolveKind(c.resource, cc.metadata.name),
         updateMethod: c.updateStrategy?.method ?? "OnDelete",
       })),
       hooks: { sync, ...(customize ? { customize } : {}), ...(finalize ? { finalize } : {}) },
       resyncPeriodSeconds: overrides.resyncPeriodSeconds ?? cc.spec.resyncPeriodSeconds ?? DEFAULT_RESYNC_PERIOD_SECONDS,
       generateSelector: cc.spec.generateSelector ?? false,
-    };
+    });
   }
-  return undefined;
+  return out;
 }

@@ -22,6 +22,7 @@ import {
   matchesSelector,
   metacontrollerGroupKey,
   namespaceOf,
+  RESOURCE_KINDS,
   typeKey,
   type KObject,
   type LabelSelector,
@@ -43,18 +44,14 @@ export interface MetacontrollerOptions {
   onEvent?: (ev: MetacontrollerEvent) => void;
   /** Parallel parents (Metacontroller's --workers). */
   workers?: number;
+  /**
+   * Resource plural -> Kind of what customize hooks may ask for, besides objects.ts
+   * RESOURCE_KINDS (the runtime adds every CRD it knows).
+   */
+  resourceKinds?: Readonly<Record<string, string>>;
 }
 
 type RelatedRule = MetacontrollerRelatedResourceRule;
-
-const RELATED_KINDS: Record<string, string> = {
-  pods: "Pod",
-  secrets: "Secret",
-  configmaps: "ConfigMap",
-  services: "Service",
-  mysqlclusters: "MySQLCluster",
-  mysqlbackups: "MySQLBackup",
-};
 
 /** The CompositeController emulation. */
 export class MetacontrollerEmulator {
@@ -63,6 +60,7 @@ export class MetacontrollerEmulator {
   private readonly queue: WorkQueue;
   private readonly customizeCache = new Map<string, RelatedRule[]>();
   private readonly onEvent: (ev: MetacontrollerEvent) => void;
+  private readonly relatedKinds: Readonly<Record<string, string>>;
   private unwatch: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -71,6 +69,7 @@ export class MetacontrollerEmulator {
     this.store = opts.store;
     this.cc = opts.controller;
     this.onEvent = opts.onEvent ?? (() => undefined);
+    this.relatedKinds = { ...RESOURCE_KINDS, ...opts.resourceKinds };
     this.queue = new WorkQueue({
       workers: opts.workers ?? 5,
       baseDelayMs: 5,
@@ -145,7 +144,7 @@ export class MetacontrollerEmulator {
     }
     for (const parent of parents) {
       const rules = this.customizeCache.get(customizeKey(parent));
-      if (rules?.some((r) => relatedMatches(r, parent, obj) || (ev.old !== undefined && relatedMatches(r, parent, ev.old)))) {
+      if (rules?.some((r) => this.related(r, parent, obj) || (ev.old !== undefined && this.related(r, parent, ev.old)))) {
         this.queue.add(parentKey(parent));
       }
     }
@@ -183,7 +182,7 @@ export class MetacontrollerEmulator {
       parent,
       children: this.groups(this.cc.children, observed),
       related: this.groups(
-        rules.map((r) => ({ apiVersion: r.apiVersion, kind: RELATED_KINDS[r.resource] ?? r.resource })),
+        rules.map((r) => ({ apiVersion: r.apiVersion, kind: this.relatedKinds[r.resource] ?? r.resource })),
         related,
       ),
       finalizing,
@@ -279,14 +278,19 @@ export class MetacontrollerEmulator {
     return out;
   }
 
+  private related(rule: RelatedRule, parent: KObject, obj: KObject): boolean {
+    const kind = this.relatedKinds[rule.resource];
+    return kind !== undefined && relatedMatches(rule, kind, parent, obj);
+  }
+
   private relatedObjects(parent: KObject, rules: RelatedRule[]): KObject[] {
     const seen = new Set<string>();
     const out: KObject[] = [];
     for (const rule of rules) {
-      const kind = RELATED_KINDS[rule.resource];
+      const kind = this.relatedKinds[rule.resource];
       if (!kind) throw new SyncFailure("customize", `related resource "${rule.resource}" is not supported by the local runtime`);
       for (const obj of this.store.list({ apiVersion: rule.apiVersion, kind, namespace: rule.namespace ?? namespaceOf(parent) })) {
-        if (!relatedMatches(rule, parent, obj)) continue;
+        if (!relatedMatches(rule, kind, parent, obj)) continue;
         const k = `${obj.kind}/${obj.metadata.name}`;
         if (!seen.has(k)) {
           seen.add(k);
@@ -425,9 +429,8 @@ function customizeKey(p: KObject): string {
   return `${p.metadata.uid}/${p.metadata.generation}`;
 }
 
-function relatedMatches(rule: RelatedRule, parent: KObject, obj: KObject): boolean {
-  const kind = RELATED_KINDS[rule.resource];
-  if (!kind || obj.kind !== kind || typeKey(obj.apiVersion, obj.kind) !== typeKey(rule.apiVersion, kind)) return false;
+function relatedMatches(rule: RelatedRule, kind: string, parent: KObject, obj: KObject): boolean {
+  if (obj.kind !== kind || typeKey(obj.apiVersion, obj.kind) !== typeKey(rule.apiVersion, kind)) return false;
   if (namespaceOf(obj) !== (rule.namespace ?? namespaceOf(parent))) return false;
   if (rule.names && rule.names.length > 0 && !rule.names.includes(obj.metadata.name)) return false;
   if (rule.labelSelector && !matchesSelector(obj.metadata.labels, rule.labelSelector as LabelSelector)) return false;

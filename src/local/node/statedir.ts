@@ -57,6 +57,8 @@ export interface StateSettings {
   ipPrefix: string;
   /** "namespace/service:port" -> port on 127.0.0.1 */
   servicePorts: Record<string, number>;
+  /** The one namespace of the state dir's objects (absent in state dirs of older versions: "default"). */
+  namespace?: string;
 }
 
 /** Reads settings.json, or undefined. */
