@@ -6,6 +6,7 @@ import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
 import {
   readSecretPasswords,
+  resolveAppsPassword,
   resolveBackupPassword,
   resolveBackupSigningKey,
   resolveGeneratedCredentials,
@@ -23,11 +24,14 @@ export function credentialsOf(
   cluster: Cluster,
   parsed: ParsedSync,
   generate: () => string,
-): { credentials: Credentials; backupPassword: string; backupSigningKey: string; ready: boolean; problem?: string } {
+): { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
   const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
   const backupSigningKey = resolveBackupSigningKey(backupSecret?.success ? backupSecret.data : undefined, generate);
+  const appsObj = findObserved(parsed.children, "Secret", childNames(cluster.name).appsSecret);
+  const appsSecret = appsObj ? SecretSchema.safeParse(appsObj) : undefined;
+  const appsPassword = resolveAppsPassword(appsSecret?.success ? appsSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
     const found = readSecretPasswords(findSecret(parsed.secrets, name));
@@ -38,11 +42,18 @@ export function credentialsOf(
       "replication-password": found["replication-password"] ?? "",
     };
     if (missing.length > 0)
-      return { credentials, backupPassword, backupSigningKey, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
-    return { credentials, backupPassword, backupSigningKey, ready: true };
+      return {
+        credentials,
+        backupPassword,
+        backupSigningKey,
+        appsPassword,
+        ready: false,
+        problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}`,
+      };
+    return { credentials, backupPassword, backupSigningKey, appsPassword, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, ready: observed !== undefined };
+  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, appsPassword, ready: observed !== undefined };
 }

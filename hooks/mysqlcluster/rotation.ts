@@ -8,7 +8,7 @@
  * pod template), each start converging it to the Secret.
  */
 import type { Cluster } from "../../src/api/cluster.js";
-import { BACKUP_USER, OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { APPS_USER, BACKUP_USER, OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
 import { SecretSchema } from "../../src/api/k8s.js";
 import { OperationDeferred, rotatePasswords, type Member, type OperationConfig, type PasswordChange } from "../../src/mysql/index.js";
 import {
@@ -29,8 +29,8 @@ export interface RotationState {
 }
 
 /** The rotation state; without a record, the servers hold the desired passwords. */
-export function rotationState(cluster: Cluster, parsed: ParsedSync, credentials: Credentials, backupPassword: string): RotationState {
-  const desired = desiredApplied(credentials, backupPassword);
+export function rotationState(cluster: Cluster, parsed: ParsedSync, credentials: Credentials, backupPassword: string, appsPassword: string): RotationState {
+  const desired = desiredApplied(credentials, backupPassword, appsPassword);
   const secrets = parsed.children.flatMap((c) => {
     if (c.kind !== "Secret") return [];
     const s = SecretSchema.safeParse(c);
@@ -48,6 +48,7 @@ export function operatorPasswords(state: RotationState): string[] {
 
 const SERVICE_ACCOUNTS: ReadonlyArray<{ key: AppliedKey; user: string }> = [
   { key: "backup-password", user: BACKUP_USER },
+  { key: "apps-password", user: APPS_USER },
   { key: "replication-password", user: REPLICATION_USER },
   { key: "operator-password", user: OPERATOR_USER },
 ];

@@ -67,6 +67,7 @@ export interface StillRunning {
   credentials: Credentials;
   backupPassword: string;
   backupSigningKey: string;
+  appsPassword: string;
   /** Where the hook server runs (EnvConfig OPERATOR_NAMESPACE): the children render needs it. */
   operatorNamespace: string;
 }
@@ -110,6 +111,7 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     observed: parsed.children,
     credentials: running.credentials,
     backupPassword: running.backupPassword,
+    appsPassword: running.appsPassword,
     backupSigningKey: running.backupSigningKey,
     operatorNamespace: running.operatorNamespace,
     primary: decision.status.currentPrimary || undefined,
@@ -143,7 +145,7 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   // The same budget as a valid sync (docs/clustering.md "Budget"), counted from the request's arrival.
   const started = performance.now();
   const budget = ctx.config.SYNC_BUDGET_MS - (started - (ctx.receivedAt ?? started));
-  const rotation = rotationState(lastValid, parsed, creds.credentials, creds.backupPassword);
+  const rotation = rotationState(lastValid, parsed, creds.credentials, creds.backupPassword, creds.appsPassword);
   const [operatorPassword, ...fallbackPasswords] = operatorPasswords(rotation);
   const observed = await observeInstances(lastValid, pods, {
     operatorPassword,
@@ -167,7 +169,7 @@ function stillRunning(
   cluster: Cluster,
   lastValid: Cluster,
   decision: Decision,
-  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string },
+  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string },
   ctx: HookContext,
 ): StillRunning {
   return {
@@ -177,6 +179,7 @@ function stillRunning(
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
+    appsPassword: creds.appsPassword,
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
   };
 }
@@ -315,7 +318,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
   }
   const budget = ctx.config.SYNC_BUDGET_MS - queuedMs;
-  const rotation = rotationState(cluster, parsed, creds.credentials, creds.backupPassword);
+  const rotation = rotationState(cluster, parsed, creds.credentials, creds.backupPassword, creds.appsPassword);
   const [operatorPassword, ...fallbackPasswords] = operatorPasswords(rotation);
   const observed = await observeInstances(cluster, pods, {
     operatorPassword: creds.ready ? operatorPassword : undefined,
@@ -344,6 +347,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
+    appsPassword: creds.appsPassword,
     applied,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),

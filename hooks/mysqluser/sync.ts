@@ -25,8 +25,8 @@ import { parseUserSync, previousUserStatus, userSpec } from "./request.js";
  * no reader of the status has), so a new password is noticed whatever the Secret's resourceVersion
  * does, and the status holds nothing a password could be guessed from offline.
  */
-export function passwordFingerprint(operatorPassword: string, uid: string, password: string): string {
-  return createHmac("sha256", operatorPassword).update(`${uid}\0${password}`).digest("hex").slice(0, 32);
+export function passwordFingerprint(key: string, uid: string, password: string): string {
+  return createHmac("sha256", key).update(`${uid}\0${password}`).digest("hex").slice(0, 32);
 }
 
 /** Handles a sync request body. */
@@ -59,7 +59,7 @@ export async function syncMySQLUser(body: unknown, ctx: HookContext): Promise<Sy
   if (!grants.ok) return answer("Failed", grants.message);
   const uid = parsed.parent.metadata.uid;
   if (!uid) return answer("Pending", "metadata.uid not set yet");
-  const passwordVersion = passwordFingerprint(target.target.operatorPassword, uid, password);
+  const passwordVersion = passwordFingerprint(target.target.appsPassword, uid, password);
   const owner = { uid, describe: `MySQLUser ${parsed.parent.metadata.namespace}/${parsed.parent.metadata.name}` };
   const recorded = { user, host: spec.host, cluster: spec.clusterName };
   try {

@@ -19,8 +19,8 @@ import {
   LABEL_MANAGED_BY,
   MANAGED_BY,
   MYSQL_PORT,
-  OPERATOR_USER,
-  SECRET_OPERATOR_PASSWORD,
+  SECRET_APPS_PASSWORD,
+  APPS_USER,
 } from "../../src/api/constants.js";
 import { KubeObjectSchema, PodSchema, SecretSchema, ordinalOf, type KubeObject, type Pod, type Secret } from "../../src/api/k8s.js";
 import { CustomizeRequestSchema, SyncRequestSchema, type CustomizeResponse, type SyncRequest } from "../../src/api/metacontroller.js";
@@ -31,13 +31,6 @@ import type { Condition } from "../../src/api/cluster.js";
 import { MysqlError } from "../../src/mysql/connection.js";
 import { NotOwned, NotWritable } from "../../src/mysql/app-objects.js";
 import { BadRequestError, type HookContext } from "./context.js";
-
-/**
- * Label a user-supplied credentials Secret (`spec.credentialsSecretName` of the cluster) carries
- * so that MySQLDatabase and MySQLUser hooks receive it: customize runs before the cluster is
- * known, so it can name `<c>-credentials` but not a Secret only the cluster's spec names.
- */
-export const LABEL_CREDENTIALS_FOR = "metamysql.dev/credentials-for";
 
 /** Seconds between syncs while Pending (waiting for the cluster, a primary, a Secret). */
 export const PENDING_RESYNC_SECONDS = 5;
@@ -133,13 +126,13 @@ export function clusterNameOf(spec: unknown): string | undefined {
 }
 
 /**
- * Related resources: the cluster, its database pods, its generated credentials Secret, any
- * Secret labelled `metamysql.dev/credentials-for: <c>` (a user-supplied credentials Secret), and
- * `extraSecrets` (a MySQLUser's password Secret). Depends on the spec only (cached per generation).
+ * Related resources: the cluster, its database pods, its operator-owned Secret
+ * `<c>-apps-credentials` (the apps account these hooks write with), and `extraSecrets` (a
+ * MySQLUser's password Secret). Depends on the spec only (cached per generation).
  */
 export function appRelatedResources(namespace: string, clusterName: string | undefined, extraSecrets: readonly string[]): CustomizeResponse {
   if (!clusterName) return { relatedResources: [] };
-  const names = [...new Set([childNames(clusterName).secret, ...extraSecrets])].sort();
+  const names = [...new Set([childNames(clusterName).appsSecret, ...extraSecrets])].sort();
   return {
     relatedResources: [
       { apiVersion: API_VERSION, resource: CLUSTER_PLURAL, namespace, names: [clusterName] },
@@ -150,7 +143,6 @@ export function appRelatedResources(namespace: string, clusterName: string | und
         labelSelector: { matchLabels: { [LABEL_COMPONENT]: COMPONENT_DATABASE, [LABEL_INSTANCE]: clusterName, [LABEL_MANAGED_BY]: MANAGED_BY } },
       },
       { apiVersion: "v1", resource: "secrets", namespace, names },
-      { apiVersion: "v1", resource: "secrets", namespace, labelSelector: { matchLabels: { [LABEL_CREDENTIALS_FOR]: clusterName } } },
     ],
   };
 }
@@ -163,7 +155,7 @@ export function secretValue(secret: Secret | undefined, key: string): string | u
   return value ? value : undefined;
 }
 
-/** Where and how the hook writes: the current primary, the cluster's flavor and the operator password. */
+/** Where and how the hook writes: the current primary, the cluster's flavor and the apps account's password. */
 export interface PrimaryTarget {
   clusterName: string;
   clusterUID: string | undefined;
@@ -171,7 +163,7 @@ export interface PrimaryTarget {
   primary: string;
   host: string;
   port: number;
-  operatorPassword: string;
+  appsPassword: string;
 }
 
 /**
@@ -196,16 +188,13 @@ export function resolvePrimary(parsed: ParsedAppSync, clusterName: string): { ok
   );
   const host = pod?.status?.podIP;
   if (!pod || !host || pod.metadata.deletionTimestamp) return { ok: false, message: `primary ${primary} of ${clusterName} has no pod IP` };
-  const secretName = spec.data.credentialsSecretName ?? childNames(clusterName).secret;
+  const secretName = childNames(clusterName).appsSecret;
   const secret = parsed.secrets.find((s) => s.metadata.name === secretName);
-  const operatorPassword = secretValue(secret, SECRET_OPERATOR_PASSWORD);
-  if (!operatorPassword) {
-    const hint = spec.data.credentialsSecretName ? ` (label it ${LABEL_CREDENTIALS_FOR}=${clusterName} so that this hook receives it)` : "";
-    return { ok: false, message: `Secret ${secretName} of ${clusterName} not found or lacks ${SECRET_OPERATOR_PASSWORD}${hint}` };
-  }
+  const appsPassword = secretValue(secret, SECRET_APPS_PASSWORD);
+  if (!appsPassword) return { ok: false, message: `Secret ${secretName} of ${clusterName} not found or lacks ${SECRET_APPS_PASSWORD}` };
   return {
     ok: true,
-    target: { clusterName, clusterUID: cluster.metadata.uid, flavor: spec.data.flavor, primary, host, port: MYSQL_PORT, operatorPassword },
+    target: { clusterName, clusterUID: cluster.metadata.uid, flavor: spec.data.flavor, primary, host, port: MYSQL_PORT, appsPassword },
   };
 }
 
@@ -216,8 +205,8 @@ export function connectOptions(target: PrimaryTarget, ctx: HookContext, port?: n
     host: target.host,
     name: target.primary,
     port: port ?? target.port,
-    user: OPERATOR_USER,
-    password: target.operatorPassword,
+    user: APPS_USER,
+    password: target.appsPassword,
     flavor: target.flavor,
     connectTimeoutMs: ctx.config.MYSQL_CONNECT_TIMEOUT_MS,
     queryTimeoutMs: ctx.config.MYSQL_QUERY_TIMEOUT_MS,

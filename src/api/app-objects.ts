@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { ConditionSchema } from "./cluster.js";
-import { BACKUP_USER, OPERATOR_USER, REPLICATION_USER, ROOT_USER } from "./constants.js";
+import { APPS_USER, BACKUP_USER, OPERATOR_USER, PROBE_USER, REPLICATION_USER, ROOT_USER } from "./constants.js";
 
 /** Pattern of a MySQLCluster name (a DNS-1035 label). */
 export const CLUSTER_REF_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -30,6 +30,8 @@ export const RESERVED_USERS = [
   OPERATOR_USER,
   REPLICATION_USER,
   BACKUP_USER,
+  APPS_USER,
+  PROBE_USER,
   ROOT_USER,
   "mariadb.sys",
   "mysql.sys",

@@ -76,6 +76,9 @@ export const CREDENTIALS_VOLUME = "credentials";
 export const CREDENTIALS_DIR = "/etc/metamysql-credentials";
 export const BACKUP_CREDENTIALS_VOLUME = "backup-credentials";
 export const BACKUP_CREDENTIALS_DIR = "/etc/metamysql-backup-credentials";
+/** The apps account's password (Secret `<c>-apps-credentials`, key `password`) in the database pods. */
+export const APPS_CREDENTIALS_VOLUME = "apps-credentials";
+export const APPS_CREDENTIALS_DIR = "/etc/metamysql-apps-credentials";
 
 /** Keys of the credentials Secret (generated or user-supplied). */
 export const SECRET_ROOT_PASSWORD = "root-password";
@@ -93,6 +96,14 @@ export const ROOT_USER = "root";
  * never depend on a password from the Secret, so rotating those online cannot fail them.
  */
 export const PROBE_USER = "metamysql_probe";
+/**
+ * The account the MySQLDatabase and MySQLUser hooks write with, on the primary only: CREATE USER
+ * and the grantable schema privileges WITH GRANT OPTION (docs/app-objects.md). Its password is
+ * operator-owned (Secret `<c>-apps-credentials`, key `password`), so the operator account,
+ * which every cluster sync uses on every instance, stays unable to read data or manage accounts.
+ */
+export const APPS_USER = "metamysql_apps";
+export const SECRET_APPS_PASSWORD = "password";
 /**
  * The account backup Jobs dump with (least privilege: read, lock, binlog position; no SUPER,
  * no replication control). Its password lives in the operator-owned Secret

@@ -28,6 +28,8 @@ export function childNames(c: string): {
   backupSecret: string;
   /** Prefix of `<c>-applied-credentials-<revision>` (src/render/credentials.ts). */
   appliedSecret: string;
+  /** The apps account's password (MySQLDatabase/MySQLUser hooks), operator-owned. */
+  appsSecret: string;
   config: string;
   headless: string;
   readWrite: string;
@@ -40,6 +42,7 @@ export function childNames(c: string): {
     secret: `${c}-credentials`,
     backupSecret: `${c}-backup-credentials`,
     appliedSecret: `${c}-applied-credentials`,
+    appsSecret: `${c}-apps-credentials`,
     config: `${c}-config`,
     headless: `${c}-instances`,
     readWrite: c,

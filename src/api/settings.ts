@@ -6,7 +6,7 @@
  * with matching settings during a rollout (nothing of this lives in the pod's environment, which
  * keeps only per-pod values: POD_NAME, the mount paths, passwords from Secrets).
  */
-import { BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, PROBE_USER, REPLICATION_USER, SERVER_ID_BASE } from "./constants.js";
+import { APPS_USER, BACKUP_USER, OPERATOR_USER, PRESTOP_WAIT_SECONDS, PROBE_USER, REPLICATION_USER, SERVER_ID_BASE } from "./constants.js";
 
 /** The ConfigMap key (and file name next to the scripts). */
 export const SETTINGS_FILE = "settings.env";
@@ -20,6 +20,7 @@ export interface SettingsOptions {
 /** The settings the scripts read, by variable name (sorted, deterministic). */
 export function settingsValues(flavor: "mysql" | "mariadb", opts: SettingsOptions = {}): Record<string, string> {
   return {
+    METAMYSQL_APPS_USER: APPS_USER,
     METAMYSQL_BACKUP_USER: BACKUP_USER,
     METAMYSQL_FLAVOR: flavor,
     METAMYSQL_OPERATOR_USER: OPERATOR_USER,

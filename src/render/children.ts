@@ -6,7 +6,14 @@ import type { Cluster } from "../api/cluster.js";
 import type { Child, KubeObject } from "../api/k8s.js";
 import { buildScheduleCronJobs, type ClusterBackupSources } from "../backup/cluster-children.js";
 import { buildConfigMap, configFiles, configHash } from "./configmap.js";
-import { buildAppliedCredentialsSecret, buildBackupCredentialsSecret, buildCredentialsSecret, type AppliedCredentials, type Credentials } from "./credentials.js";
+import {
+  buildAppliedCredentialsSecret,
+  buildAppsCredentialsSecret,
+  buildBackupCredentialsSecret,
+  buildCredentialsSecret,
+  type AppliedCredentials,
+  type Credentials,
+} from "./credentials.js";
 import { childNames } from "../api/names.js";
 import { buildNetworkPolicy } from "./network-policy.js";
 import { applyChildPatches, type PatchFailure } from "./patches.js";
@@ -30,6 +37,8 @@ export interface RenderInput {
   backupPassword: string;
   /** Backup signing key (same Secret, key `signing-key`, docs/backups.md "Signed backups"). */
   backupSigningKey: string;
+  /** The apps account's password (Secret `<c>-apps-credentials`, MySQLDatabase/MySQLUser hooks). */
+  appsPassword: string;
   /**
    * The passwords the servers hold (Secret `<c>-applied-credentials`, docs/clustering.md
    * "Rotating passwords"); the desired ones when omitted. Its root generation goes on the pod
@@ -91,7 +100,12 @@ export function renderChildren(input: RenderInput): RenderResult {
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
   children.push(buildBackupCredentialsSecret(cluster, input.backupPassword, input.backupSigningKey));
-  const applied = input.applied ?? { passwords: { ...input.credentials, "backup-password": input.backupPassword }, rootGeneration: 0, revision: 0 };
+  children.push(buildAppsCredentialsSecret(cluster, input.appsPassword));
+  const applied = input.applied ?? {
+    passwords: { ...input.credentials, "backup-password": input.backupPassword, "apps-password": input.appsPassword },
+    rootGeneration: 0,
+    revision: 0,
+  };
   children.push(buildAppliedCredentialsSecret(cluster, applied));
   children.push(
     buildConfigMap(cluster, data),

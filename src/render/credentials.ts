@@ -4,7 +4,7 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import { createHash } from "node:crypto";
-import { SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
+import { SECRET_APPS_PASSWORD, SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
 import { childNames, standardLabels } from "../api/names.js";
 
@@ -99,8 +99,30 @@ export function buildBackupCredentialsSecret(cluster: Cluster, password: string,
   };
 }
 
+/**
+ * The apps account's password (Secret `<c>-apps-credentials`, key `password`): operator-owned,
+ * generated once, carried over like the others. Only the database pods and the MySQLDatabase /
+ * MySQLUser hooks read it.
+ */
+export function resolveAppsPassword(observed: Secret | undefined, generate: () => string): string {
+  const encoded = observed?.data?.[SECRET_APPS_PASSWORD];
+  const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_APPS_PASSWORD];
+  return value || generate();
+}
+
+/** The Secret `<c>-apps-credentials`. */
+export function buildAppsCredentialsSecret(cluster: Cluster, password: string): Child {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: childNames(cluster.name).appsSecret, labels: standardLabels(cluster) },
+    type: "Opaque",
+    data: { [SECRET_APPS_PASSWORD]: Buffer.from(password, "utf8").toString("base64") },
+  };
+}
+
 /** Keys of `<c>-applied-credentials-<revision>`: the passwords the servers hold now. */
-export const APPLIED_KEYS = ["root-password", "operator-password", "replication-password", "backup-password"] as const;
+export const APPLIED_KEYS = ["root-password", "operator-password", "replication-password", "backup-password", "apps-password"] as const;
 export type AppliedKey = (typeof APPLIED_KEYS)[number];
 
 /**
@@ -119,8 +141,8 @@ export interface AppliedCredentials {
 }
 
 /** The desired passwords in the applied shape. */
-export function desiredApplied(credentials: Credentials, backupPassword: string): Record<AppliedKey, string> {
-  return { ...credentials, "backup-password": backupPassword };
+export function desiredApplied(credentials: Credentials, backupPassword: string, appsPassword: string): Record<AppliedKey, string> {
+  return { ...credentials, "backup-password": backupPassword, "apps-password": appsPassword };
 }
 
 function secretText(secret: Secret, key: string): string | undefined {

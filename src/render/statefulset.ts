@@ -6,8 +6,11 @@ import { imageFor, type Cluster } from "../api/cluster.js";
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_ROOT_GENERATION,
+  APPS_CREDENTIALS_DIR,
+  APPS_CREDENTIALS_VOLUME,
   BACKUP_CREDENTIALS_DIR,
   BACKUP_CREDENTIALS_VOLUME,
+  SECRET_APPS_PASSWORD,
   CONFIG_DIR,
   CONFIG_VOLUME,
   CONTAINER_NAME,
@@ -67,6 +70,7 @@ function env(): unknown[] {
     // inherits the entrypoint's environment).
     { name: "METAMYSQL_CREDENTIALS_DIR", value: CREDENTIALS_DIR },
     { name: "METAMYSQL_BACKUP_CREDENTIALS_DIR", value: BACKUP_CREDENTIALS_DIR },
+    { name: "METAMYSQL_APPS_CREDENTIALS_DIR", value: APPS_CREDENTIALS_DIR },
     // Per-pod values only: the flavor and the operator's constants are in settings.env of the
     // ConfigMap (src/api/settings.ts), which changes together with the scripts.
   ];
@@ -111,6 +115,7 @@ function container(cluster: Cluster): Record<string, unknown> {
       { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
       { name: CREDENTIALS_VOLUME, mountPath: CREDENTIALS_DIR, readOnly: true },
       { name: BACKUP_CREDENTIALS_VOLUME, mountPath: BACKUP_CREDENTIALS_DIR, readOnly: true },
+      { name: APPS_CREDENTIALS_VOLUME, mountPath: APPS_CREDENTIALS_DIR, readOnly: true },
       { name: "run", mountPath: RUN_DIR },
       { name: "tmp", mountPath: TMP_DIR },
     ],
@@ -196,6 +201,10 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
             {
               name: BACKUP_CREDENTIALS_VOLUME,
               secret: { secretName: names.backupSecret, defaultMode: 0o440, items: [{ key: SECRET_BACKUP_PASSWORD, path: SECRET_BACKUP_PASSWORD }] },
+            },
+            {
+              name: APPS_CREDENTIALS_VOLUME,
+              secret: { secretName: names.appsSecret, defaultMode: 0o440, items: [{ key: SECRET_APPS_PASSWORD, path: SECRET_APPS_PASSWORD }] },
             },
             { name: "run", emptyDir: {} },
             { name: "tmp", emptyDir: {} },

@@ -25,7 +25,7 @@ async function sync(parent: AnyObj, related: AnyObj[]): Promise<AnyObj> {
 }
 
 describe("POST /hooks/mysqldatabase/customize", () => {
-  it("relates the cluster, its database pods and its credentials Secrets", async () => {
+  it("relates the cluster, its database pods and its apps-credentials Secret (nothing more)", async () => {
     const r = await request(app)
       .post("/hooks/mysqldatabase/customize")
       .send({ parent: databaseObject("orders", { clusterName: "shop" }) });
@@ -35,13 +35,8 @@ describe("POST /hooks/mysqldatabase/customize", () => {
     expect(rules).toContainEqual(
       expect.objectContaining({ resource: "pods", labelSelector: { matchLabels: expect.objectContaining({ "app.kubernetes.io/instance": "shop" }) } }),
     );
-    expect(rules).toContainEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["shop-credentials"] });
-    expect(rules).toContainEqual({
-      apiVersion: "v1",
-      resource: "secrets",
-      namespace: "shop-ns",
-      labelSelector: { matchLabels: { "metamysql.dev/credentials-for": "shop" } },
-    });
+    expect(rules).toContainEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["shop-apps-credentials"] });
+    expect(rules.filter((r) => r["resource"] === "secrets")).toHaveLength(1);
   });
   it("an unusable clusterName relates nothing", async () => {
     const r = await request(app)
@@ -73,7 +68,7 @@ describe("POST /hooks/mysqldatabase/sync", () => {
     ["no cluster", [], /MySQLCluster shop not found/],
     ["no primary yet", [runningCluster("shop", undefined), pod("shop", 0)], /no writable primary yet/],
     ["the primary's pod is missing", [runningCluster("shop", "shop-1"), pod("shop", 0)], /primary shop-1 of shop has no pod IP/],
-    ["no credentials Secret", [runningCluster("shop", "shop-0"), pod("shop", 0)], /Secret shop-credentials of shop not found/],
+    ["no apps-credentials Secret", [runningCluster("shop", "shop-0"), pod("shop", 0)], /Secret shop-apps-credentials of shop not found/],
   ])("Pending with a resync: %s", async (_what, related, message) => {
     const res = await sync(databaseObject("orders", { clusterName: "shop" }), related);
     expect(res["status"]).toMatchObject({ state: "Pending", message: expect.stringMatching(message) });

@@ -35,7 +35,7 @@ describe("POST /hooks/mysqluser/customize", () => {
     const r = await request(app)
       .post("/hooks/mysqluser/customize")
       .send({ parent: userObject("app", spec()) });
-    expect(r.body.relatedResources).toContainEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["app-pw", "shop-credentials"] });
+    expect(r.body.relatedResources).toContainEqual({ apiVersion: "v1", resource: "secrets", namespace: "shop-ns", names: ["app-pw", "shop-apps-credentials"] });
     expect(r.body.relatedResources).toContainEqual(expect.objectContaining({ resource: "mysqlclusters", names: ["shop"] }));
   });
 });

@@ -63,12 +63,12 @@ export function userObject(name: string, spec: Record<string, unknown>, extra: {
   };
 }
 
-/** The related objects of a cluster `c` with pods at `ips` (ordinal -> IP) and its credentials Secret. */
-export function clusterRelated(c: string, primary: string | undefined, ips: Record<number, string>, operatorPassword: string): Obj[] {
+/** The related objects of a cluster `c` with pods at `ips` (ordinal -> IP) and its apps-credentials Secret. */
+export function clusterRelated(c: string, primary: string | undefined, ips: Record<number, string>, appsPassword: string): Obj[] {
   return [
     runningCluster(c, primary),
     ...Object.entries(ips).map(([o, ip]) => pod(c, Number(o), { ip })),
-    secret(`${c}-credentials`, { "operator-password": operatorPassword, "root-password": "r", "replication-password": "x" }),
+    secret(`${c}-apps-credentials`, { password: appsPassword }),
   ];
 }
 

@@ -19,7 +19,14 @@ const INSTALL_DB = existsSync("/usr/bin/mariadb-install-db") ? "/usr/bin/mariadb
 const IS_ROOT = process.getuid?.() === 0;
 
 /** Passwords used by every harness instance. */
-export const TEST_PASSWORDS = { root: "", operator: "op'pa\\ss\"w0rd", replication: "repl-Pa$$'", backup: "bk'Pa\\ss", app: "app-pw" } as const;
+export const TEST_PASSWORDS = {
+  root: "",
+  operator: "op'pa\\ss\"w0rd",
+  replication: "repl-Pa$$'",
+  backup: "bk'Pa\\ss",
+  apps: "apps'Pa\\ss",
+  app: "app-pw",
+} as const;
 /** A non-admin application account (no READ_ONLY ADMIN): refused on read-only replicas. */
 export const APP_USER = "app";
 
@@ -196,7 +203,12 @@ export class MariaDBHarness {
     const statements = [
       // The accounts as production creates them (accounts.sh, the one definition), root untouched.
       ...sqlStatements(
-        accountsSql("service", "mariadb", { operator: TEST_PASSWORDS.operator, replication: TEST_PASSWORDS.replication, backup: TEST_PASSWORDS.backup }),
+        accountsSql("service", "mariadb", {
+          operator: TEST_PASSWORDS.operator,
+          replication: TEST_PASSWORDS.replication,
+          backup: TEST_PASSWORDS.backup,
+          apps: TEST_PASSWORDS.apps,
+        }),
       ),
       "SET SESSION sql_log_bin=0",
       `CREATE USER IF NOT EXISTS '${APP_USER}'@'%' IDENTIFIED BY '${TEST_PASSWORDS.app}'`,

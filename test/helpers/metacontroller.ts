@@ -26,6 +26,7 @@ export function newClusterChildren(c: string): string[] {
   return [
     `Secret/${c}-credentials`,
     `Secret/${c}-backup-credentials`,
+    `Secret/${c}-apps-credentials`,
     `Secret/${c}-applied-credentials-0`,
     `ConfigMap/${c}-config`,
     `Service/${c}-instances`,

@@ -67,6 +67,7 @@ export interface AccountPasswords {
   operator?: string;
   replication?: string;
   backup?: string;
+  apps?: string;
 }
 
 /** The environment without any METAMYSQL_* or MYSQL_* variable of the test process. */
@@ -88,6 +89,7 @@ export function writeCredentialsDir(p: AccountPasswords): string {
     ["operator-password", p.operator],
     ["replication-password", p.replication],
     ["backup-password", p.backup],
+    ["apps-password", p.apps],
   ];
   for (const [name, value] of files) if (value !== undefined) writeFileSync(join(dir, name), value, { mode: 0o600 });
   return dir;

@@ -14,25 +14,35 @@ const PREAMBLE = [unsafeSqlModeFix, "SET SESSION sql_log_bin=0", "FLUSH PRIVILEG
 
 /** The GRANT statements of one account, in order. */
 function grantsOf(sql: string[], account: string): string[] {
-  return sql.filter((s) => s.startsWith("GRANT ") && (s.endsWith(` TO ${account}`) || s.endsWith(` TO ${account} WITH GRANT OPTION`)));
+  return sql.filter((s) => s.startsWith("GRANT ") && s.endsWith(` TO ${account}`));
 }
 
-/** The schema privileges the operator may grant to a MySQLUser (src/mysql/app-objects.ts grantablePrivileges). */
+/** The schema privileges the apps account may grant to a MySQLUser (src/mysql/app-objects.ts grantablePrivileges). */
 const APP_PRIVILEGES =
   "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT, TRIGGER";
 
 describe("accounts.sh", () => {
+  it.each(["mariadb", "mysql"] as const)(
+    "%s: the apps account (MySQLDatabase/MySQLUser) holds CREATE USER and the grantable schema privileges, only when its password is given",
+    (flavor) => {
+      const sql = statements(accountsSql("service", flavor, { ...PW, apps: "a'pp" }));
+      expect(sql).toContain("ALTER USER 'metamysql_apps'@'%' IDENTIFIED BY 'a\\'pp'");
+      expect(sql.filter((s) => s.startsWith("GRANT ") && s.includes(" TO 'metamysql_apps'@'%'"))).toEqual([
+        "GRANT CREATE USER ON *.* TO 'metamysql_apps'@'%'",
+        `GRANT ${APP_PRIVILEGES}${flavor === "mariadb" ? ", DELETE HISTORY" : ""} ON *.* TO 'metamysql_apps'@'%' WITH GRANT OPTION`,
+      ]);
+      // No other account gets GRANT OPTION or CREATE USER.
+      expect(sql.filter((s) => s.startsWith("GRANT ") && !s.includes("'metamysql_apps'")).join(";")).not.toMatch(/GRANT OPTION|CREATE USER/);
+      expect(statements(accountsSql("service", flavor, PW)).join(";")).not.toContain("metamysql_apps");
+    },
+  );
   it.each(["mariadb", "mysql"] as const)("%s: least-privilege accounts without binary logging", (flavor) => {
     const sql = statements(accountsSql("service", flavor, PW));
     expect(sql.slice(0, 3)).toEqual(PREAMBLE);
     expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
     expect(sql).toContain("ALTER USER 'metamysql'@'%' IDENTIFIED BY 'o\\'p'");
     expect(grantsOf(sql, "'repl'@'%'")).toEqual(["GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'"]);
-    expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES ON/);
-    // GRANT OPTION only for the operator's grantable schema privileges (MySQLUser, docs/app-objects.md).
-    expect(sql.filter((s) => / WITH GRANT OPTION/.test(s))).toEqual([
-      `GRANT ${APP_PRIVILEGES}${flavor === "mariadb" ? ", DELETE HISTORY" : ""} ON *.* TO 'metamysql'@'%' WITH GRANT OPTION`,
-    ]);
+    expect(sql.join(";")).not.toMatch(/SUPER|ALL PRIVILEGES ON|GRANT OPTION(?! FROM)/);
     expect(sql.join(";")).not.toContain("root");
     expect(sql.at(-1)).toBe("FLUSH PRIVILEGES");
   });
@@ -47,20 +57,16 @@ describe("accounts.sh", () => {
       expect(firstGrant).toBeGreaterThan(revoke);
     }
   });
-  it("mysql: the operator's privileges (docs/clustering.md lists them)", () => {
+  it("mysql: the operator's privileges (docs/clustering.md lists them), no SELECT on data", () => {
     expect(grantsOf(statements(accountsSql("service", "mysql", PW)), "'metamysql'@'%'")).toEqual([
       "GRANT PROCESS, REPLICATION CLIENT, RELOAD ON *.* TO 'metamysql'@'%'",
       "GRANT SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN ON *.* TO 'metamysql'@'%'",
       "GRANT SELECT ON performance_schema.* TO 'metamysql'@'%'",
-      "GRANT CREATE USER ON *.* TO 'metamysql'@'%'",
-      `GRANT ${APP_PRIVILEGES} ON *.* TO 'metamysql'@'%' WITH GRANT OPTION`,
     ]);
   });
-  it("mariadb: the operator's privileges (docs/clustering.md lists them)", () => {
+  it("mariadb: the operator's privileges (docs/clustering.md lists them), no SELECT on data", () => {
     expect(grantsOf(statements(accountsSql("service", "mariadb", PW)), "'metamysql'@'%'")).toEqual([
       "GRANT PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.* TO 'metamysql'@'%'",
-      "GRANT CREATE USER ON *.* TO 'metamysql'@'%'",
-      `GRANT ${APP_PRIVILEGES}, DELETE HISTORY ON *.* TO 'metamysql'@'%' WITH GRANT OPTION`,
     ]);
   });
   it.each([

@@ -23,7 +23,7 @@ const app = createApp({ logger: pino({ level: "silent" }), now: () => new Date("
 const pwSecret = secret("fo-pw", { password: "fo-secret" });
 
 function related(primaryName: string | undefined): Obj[] {
-  return [...clusterRelated("db", primaryName, { 0: a.host, 1: b.host }, TEST_PASSWORDS.operator), pwSecret];
+  return [...clusterRelated("db", primaryName, { 0: a.host, 1: b.host }, TEST_PASSWORDS.apps), pwSecret];
 }
 
 async function sync(kind: "mysqldatabase" | "mysqluser", parent: Obj, rel: Obj[]): Promise<{ parent: Obj; res: AnyObj }> {

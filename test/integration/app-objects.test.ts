@@ -24,7 +24,7 @@ const app = createApp({ logger: pino({ level: "silent" }), now: () => new Date("
 type AnyObj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function related(extra: Obj[] = []): Obj[] {
-  return [...clusterRelated("db", "db-0", { 0: primary.host, 1: replica.host }, TEST_PASSWORDS.operator), ...extra];
+  return [...clusterRelated("db", "db-0", { 0: primary.host, 1: replica.host }, TEST_PASSWORDS.apps), ...extra];
 }
 
 /** Runs sync like Metacontroller: the status (and children) it returns are fed back, until it settles. */

@@ -64,6 +64,7 @@ describe("schedule CronJobs", () => {
       credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
       backupPassword: "b",
       backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      appsPassword: "apps-pw",
       primary: "shop-0",
       readOnlyEndpoints: [],
       backupSources: SRC,

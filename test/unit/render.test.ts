@@ -167,6 +167,7 @@ describe("credentials", () => {
       credentials: CREDS,
       backupPassword: "b",
       backupSigningKey: key,
+      appsPassword: "apps-pw",
       operatorNamespace: "ops",
       primary: undefined,
       readOnlyEndpoints: [],
@@ -268,6 +269,7 @@ describe("scripts", () => {
           .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
       );
       expect(settings).toEqual({
+        METAMYSQL_APPS_USER: "'metamysql_apps'",
         METAMYSQL_BACKUP_USER: "'metamysql_backup'",
         METAMYSQL_FLAVOR: `'${flavor}'`,
         METAMYSQL_OPERATOR_USER: "'metamysql'",
@@ -369,6 +371,7 @@ describe("StatefulSet", () => {
     expect(secrets.map((v) => [v["name"], v["secret"].secretName, v["secret"].items.map((i: AnyObj) => i["key"])])).toEqual([
       ["credentials", "mine", ["root-password", "operator-password", "replication-password"]],
       ["backup-credentials", "shop-backup-credentials", ["password"]],
+      ["apps-credentials", "shop-apps-credentials", ["password"]],
     ]);
     for (const v of secrets) expect(v["secret"].defaultMode).toBe(0o440);
     const mounts = (pod["containers"][0].volumeMounts as AnyObj[]).filter((m) => m["name"] === "credentials" || m["name"] === "backup-credentials");
@@ -414,6 +417,7 @@ describe("config hash", () => {
       credentials: CREDS,
       backupPassword: "b",
       backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      appsPassword: "apps-pw",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",
@@ -439,6 +443,7 @@ describe("renderChildren", () => {
     credentials: CREDS,
     backupPassword: "backup-pw",
     backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    appsPassword: "apps-pw",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     operatorNamespace: "ops",
@@ -499,7 +504,11 @@ describe("renderChildren", () => {
   });
   it("omits the generated Secret when the user supplies one", () => {
     const r = renderChildren(input({ credentialsSecretName: "mine" }));
-    expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual(["shop-backup-credentials", "shop-applied-credentials-0"]);
+    expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual([
+      "shop-backup-credentials",
+      "shop-apps-credentials",
+      "shop-applied-credentials-0",
+    ]);
   });
   it("every child validates against the Kubernetes schema, for both flavors", () => {
     for (const flavor of ["mysql", "mariadb"] as const) {

@@ -6,7 +6,7 @@
 # and sets each account's privileges to exactly those below (REVOKE ALL, then GRANT). Runs with
 # the binary log off so no instance holds GTIDs of its own (mysql-field-notes.md), on the
 # private init server (no network, socket only: entrypoint.sh).
-#   accounts.sh converge  root, operator, replication and backup accounts
+#   accounts.sh converge  root, operator, replication, backup and apps accounts
 #   accounts.sh service   operator, replication and backup accounts only (root untouched)
 # Both also converge the probes' account 'metamysql_probe'@'localhost' (no privilege) when the
 # credentials dir holds a probe-password (entrypoint.sh makes a new one at each start).
@@ -25,6 +25,7 @@ OPERATOR_USER="${METAMYSQL_OPERATOR_USER:?METAMYSQL_OPERATOR_USER must be set}"
 REPLICATION_USER="${METAMYSQL_REPLICATION_USER:?METAMYSQL_REPLICATION_USER must be set}"
 BACKUP_USER="${METAMYSQL_BACKUP_USER:?METAMYSQL_BACKUP_USER must be set}"
 PROBE_USER="${METAMYSQL_PROBE_USER:-metamysql_probe}"
+APPS_USER="${METAMYSQL_APPS_USER:-metamysql_apps}"
 REMOTE_ROOT="${METAMYSQL_REMOTE_ROOT:-false}"
 CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be set}"
 
@@ -41,10 +42,14 @@ CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be 
 # START/STOP REPLICA), CONNECTION_ADMIN (as above).
 # Variables (@@gtid_*, @@read_only), SHOW GLOBAL VARIABLES/STATUS, MASTER_GTID_WAIT and
 # WAIT_FOR_EXECUTED_GTID_SET need no privilege.
-# MySQLDatabase and MySQLUser (docs/app-objects.md, src/mysql/app-objects.ts): CREATE USER
-# (create, alter, drop accounts), and the schema/table privileges a MySQLUser may be granted,
-# WITH GRANT OPTION (only an account holding a privilege can grant it; without partial revokes,
-# which MariaDB lacks, that means on *.*). The same list as grantablePrivileges() there.
+# The apps account (MySQLDatabase and MySQLUser: docs/app-objects.md, src/mysql/app-objects.ts),
+# used by those hooks only, on the primary only, with a password only they and the database pods
+# get (Secret <c>-apps-credentials): CREATE USER (create, alter, drop
+# accounts), and the schema/table privileges a MySQLUser may be granted, WITH GRANT OPTION
+# (only an account holding a privilege can grant it; without partial revokes, which MariaDB
+# lacks, that means on *.*). The same list as grantablePrivileges() there. Kept apart from the
+# operator account, which every sync uses on every instance and which can neither read data
+# nor manage accounts.
 # The backup account: what the dump needs (mariadb-dump --single-transaction --gtid
 # --master-data=2, mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON
 # --no-tablespaces; --all-databases --routines --events --triggers), plus SHOW SLAVE|REPLICA
@@ -53,11 +58,8 @@ CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be 
 APP_PRIVILEGES="SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT, TRIGGER"
 case "$FLAVOR" in
   mariadb)
-    OPERATOR_GRANTS=(
-      "PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*"
-      "CREATE USER ON *.*"
-      "$APP_PRIVILEGES, DELETE HISTORY ON *.* WITH GRANT OPTION"
-    )
+    OPERATOR_GRANTS=("PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*")
+    APPS_GRANTS=("CREATE USER ON *.*" "$APP_PRIVILEGES, DELETE HISTORY ON *.* WITH GRANT OPTION")
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR"
     ;;
   mysql)
@@ -65,9 +67,8 @@ case "$FLAVOR" in
       "PROCESS, REPLICATION CLIENT, RELOAD ON *.*"
       "SYSTEM_VARIABLES_ADMIN, REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN ON *.*"
       "SELECT ON performance_schema.*"
-      "CREATE USER ON *.*"
-      "$APP_PRIVILEGES ON *.* WITH GRANT OPTION"
     )
+    APPS_GRANTS=("CREATE USER ON *.*" "$APP_PRIVILEGES ON *.* WITH GRANT OPTION")
     BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT"
     ;;
   *) echo "unknown METAMYSQL_FLAVOR=$FLAVOR (mysql or mariadb)" >&2; exit 1;;
@@ -140,7 +141,16 @@ service_sql() {
   account "'$OPERATOR_USER'@'%'" "$op" "${OPERATOR_GRANTS[@]}"
   account "'$REPLICATION_USER'@'%'" "$repl" "REPLICATION SLAVE ON *.*"
   account "'$BACKUP_USER'@'%'" "$bk" "$BACKUP_PRIVILEGES ON *.*"
+  apps_sql
   probe_sql
+}
+
+# The apps account, when its password is there (a Secret rendered before it existed has none:
+# the account then waits for the pod's next start).
+apps_sql() {
+  [ -s "$CREDENTIALS_DIR/apps-password" ] || return 0
+  local pw; pw="$(password apps-password)"
+  account "'$APPS_USER'@'%'" "$pw" "${APPS_GRANTS[@]}"
 }
 
 # The probes' account: from inside the pod only (socket), no privilege at all (reading

@@ -62,6 +62,8 @@ snapshot_credentials() {
     done
     [ -s "$BACKUP_CREDENTIALS_DIR/password" ] || { log "the backup credentials Secret has no password"; exit 1; }
     (umask 077 && cp "$BACKUP_CREDENTIALS_DIR/password" "$new/backup-password")
+    # The apps account's (MySQLDatabase/MySQLUser hooks); absent in a pod rendered before it existed.
+    if [ -s "$APPS_CREDENTIALS_DIR/password" ]; then (umask 077 && cp "$APPS_CREDENTIALS_DIR/password" "$new/apps-password"); fi
   fi
   # The probes' own password, new at every start (accounts.sh probe_sql): 128 random bits in hex.
   (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$new/probe-password")

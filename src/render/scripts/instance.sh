@@ -21,6 +21,7 @@ SOCKET="$RUN_DIR/mysqld.sock"
 # start, which the accounts were converged to and the probes use (entrypoint.sh).
 CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:-/etc/metamysql-credentials}"
 BACKUP_CREDENTIALS_DIR="${METAMYSQL_BACKUP_CREDENTIALS_DIR:-/etc/metamysql-backup-credentials}"
+APPS_CREDENTIALS_DIR="${METAMYSQL_APPS_CREDENTIALS_DIR:-/etc/metamysql-apps-credentials}"
 APPLIED_CREDENTIALS_DIR="$RUN_DIR/credentials"
 export PATH="$PATH:/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
 : "${POD_NAME:?POD_NAME must be set}"
