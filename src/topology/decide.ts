@@ -214,7 +214,9 @@ function staleEndpoints(views: readonly View[], roles: Map<string, RoleOf>): End
 function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p)): Decision {
   const { spec, now, previous } = ctx.input;
   const failingSince = previous.failingSince ?? ctx.nowIso;
-  const elapsed = (now.getTime() - Date.parse(failingSince)) / 1000;
+  // Unavailable through the end of this observation (a hung primary's probe ran its whole timeout).
+  const observed = Math.max(0, ctx.input.observeSeconds ?? 0);
+  const elapsed = (now.getTime() - Date.parse(failingSince)) / 1000 + observed;
   const others = ctx.views.filter((v) => v.name !== p.name);
   const roles = new Map<string, RoleOf>([[p.name, { role: "unavailable", message: why }]]);
   for (const v of others) roles.set(v.name, roleUnreachableOrUnknown(v));
@@ -230,7 +232,10 @@ function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p))
   if (!others.some((v) => v.inSpec)) return failed(`${down}; no replica to fail over to, waiting for it to return`, RESYNC.converging);
   if (!spec.failover.enabled) return failed(`${down}; automatic failover is disabled, waiting for it to return`, RESYNC.converging);
   if (elapsed < spec.failover.delaySeconds) {
-    const remaining = Math.max(RESYNC.failedMin, spec.failover.delaySeconds - elapsed);
+    // The next observation ends at the deadline: it starts `observed` seconds before it.
+    // Meanwhile, poll (RESYNC.failedPoll) so that a primary that answers again is reopened at once.
+    const untilDeadline = spec.failover.delaySeconds - elapsed - observed + RESYNC.failedSlack;
+    const remaining = Math.max(RESYNC.failedMin, Math.min(RESYNC.failedPoll, untilDeadline));
     const at = new Date(Date.parse(failingSince) + spec.failover.delaySeconds * 1000).toISOString();
     return failed(`${down}; failover at ${at} unless it returns`, remaining);
   }
