@@ -290,6 +290,27 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
     for (const pw of Object.values(SECOND)) expect(env).not.toContain(pw);
   }, 60_000);
 
+  it("a restart with the Secret and settings unchanged skips the private server (a restarted primary is back sooner); the stamp holds no password", async () => {
+    const pod = pods[0] as Pod;
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+    const log = readFileSync(join(pod.dir, "container.log"), "utf8");
+    expect(log).toContain("accounts already converged to the credentials Secret");
+    expect(log).not.toContain("without binary logging");
+    await expectAccounts(0, SECOND, FIRST);
+    const stamp = readFileSync(join(pod.dir, "data", ".metamysql-accounts"), "utf8");
+    expect(stamp).toMatch(/^[0-9a-f]{32}:[0-9a-f]{64}\n$/);
+    for (const pw of Object.values(SECOND)) expect(stamp).not.toContain(pw);
+    // Another password: converged again.
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: { ...SECOND, backup: "third-bk" } });
+    expect(readFileSync(join(pod.dir, "container.log"), "utf8")).toContain("accounts converged to the credentials Secret without binary logging");
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+  }, 120_000);
+
   it("a Secret without a key: the container fails at once and says which key, never a value", async () => {
     const pod = pods[1] as Pod;
     await stopPod(pod);
