@@ -16,7 +16,7 @@
  * `epToAck` (`<c>` endpoints last changed -> the client's first acknowledged write).
  * Targets (client-visible median): kill <= delay + 1 s, kept < 1.5 s, stop <= delay + 2 s.
  */
-import type { HaCluster, Writer } from "../test/helpers/ha.js";
+import type { ClusterStatusView, HaCluster, Writer } from "../test/helpers/ha.js";
 import { runHaBench } from "./ha-common.js";
 import { eventually } from "../test/helpers/local.js";
 
@@ -27,8 +27,8 @@ const runs = Number(process.env["RUNS"] ?? 10);
 const mode = process.env["MODE"] ?? "kill";
 if (!["kill", "kept", "stop", "all"].includes(mode)) throw new Error(`MODE must be kill, kept, stop or all, not ${mode}`);
 
-function explain(c: HaCluster, at: number, w: Writer): Record<string, number> {
-  const last = c.status().lastOperation;
+function explain(_c: HaCluster, at: number, w: Writer, moved: ClusterStatusView): Record<string, number> {
+  const last = moved.lastOperation;
   if (last?.type !== "Failover") return {};
   const since = Date.parse(/unavailable since (\S+Z)/.exec(last.reason ?? "")?.[1] ?? "");
   const failedOver = Date.parse(last.time ?? "");

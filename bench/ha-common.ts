@@ -9,7 +9,7 @@
  * it) and the number of acknowledged writes of either missing on the primary afterwards. Every
  * process is stopped at the end.
  */
-import { type HaCluster, Writer, median, settleOldPrimary, startHaCluster } from "../test/helpers/ha.js";
+import { type ClusterStatusView, type HaCluster, Writer, median, settleOldPrimary, startHaCluster } from "../test/helpers/ha.js";
 import { eventually, finishStateDir, leftoverPids } from "../test/helpers/local.js";
 
 /** What one run measured. */
@@ -71,8 +71,8 @@ export interface HaBench {
   prepare?: (c: HaCluster, w: Writer) => Promise<void>;
   /** Causes the change; resolves with the event time (ms) used for the gap. */
   disrupt: (c: HaCluster, run: number) => Promise<number>;
-  /** Extra per-run numbers from the status after the run. */
-  explain?: (c: HaCluster, eventAt: number, w: Writer) => Record<string, number>;
+  /** Extra per-run numbers, from the status as it was when the primary had moved (`moved`). */
+  explain?: (c: HaCluster, eventAt: number, w: Writer, moved: ClusterStatusView) => Record<string, number>;
   /** Wait for the old primary to settle (replica, or errant tail re-seeded by hand) in each run. */
   settle?: boolean;
   /** A disrupted primary may be reopened instead of failed over (crash benches). */
@@ -132,6 +132,7 @@ export async function runHaBench(b: HaBench): Promise<void> {
         60_000,
         `a new primary${b.allowReopen ? " or the old one reopened" : ""} (run ${run})`,
       );
+      const moved = c.status();
       await w.waitForAcks(50, 60_000);
       await client.waitForAcks(20, 60_000);
       const gap = w.gap(at, Date.now());
@@ -156,7 +157,7 @@ export async function runHaBench(b: HaBench): Promise<void> {
         clientGapMs: clientGap.ms,
         lost,
         recoveryMs,
-        extra: { ...(b.explain?.(c, at, w) ?? {}), epToAck: clientGap.to - eps.lastRouteBefore(at, clientGap.to) },
+        extra: { ...(b.explain?.(c, at, w, moved) ?? {}), epToAck: clientGap.to - eps.lastRouteBefore(at, clientGap.to) },
       };
       results.push(r);
       const extra = Object.entries(r.extra)
