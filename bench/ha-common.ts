@@ -151,7 +151,7 @@ export async function runHaBench(b: HaBench): Promise<void> {
         run,
         from,
         to,
-        operation: to === from ? "Reopened" : (c.status().lastOperation?.type ?? "?"),
+        operation: to === from ? "Reopened" : (moved.lastOperation?.type ?? "?"),
         outcome,
         gapMs: gap.ms,
         clientGapMs: clientGap.ms,
