@@ -41,7 +41,10 @@ interface Ctx {
   input: DecideInput;
   views: View[];
   plan: SemiSyncPlan;
+  /** When the observation started: a new failingSince. */
   nowIso: string;
+  /** When the observation ended (now + observeSeconds): the time of an operation decided on it. */
+  decidedIso: string;
 }
 
 /** Per-instance role assignment and its message, before being turned into InstanceStatus. */
@@ -114,7 +117,7 @@ function toStatus(v: View, r: RoleOf): InstanceStatus {
 }
 
 function lastOp(ctx: Ctx, op: Operation): LastOperation | undefined {
-  const at = ctx.nowIso;
+  const at = ctx.decidedIso;
   switch (op.type) {
     case "bootstrap":
       return { type: "Bootstrap", to: op.target, reason: op.reason, time: at };
@@ -464,7 +467,8 @@ function replicasAheadOfPrimary(ctx: Ctx, p: View, pp: InstanceProbe): string[] 
  * "Decision order"). Deterministic: identical inputs give identical output.
  */
 export function decide(input: DecideInput): Decision {
-  const ctx: Ctx = { input, views: buildViews(input), plan: semiSyncPlan(input.spec), nowIso: input.now.toISOString() };
+  const decidedAt = new Date(input.now.getTime() + Math.max(0, input.observeSeconds ?? 0) * 1000);
+  const ctx: Ctx = { input, views: buildViews(input), plan: semiSyncPlan(input.spec), nowIso: input.now.toISOString(), decidedIso: decidedAt.toISOString() };
   const name = input.previous.currentPrimary;
   const p = name ? ctx.views.find((v) => v.name === name) : undefined;
   if (!p) return decideBootstrap(ctx);

@@ -610,6 +610,8 @@ describe("decide", () => {
     expect(early.operation.type).toBe("none");
     const atDeadline = decide({ ...failing(4.05).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 1 });
     expect(atDeadline.operation).toMatchObject({ type: "failover", from: "db-0" });
+    // Recorded when it was decided (the observation's end), never before the deadline.
+    expect(atDeadline.status.lastOperation?.time).toBe(new Date(T0 + 5050).toISOString());
     // Never a hot loop, however long the observation took.
     expect(decide({ ...failing(4.9).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 0.05 }).resyncAfterSeconds).toBeGreaterThanOrEqual(
       RESYNC.failedMin,
