@@ -18,8 +18,8 @@ await runHaBench({
     await c.applySpec({ memberWeights: { [String(next)]: 90 } });
     return at;
   },
-  explain: (c, at, w) => {
-    const done = Date.parse(c.status().lastOperation?.time ?? "");
+  explain: (_c, at, w, moved) => {
+    const done = Date.parse(moved.lastOperation?.time ?? "");
     const first = w.acks.find((a) => a.at > done);
     return { decide: done - at, route: (first?.at ?? NaN) - done };
   },

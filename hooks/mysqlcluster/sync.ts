@@ -155,7 +155,8 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
     primary: lastValid.status.currentPrimary || undefined,
     deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
-  const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now });
+  const observeSeconds = (performance.now() - started) / 1000;
+  const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now, observeSeconds });
   const done = await act(lastValid, decision, observed, rotation, ctx, started + budget - RESPOND_RESERVE_MS);
   // Deferred (lock held elsewhere, budget spent): nothing was done, nothing moves.
   if (done === "deferred") return invalidResponse(parsed, issues, now);
@@ -328,7 +329,11 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     primary: cluster.status.currentPrimary || undefined,
     deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
-  const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
+  // How long the observation took: an unavailable primary counts it towards the failover delay.
+  const observeSeconds = (performance.now() - started) / 1000;
+  const decision = creds.ready
+    ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now, observeSeconds })
+    : undefined;
   let applied = rotation.applied;
   if (decision) {
     const deadline = started + budget - RESPOND_RESERVE_MS;

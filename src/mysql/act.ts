@@ -69,7 +69,26 @@ export async function stopReceiving(s: Session, flavor: Flavor): Promise<void> {
   // When both are already stopped we leave the applier alone for the same reason.
   const startApplier = !before.sqlRunning && before.ioRunning !== "No" && before.lastSqlErrno === 0;
   if (startApplier) await run(s, "stop receiving", [d.startApplier()]);
+  if (before.ioRunning !== "No") await killReceiver(s, flavor);
   await run(s, "stop receiving", [d.stopReceiving()], STOP_RECEIVER_TIMEOUT_MS);
+}
+
+/**
+ * Kills the receiver thread's connection (best effort): a receiver blocked in a read from a hung
+ * source ignores STOP ... IO_THREAD for 2-3 s, while KILL shuts its socket down at once. What is
+ * in its relay log stays; the STOP that follows then finds it stopped. Any failure (thread gone
+ * meanwhile, not allowed) leaves the STOP to do the work.
+ */
+async function killReceiver(s: Session, flavor: Flavor): Promise<void> {
+  try {
+    const rows = await s.query(dialectFor(flavor).selectReceiverThread);
+    for (const r of rows) {
+      const id = z.union([z.number(), z.string()]).transform(Number).safeParse(r["id"]);
+      if (id.success && Number.isSafeInteger(id.data)) await s.query(`KILL CONNECTION ${id.data}`);
+    }
+  } catch {
+    // the STOP below still stops it, only more slowly
+  }
 }
 
 /** Stops both replication threads (no-op when stopped). */

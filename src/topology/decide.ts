@@ -41,7 +41,10 @@ interface Ctx {
   input: DecideInput;
   views: View[];
   plan: SemiSyncPlan;
+  /** When the observation started: a new failingSince. */
   nowIso: string;
+  /** When the observation ended (now + observeSeconds): the time of an operation decided on it. */
+  decidedIso: string;
 }
 
 /** Per-instance role assignment and its message, before being turned into InstanceStatus. */
@@ -114,7 +117,7 @@ function toStatus(v: View, r: RoleOf): InstanceStatus {
 }
 
 function lastOp(ctx: Ctx, op: Operation): LastOperation | undefined {
-  const at = ctx.nowIso;
+  const at = ctx.decidedIso;
   switch (op.type) {
     case "bootstrap":
       return { type: "Bootstrap", to: op.target, reason: op.reason, time: at };
@@ -214,7 +217,9 @@ function staleEndpoints(views: readonly View[], roles: Map<string, RoleOf>): End
 function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p)): Decision {
   const { spec, now, previous } = ctx.input;
   const failingSince = previous.failingSince ?? ctx.nowIso;
-  const elapsed = (now.getTime() - Date.parse(failingSince)) / 1000;
+  // Unavailable through the end of this observation (a hung primary's probe ran its whole timeout).
+  const observed = Math.max(0, ctx.input.observeSeconds ?? 0);
+  const elapsed = (now.getTime() - Date.parse(failingSince)) / 1000 + observed;
   const others = ctx.views.filter((v) => v.name !== p.name);
   const roles = new Map<string, RoleOf>([[p.name, { role: "unavailable", message: why }]]);
   for (const v of others) roles.set(v.name, roleUnreachableOrUnknown(v));
@@ -230,7 +235,10 @@ function decidePrimaryUnavailable(ctx: Ctx, p: View, why = unreachableReason(p))
   if (!others.some((v) => v.inSpec)) return failed(`${down}; no replica to fail over to, waiting for it to return`, RESYNC.converging);
   if (!spec.failover.enabled) return failed(`${down}; automatic failover is disabled, waiting for it to return`, RESYNC.converging);
   if (elapsed < spec.failover.delaySeconds) {
-    const remaining = Math.max(RESYNC.failedMin, spec.failover.delaySeconds - elapsed);
+    // The next observation ends at the deadline: it starts `observed` seconds before it.
+    // Meanwhile, poll (RESYNC.failedPoll) so that a primary that answers again is reopened at once.
+    const untilDeadline = spec.failover.delaySeconds - elapsed - observed + RESYNC.failedSlack;
+    const remaining = Math.max(RESYNC.failedMin, Math.min(RESYNC.failedPoll, untilDeadline));
     const at = new Date(Date.parse(failingSince) + spec.failover.delaySeconds * 1000).toISOString();
     return failed(`${down}; failover at ${at} unless it returns`, remaining);
   }
@@ -459,7 +467,8 @@ function replicasAheadOfPrimary(ctx: Ctx, p: View, pp: InstanceProbe): string[] 
  * "Decision order"). Deterministic: identical inputs give identical output.
  */
 export function decide(input: DecideInput): Decision {
-  const ctx: Ctx = { input, views: buildViews(input), plan: semiSyncPlan(input.spec), nowIso: input.now.toISOString() };
+  const decidedAt = new Date(input.now.getTime() + Math.max(0, input.observeSeconds ?? 0) * 1000);
+  const ctx: Ctx = { input, views: buildViews(input), plan: semiSyncPlan(input.spec), nowIso: input.now.toISOString(), decidedIso: decidedAt.toISOString() };
   const name = input.previous.currentPrimary;
   const p = name ? ctx.views.find((v) => v.name === name) : undefined;
   if (!p) return decideBootstrap(ctx);

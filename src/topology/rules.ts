@@ -18,9 +18,22 @@ export const FATAL_IO_ERRNOS: readonly number[] = [1236];
 export const RESYNC = {
   afterOperation: 0.5,
   converging: 2,
-  failedMin: 0.5,
+  /** Least wait while the primary is down within the delay. */
+  failedMin: 0.1,
+  /** Added to the wait until the failover deadline, so that the resync lands just past it. */
+  failedSlack: 0.05,
+  /**
+   * Most time between two syncs while the primary is down within the delay: a restarted primary
+   * is reopened within this of answering again, not at the next pod event.
+   */
+  failedPoll: 0.25,
   lost: 5,
-  healthy: 10,
+  /**
+   * Healthy: how soon a hung primary (no pod event: its process is there, it just does not
+   * answer) is seen at the latest. Readiness probes would notice only after their failure
+   * threshold; this bounds detection to about a second plus the probe's connect timeout.
+   */
+  healthy: 1,
 } as const;
 
 /** Desired semi-sync source settings on the primary. */

@@ -14,7 +14,15 @@ export interface DecideInput {
   previous: MySQLClusterStatus;
   /** One entry per existing pod and per ordinal of the spec (missing pods: podExists false). */
   instances: readonly InstanceObservation[];
+  /** When the observation started (the sync's clock). */
   now: Date;
+  /**
+   * How long the observation took (seconds, default 0). An unavailable primary did not answer
+   * for all of it, so it counts towards the failover delay; and the next observation is
+   * expected to take as long, so a waiting resync is asked for that much earlier
+   * (docs/clustering.md "Resync"). A hung primary costs its probe's whole timeout each time.
+   */
+  observeSeconds?: number;
 }
 
 /** The single operation to perform in this sync. Every operation is idempotent. */

@@ -182,7 +182,7 @@ export type OldPrimaryOutcome = "replica" | "errant-tail";
  * PersistentVolumeClaim and its Pod: it comes back empty and replicates everything) and the cluster
  * must be Healthy again. Until automatic rebuild exists (issue 12), this is the user's repair.
  */
-export async function settleOldPrimary(c: HaCluster, old: string, w: Writer, timeoutMs = 90_000): Promise<OldPrimaryOutcome> {
+export async function settleOldPrimary(c: HaCluster, old: string, w: Writer | readonly Writer[], timeoutMs = 90_000): Promise<OldPrimaryOutcome> {
   const role = await eventually(
     () => {
       const s = c.status();
@@ -202,7 +202,7 @@ export async function settleOldPrimary(c: HaCluster, old: string, w: Writer, tim
   const onOld = await c.idsOn(old);
   const onPrimary = await c.idsOn(c.primary());
   const extra = [...onOld].filter((id) => !onPrimary.has(id));
-  const acked = new Set(w.acks.map((a) => a.id));
+  const acked = new Set((Array.isArray(w) ? w : [w]).flatMap((x: Writer) => x.acks.map((a) => a.id)));
   const ackedExtra = extra.filter((id) => acked.has(id));
   if (ackedExtra.length > 0) throw new Error(`${old} holds acknowledged rows the primary lacks: ${ackedExtra.join(", ")}`);
   const ro = await query<{ ro: number } & RowDataPacket>(c.pod(old), "SELECT @@read_only AS ro", 5000);
@@ -237,15 +237,27 @@ export class Writer {
 
   constructor(
     private readonly target: () => { host: string; port: number },
-    opts: { firstId?: number; intervalMs?: number; queryTimeoutMs?: number } = {},
+    opts: { firstId?: number; intervalMs?: number; queryTimeoutMs?: number; connectTimeoutMs?: number; reconnectDelayMs?: number } = {},
   ) {
     this.nextId = opts.firstId ?? 1;
     this.intervalMs = opts.intervalMs ?? 5;
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 2000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
+    this.reconnectDelayMs = opts.reconnectDelayMs ?? 20;
+  }
+
+  /**
+   * A writer like a typical application's pool (issue 12): 2 s connect timeout, 3 s query
+   * timeout, a new connection 50 ms after any error. Its ids start at `firstId`.
+   */
+  static realistic(target: () => { host: string; port: number }, firstId: number): Writer {
+    return new Writer(target, { firstId, connectTimeoutMs: 2000, queryTimeoutMs: 3000, reconnectDelayMs: 50 });
   }
 
   private readonly intervalMs: number;
   private readonly queryTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly reconnectDelayMs: number;
 
   start(): this {
     this.loop = this.run();
@@ -310,10 +322,10 @@ export class Writer {
       if (!this.conn) {
         try {
           const t = this.target();
-          this.conn = await createConnection({ host: t.host, port: t.port, user: APP_USER, password: APP_PASSWORD, connectTimeout: 1000 });
+          this.conn = await createConnection({ host: t.host, port: t.port, user: APP_USER, password: APP_PASSWORD, connectTimeout: this.connectTimeoutMs });
         } catch (err) {
           this.fail(err);
-          await sleep(20);
+          await sleep(this.reconnectDelayMs);
           continue;
         }
       }
@@ -326,7 +338,7 @@ export class Writer {
         this.fail(err);
         destroy(this.conn);
         this.conn = undefined;
-        await sleep(20);
+        await sleep(this.reconnectDelayMs);
         continue;
       }
       if (this.intervalMs > 0) await sleep(this.intervalMs);

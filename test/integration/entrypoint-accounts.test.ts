@@ -240,7 +240,7 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
     }
   }, 120_000);
 
-  it("the probes' account: inside the pod only, no privilege, a new password at every start, and the readiness probe passes with it", async () => {
+  it("the probes' account: inside the pod only, no privilege, a new password for every pod (kept across container restarts), and the readiness probe passes with it", async () => {
     const pod = pods[0];
     if (!pod) throw new Error("no pod");
     const grants = (await sql(asRoot(0, FIRST), `SHOW GRANTS FOR '${PROBE_USER}'@'localhost'`)) as Array<Record<string, string>>;
@@ -248,7 +248,14 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
     expect(await sql(asRoot(0, FIRST), `SELECT COUNT(*) AS n FROM mysql.user WHERE user = '${PROBE_USER}' AND host <> 'localhost'`)).toEqual([{ n: 0 }]);
     const first = readFileSync(join(pod.dir, "run", "credentials", "probe-password"), "utf8");
     expect(first).toMatch(/^[0-9a-f]{32}$/);
+    // A container restart keeps the pod's run volume and with it the probe password.
     await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: FIRST });
+    expect(readFileSync(join(pod.dir, "run", "credentials", "probe-password"), "utf8")).toBe(first);
+    expect(ready(pod)).toBe(true);
+    // A new pod (a new run volume) gets a new one.
+    await stopPod(pod);
+    rmSync(join(pod.dir, "run"), { recursive: true, force: true });
     await startPod(pod, { remoteRoot: false, secrets: FIRST });
     const second = readFileSync(join(pod.dir, "run", "credentials", "probe-password"), "utf8");
     expect(second).toMatch(/^[0-9a-f]{32}$/);
@@ -310,6 +317,27 @@ describe("entrypoint: the accounts follow the credentials Secret", () => {
     expect(env).not.toMatch(/PASSWORD|MYSQL_PWD/);
     for (const pw of Object.values(SECOND)) expect(env).not.toContain(pw);
   }, 60_000);
+
+  it("a restart with the Secret and settings unchanged skips the private server (a restarted primary is back sooner); the stamp holds no password", async () => {
+    const pod = pods[0] as Pod;
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+    const log = readFileSync(join(pod.dir, "container.log"), "utf8");
+    expect(log).toContain("accounts already converged to the credentials Secret");
+    expect(log).not.toContain("without binary logging");
+    await expectAccounts(0, SECOND, FIRST);
+    const stamp = readFileSync(join(pod.dir, "data", ".metamysql-accounts"), "utf8");
+    expect(stamp).toMatch(/^[0-9a-f]{32}:[0-9a-f]{64}\n$/);
+    for (const pw of Object.values(SECOND)) expect(stamp).not.toContain(pw);
+    // Another password: converged again.
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: { ...SECOND, backup: "third-bk" } });
+    expect(readFileSync(join(pod.dir, "container.log"), "utf8")).toContain("accounts converged to the credentials Secret without binary logging");
+    await stopPod(pod);
+    await startPod(pod, { remoteRoot: false, secrets: SECOND });
+  }, 120_000);
 
   it("a Secret without a key: the container fails at once and says which key, never a value", async () => {
     const pod = pods[1] as Pod;

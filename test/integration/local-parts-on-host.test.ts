@@ -4,7 +4,7 @@
  * server (runs its --version). Their pure neighbours are in test/unit/local-parts.test.ts.
  */
 import { writeFileSync } from "node:fs";
-import { createServer, connect, type Server } from "node:net";
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ObjectStore } from "../../src/local/apiserver/store.js";
@@ -54,7 +54,7 @@ describe("TcpProxy", () => {
     });
   afterAll(() => servers.forEach((s) => s.close()));
 
-  it("round-robins over the backends, refuses without endpoints, closes connections to removed backends", async () => {
+  it("round-robins over the backends, refuses without endpoints, keeps an established connection to a removed backend (kube-proxy) until a side closes it", async () => {
     const pa = await echo("127.20.3.2", "a");
     const pb = await echo("127.20.3.3", "b");
     const proxy = new TcpProxy();
@@ -66,7 +66,8 @@ describe("TcpProxy", () => {
     ]);
     expect([await read(port), await read(port)].sort()).toEqual(["a", "b"]);
 
-    const hold = createServer(() => undefined);
+    const held: Socket[] = [];
+    const hold = createServer((sock) => void held.push(sock));
     servers.push(hold);
     await new Promise<void>((r) => hold.listen(0, "127.20.3.4", r));
     proxy.setBackends([{ ip: "127.20.3.4", port: (hold.address() as { port: number }).port }]);
@@ -75,8 +76,15 @@ describe("TcpProxy", () => {
     c.on("error", () => undefined);
     await eventually(() => proxy.connections() === 1, 2000, "an open connection");
     proxy.setBackends([{ ip: "127.20.3.2", port: pa }]);
-    await closed;
+    // New connections go to the new endpoint; the established one still reaches the held backend.
     expect(await read(port)).toBe("a");
+    expect(proxy.connections()).toBe(1);
+    expect(proxy.connectionsToRemoved()).toBe(1);
+    // The backend closing it (a crashed server) closes the client's side.
+    hold.close();
+    for (const s of held) s.destroy();
+    await closed;
+    expect(proxy.connections()).toBe(0);
     await proxy.close();
   });
 });

@@ -10,6 +10,34 @@ beforeEach(() => void vi.useFakeTimers());
 afterEach(() => void vi.useRealTimers());
 
 describe("WorkQueue", () => {
+  it("keeps one delayed add per key, the earliest: resyncs requested by event-triggered runs do not pile up into parallel chains", async () => {
+    let runs = 0;
+    const q = new WorkQueue({
+      handler: async () => {
+        runs++;
+        q.addAfter("a", 1000); // every run asks for a resync in 1 s, as a sync hook does
+      },
+    });
+    q.add("a");
+    // Five events, each triggering a run that asks for its own resync.
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100);
+      q.add("a");
+    }
+    expect(q.waitingKeys()).toBe(1);
+    const before = runs;
+    await vi.advanceTimersByTimeAsync(10_000);
+    // One chain: about one run per second (five chains would make about fifty).
+    expect(runs - before).toBeLessThanOrEqual(11);
+    expect(runs - before).toBeGreaterThanOrEqual(9);
+    // An earlier request replaces a later one.
+    q.addAfter("b", 5000);
+    q.addAfter("b", 10);
+    expect(q.waitingKeys()).toBe(2);
+    await q.shutdown();
+    expect(q.waitingKeys()).toBe(0);
+  });
+
   it("retries a failing key with doubling delays up to the maximum, and a success resets the backoff", async () => {
     let fail = true;
     const runs: number[] = [];

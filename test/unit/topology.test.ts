@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MySQLClusterSpecSchema, type MySQLClusterSpecInput, type MySQLClusterStatus } from "../../src/api/cluster.js";
 import { decide, type DecideInput, type Decision, type InstanceObservation, type InstanceProbe } from "../../src/topology/index.js";
+import { RESYNC } from "../../src/topology/rules.js";
 
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 const ip = (n: number) => `10.0.0.${n + 1}`;
@@ -224,7 +225,7 @@ const cases: Case[] = [
       expect(d.status.state).toBe("Healthy");
       expect(d.status.failingSince).toBeUndefined();
       expect(eps(d)).toEqual(["db-1", "db-2"]);
-      expect(d.resyncAfterSeconds).toBe(10);
+      expect(d.resyncAfterSeconds).toBe(RESYNC.healthy);
       expect(d.semiSync).toEqual({ enabled: true, waitCount: 1, timeoutMs: 86_400_000 });
     },
   },
@@ -407,7 +408,8 @@ const cases: Case[] = [
       expect(d.status.state).toBe("Failed");
       expect(d.status.failingSince).toBe(new Date(T0 + 3000).toISOString());
       expect(d.operation.type).toBe("none");
-      expect(d.resyncAfterSeconds).toBe(5);
+      // Polls for its return until the deadline.
+      expect(d.resyncAfterSeconds).toBe(RESYNC.failedPoll);
     },
   },
   {
@@ -416,7 +418,7 @@ const cases: Case[] = [
     expect: (d) => {
       expect(d.status.state).toBe("Failed");
       expect(d.operation.type).toBe("none");
-      expect(d.resyncAfterSeconds).toBe(3);
+      expect(d.resyncAfterSeconds).toBe(RESYNC.failedPoll);
       expect(eps(d)).toEqual(["db-1", "db-2"]);
     },
   },
@@ -593,6 +595,27 @@ describe("decide", () => {
     const { instances, ...rest } = d.status;
     expect(JSON.stringify(rest)).not.toMatch(/\b\d+-1\d\d-\d+\b/);
     for (const i of instances) expect(JSON.stringify({ ...i, errantTransactions: undefined })).not.toMatch(/\b\d+-1\d\d-\d+\b/);
+  });
+
+  it("counts a hung primary's observation towards the delay and resyncs so that the next observation ends at the deadline", () => {
+    // A hung primary: its probe ran the whole 1 s connect timeout.
+    const first = decide({ ...healthy3().down(0, "connect 10.0.0.1:3306: timed out after 1000 ms").at(0).build(), observeSeconds: 1 });
+    expect(first.status).toMatchObject({ state: "Failed", failingSince: new Date(T0).toISOString() });
+    // Unavailable for 1 s of the 5 s delay: polled meanwhile.
+    expect(first.resyncAfterSeconds).toBe(RESYNC.failedPoll);
+    // 3.8 s in: the next observation (1 s) must end at T0 + 5 s, so it starts 0.2 s later.
+    const last = decide({ ...failing(2.8).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 1 });
+    expect(last.resyncAfterSeconds).toBeCloseTo(5 - 3.8 - 1 + RESYNC.failedSlack);
+    const early = decide({ ...failing(3.9).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 1 });
+    expect(early.operation.type).toBe("none");
+    const atDeadline = decide({ ...failing(4.05).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 1 });
+    expect(atDeadline.operation).toMatchObject({ type: "failover", from: "db-0" });
+    // Recorded when it was decided (the observation's end), never before the deadline.
+    expect(atDeadline.status.lastOperation?.time).toBe(new Date(T0 + 5050).toISOString());
+    // Never a hot loop, however long the observation took.
+    expect(decide({ ...failing(4.9).primary(0).replica(1).replica(2).down(0).build(), observeSeconds: 0.05 }).resyncAfterSeconds).toBeGreaterThanOrEqual(
+      RESYNC.failedMin,
+    );
   });
 
   it("is stable while waiting for the failover delay (no hot loop)", () => {

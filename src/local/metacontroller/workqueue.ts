@@ -2,7 +2,10 @@
  * A rate-limited work queue in the style of client-go's, which Metacontroller and the
  * Kubernetes controllers use: a key is processed by one worker at a time, adds while it is being
  * processed run it once more afterwards, failures are retried with per-key exponential backoff
- * (`baseDelayMs` doubling to `maxDelayMs`), a success resets the backoff.
+ * (`baseDelayMs` doubling to `maxDelayMs`), a success resets the backoff. A key waits for at
+ * most one delayed add, the earliest (client-go's delaying queue): a later `addAfter` of a key
+ * already waiting for an earlier time is dropped, so resyncs requested by syncs that events
+ * triggered do not pile up into parallel chains of resyncs.
  */
 
 /** Options of a work queue. */
@@ -24,7 +27,8 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** The one pending delayed add per key: its timer and when it fires (ms). */
+  private readonly waiting = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private readonly idleWaiters: Array<() => void> = [];
   private active = 0;
   private stopped = false;
@@ -48,18 +52,27 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Queues `key` after `delayMs`. */
+  /** Queues `key` after `delayMs` (unless it is already waiting to be queued sooner). */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
     if (delayMs <= 0) {
       this.add(key);
       return;
     }
+    const at = Date.now() + delayMs;
+    const pending = this.waiting.get(key);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.waiting.delete(key);
       this.add(key);
     }, delayMs);
-    this.timers.add(timer);
+    this.waiting.set(key, { timer, at });
+  }
+
+  /** Keys waiting for a delayed add (tests). */
+  waitingKeys(): number {
+    return this.waiting.size;
   }
 
   /** Queues `key` after its next backoff delay; returns the delay. */
@@ -90,8 +103,8 @@ export class WorkQueue {
   /** Stops accepting work, cancels timers, waits for running handlers. */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const w of this.waiting.values()) clearTimeout(w.timer);
+    this.waiting.clear();
     this.queue.length = 0;
     this.queued.clear();
     await this.idle();

@@ -3,8 +3,11 @@
  * port, forwarding to the Service's endpoints (pods matched by its selector that are Ready and
  * not terminating, or with publishNotReadyAddresses all of them; for a Service without selector,
  * the ready endpoints of the EndpointSlices labelled kubernetes.io/service-name). Endpoints are
- * followed live; connections to an endpoint that leaves are closed; a Service without endpoints
- * refuses connections (reset). Backends are chosen round-robin. ARCHITECTURE.md section 6.
+ * followed live for new connections; an established connection stays with its backend when that
+ * endpoint leaves, as with kube-proxy (its conntrack entry outlives the endpoint): it ends when
+ * either side closes it (a crashed server's kernel resets it, a hung one leaves the client to its
+ * own timeout). A Service without endpoints refuses connections (reset). Backends are chosen
+ * round-robin. ARCHITECTURE.md section 6.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { arrayField, isRecord, matchesSelector, namespaceOf, numberField, recordField, stringField, type KObject } from "../apiserver/objects.js";
@@ -46,17 +49,15 @@ export class TcpProxy {
     return this.port;
   }
 
-  /** Replaces the backends; open connections to backends no longer present are closed. */
+  /** Replaces the backends of new connections; open connections keep theirs (kube-proxy). */
   setBackends(backends: Backend[]): void {
     this.backends = backends;
-    const keep = new Set(backends.map(backendKey));
-    for (const [client, c] of this.conns) {
-      if (!keep.has(c.backend)) {
-        client.destroy();
-        c.upstream.destroy();
-        this.conns.delete(client);
-      }
-    }
+  }
+
+  /** Open client connections to a backend that is no longer an endpoint. */
+  connectionsToRemoved(): number {
+    const keep = new Set(this.backends.map(backendKey));
+    return [...this.conns.values()].filter((c) => !keep.has(c.backend)).length;
   }
 
   /** Current backends. */

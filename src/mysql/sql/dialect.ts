@@ -48,6 +48,8 @@ export interface Dialect {
   readonly showReplicaStatus: string;
   /** Client sessions to kill when fencing: not ours, not replication, not system threads. */
   readonly selectClientSessions: BoundQuery;
+  /** The receiver (replica I/O) thread's connection id, one column `id` (no row when it is not running). */
+  readonly selectReceiverThread: string;
   startReplica(): string;
   stopReplica(): string;
   /** Stop only the receiver: the applier keeps applying the relay log (MariaDB relay-log trap). */

@@ -60,6 +60,7 @@ export const mariadbDialect: Dialect = {
       "AND COMMAND NOT IN ('Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')",
     values: [OPERATOR_USER],
   },
+  selectReceiverThread: "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_IO'",
   startReplica: () => "START SLAVE",
   stopReplica: () => "STOP SLAVE",
   stopReceiving: () => "STOP SLAVE IO_THREAD",

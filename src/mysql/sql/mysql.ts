@@ -74,6 +74,7 @@ export const mysqlDialect: Dialect = {
       "AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon')",
     values: [OPERATOR_USER],
   },
+  selectReceiverThread: "SELECT PROCESSLIST_ID AS id FROM performance_schema.threads WHERE NAME = 'thread/sql/replica_io' AND PROCESSLIST_ID IS NOT NULL",
   startReplica: () => "START REPLICA",
   stopReplica: () => "STOP REPLICA",
   stopReceiving: () => "STOP REPLICA IO_THREAD",

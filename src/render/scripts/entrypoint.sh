@@ -65,8 +65,13 @@ snapshot_credentials() {
     # The apps account's (MySQLDatabase/MySQLUser hooks); absent in a pod rendered before it existed.
     if [ -s "$APPS_CREDENTIALS_DIR/password" ]; then (umask 077 && cp "$APPS_CREDENTIALS_DIR/password" "$new/apps-password"); fi
   fi
-  # The probes' own password, new at every start (accounts.sh probe_sql): 128 random bits in hex.
-  (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$new/probe-password")
+  # The probes' own password (accounts.sh probe_sql): 128 random bits in hex, made once per pod
+  # and kept in the run volume for the pod's life, so a restarted container converges the same
+  # SQL as before (accounts_unchanged can skip the private server) and its probes keep working.
+  if [ ! -s "$RUN_DIR/probe-secret" ]; then
+    (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$RUN_DIR/probe-secret.new" && mv "$RUN_DIR/probe-secret.new" "$RUN_DIR/probe-secret")
+  fi
+  (umask 077 && cp "$RUN_DIR/probe-secret" "$new/probe-password")
   rm -rf "$APPLIED_CREDENTIALS_DIR"
   mv "$new" "$APPLIED_CREDENTIALS_DIR"
 }
@@ -96,10 +101,39 @@ stop_private_server() {
   wait "$pid" || true
 }
 
-# Every start of an initialized data dir: the accounts as the Secret says, locally, binary log off.
-# A failure keeps the server down (it would only answer "access denied"); the pod restarts.
+# What the accounts were last converged to: a salted SHA-256 of the converge SQL (passwords,
+# privileges, settings), in the data dir (0600) next to mysql.user, whose password hashes say more.
+ACCOUNTS_STAMP="$DATA_DIR/.metamysql-accounts"
+accounts_digest() { # SALT: prints SALT:sha256(SALT + the converge SQL)
+  local sql
+  sql="$(accounts converge)" || return 1
+  printf '%s:%s\n' "$1" "$(printf '%s%s' "$1" "$sql" | sha256sum | cut -d' ' -f1)"
+}
+stamp_accounts() {
+  local digest
+  digest="$(accounts_digest "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')")" || return 0
+  (umask 077 && printf '%s\n' "$digest" >"$ACCOUNTS_STAMP.new" && mv "$ACCOUNTS_STAMP.new" "$ACCOUNTS_STAMP")
+}
+# True when the accounts were converged to exactly this SQL already (a restart with an unchanged
+# Secret): the private server (a second crash recovery, 1.5-2 s) is skipped, so a restarted
+# primary is back that much sooner.
+accounts_unchanged() {
+  local stamp
+  [ -f "$ACCOUNTS_STAMP" ] || return 1
+  stamp="$(cat "$ACCOUNTS_STAMP")"
+  [ "$(accounts_digest "${stamp%%:*}")" = "$stamp" ]
+}
+
+# Every start of an initialized data dir: the accounts as the Secret says, locally, binary log off
+# (unless they already are). A failure keeps the server down (it would only answer "access
+# denied"); the pod restarts.
 converge_accounts() {
   local init_socket pid
+  if accounts_unchanged; then
+    log "accounts already converged to the credentials Secret"
+    return 0
+  fi
+  rm -f "$ACCOUNTS_STAMP"
   start_private_server
   if ! accounts converge | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
     log "could not converge the accounts to the credentials Secret"
@@ -107,6 +141,7 @@ converge_accounts() {
     exit 1
   fi
   stop_private_server
+  stamp_accounts
   log "accounts converged to the credentials Secret without binary logging"
 }
 
@@ -140,6 +175,7 @@ initialize() {
   start_private_server
   init_data
   stop_private_server
+  stamp_accounts
   rm -f "$DATA_DIR/.metamysql-initializing"
   touch "$DATA_DIR/.metamysql-initialized"
   log "initialized: accounts root, $OPERATOR_USER, ${METAMYSQL_REPLICATION_USER:-}, ${METAMYSQL_BACKUP_USER:-} created without binary logging"
