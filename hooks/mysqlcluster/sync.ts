@@ -32,6 +32,7 @@ import { lastValidCluster } from "./last-valid.js";
 import { credentialsOf } from "./credentials.js";
 import { cachedConfig } from "./config-cache.js";
 import { cachedSpecParse } from "./spec-cache.js";
+import { rolloutObservation } from "./rollout.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
@@ -277,7 +278,10 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     primary: cluster.status.currentPrimary || undefined,
     deadlines: { others: started + budget * OBSERVE_OTHERS_SHARE, primary: started + budget * OBSERVE_SHARE },
   });
-  const decision = creds.ready ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now }) : undefined;
+  const rollout = rolloutObservation(sts);
+  const decision = creds.ready
+    ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now, rollout })
+    : undefined;
   if (decision) {
     const done = await act(cluster, decision, observed, creds.credentials, ctx, started + budget - RESPOND_RESERVE_MS);
     if (done === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
@@ -294,6 +298,8 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
+    // Without a decision (no credentials yet) the observed partition is kept.
+    partition: decision ? decision.rollout?.partition : rollout.partition,
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,

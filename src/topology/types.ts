@@ -4,6 +4,7 @@
 import type { ClusterState, InstanceStatus, LastOperation, MySQLClusterSpec, MySQLClusterStatus } from "../api/cluster.js";
 import type { RankedInstance } from "./candidates.js";
 import type { InstanceObservation } from "./observation.js";
+import type { RolloutObservation, RolloutPlan } from "./rollout.js";
 import type { SemiSyncPlan } from "./rules.js";
 
 /** Everything one decision depends on; identical inputs give identical decisions. */
@@ -15,6 +16,11 @@ export interface DecideInput {
   /** One entry per existing pod and per ordinal of the spec (missing pods: podExists false). */
   instances: readonly InstanceObservation[];
   now: Date;
+  /**
+   * The observed StatefulSet, for supervised rolling updates (src/topology/rollout.ts). Without
+   * it no rollout is planned (`Decision.rollout` undefined), e.g. on an invalid spec.
+   */
+  rollout?: RolloutObservation;
 }
 
 /** The single operation to perform in this sync. Every operation is idempotent. */
@@ -77,4 +83,6 @@ export interface Decision {
   semiSync: SemiSyncPlan;
   readOnlyEndpoints: Endpoint[];
   resyncAfterSeconds: number;
+  /** The StatefulSet partition and rollout phase (only with `DecideInput.rollout`). */
+  rollout?: RolloutPlan;
 }
