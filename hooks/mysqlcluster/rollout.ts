@@ -14,11 +14,17 @@ const StatefulSetView = z.object({
   spec: z
     .object({
       replicas: count.optional(),
-      updateStrategy: z.object({ rollingUpdate: z.object({ partition: count.optional() }).loose().optional() }).loose().optional(),
+      updateStrategy: z
+        .object({ rollingUpdate: z.object({ partition: count.optional() }).loose().optional() })
+        .loose()
+        .optional(),
     })
     .loose()
     .optional(),
-  status: z.object({ observedGeneration: count.optional(), updateRevision: z.string().min(1).optional() }).loose().optional(),
+  status: z
+    .object({ observedGeneration: count.optional(), updateRevision: z.string().min(1).optional() })
+    .loose()
+    .optional(),
 });
 
 /** The rollout's view of the observed StatefulSet (absent: `exists` false). */

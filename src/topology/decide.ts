@@ -207,6 +207,10 @@ function rolloutTarget(ctx: Ctx, p: View, roles: Map<string, RoleOf>): View | un
 /** Why the next pod may not be replaced now (undefined: it may). */
 function rolloutBlocked(ctx: Ctx, p: View | undefined, state: Decision["status"]["state"]): string | undefined {
   if (state !== "Healthy" || !p) return `waiting for the cluster to be Healthy (now ${state})`;
+  // Healthy in the status written before, too: Metacontroller applies the children before the
+  // status, so a step decided on this sync's Healthy would replace a pod while the status still
+  // says Degraded; one more sync also confirms the health was not a passing moment.
+  if (ctx.input.previous.state !== "Healthy") return `waiting for the cluster to stay Healthy (was ${ctx.input.previous.state ?? "unknown"})`;
   const terminating = ctx.views.filter((v) => v.obs.terminating).map((v) => v.name);
   if (terminating.length > 0) return `${terminating.join(", ")} terminating`;
   const behind = ctx.views.filter((v) => v.inSpec && v.name !== p.name && !isCaughtUp(ctx, p, v)).map((v) => v.name);
@@ -214,7 +218,10 @@ function rolloutBlocked(ctx: Ctx, p: View | undefined, state: Decision["status"]
   return undefined;
 }
 
-function rolloutPlan(ctx: Ctx, parts: { state: Decision["status"]["state"]; primary: string; roles: Map<string, RoleOf>; rolloutSwitch?: boolean }): RolloutPlan {
+function rolloutPlan(
+  ctx: Ctx,
+  parts: { state: Decision["status"]["state"]; primary: string; roles: Map<string, RoleOf>; rolloutSwitch?: boolean },
+): RolloutPlan {
   const p = ctx.views.find((v) => v.name === parts.primary);
   const alone = ctx.views.filter((v) => v.inSpec).length === 1;
   const gate: RolloutGate = {
@@ -245,6 +252,7 @@ function rolloutSwitchover(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Opera
     to: to.name,
     others: others.map((v) => v.name),
     reason: `rolling update: ${p.name} is the next pod to update; switching to ${to.name} (${which})`,
+    leaveOldPrimaryFenced: true,
   };
 }
 
@@ -508,7 +516,7 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
   if (op.type === "switchover") {
     primary = op.to;
     roles.set(op.to, { role: "primary" });
-    roles.set(p.name, { role: "replica", message: "demoted by switchover" });
+    roles.set(p.name, { role: "replica", message: op.leaveOldPrimaryFenced ? "fenced by switchover; rejoins next" : "demoted by switchover" });
   }
   if (op.type === "configureReplica") for (const t of op.targets) roles.set(t, { role: "replica", message: "replication being configured" });
   if (op.type === "rejoin") roles.set(op.target, { role: "replica", message: "rejoining" });

@@ -42,7 +42,15 @@ export type Operation =
   /** Rejoin an instance that holds data but no replication (e.g. a returning old primary). */
   | { type: "rejoin"; target: string; source: string; reason: string }
   /** Planned change of primary: fence `from`, wait for `to`, promote, repoint `others`, demote `from`. */
-  | { type: "switchover"; from: string; to: string; others: string[]; reason: string }
+  | {
+      type: "switchover";
+      from: string;
+      to: string;
+      others: string[];
+      reason: string;
+      /** Skip the demotion of `from` (it stays fenced; the next sync rejoins it): rolling updates. */
+      leaveOldPrimaryFenced?: boolean;
+    }
   /**
    * Unplanned change: stop receiving on `replicas`, re-check the choice among `candidates`
    * (constrained by `constraining`), wait for `to` to apply its relay log, promote, repoint.

@@ -151,7 +151,8 @@ export class StatefulSetController {
     // Kubernetes: a pod below the partition is (re)created at the current revision (OnDelete:
     // every pod at the update revision); at or above it at the update revision.
     const revisionFor = (ord: number): { name: string; template: Record<string, unknown> } => {
-      const cur = strategy === "RollingUpdate" && ord - start < partition && currentRevision !== revision ? this.revisionTemplate(sts, currentRevision) : undefined;
+      const cur =
+        strategy === "RollingUpdate" && ord - start < partition && currentRevision !== revision ? this.revisionTemplate(sts, currentRevision) : undefined;
       return cur ? { name: currentRevision, template: cur } : { name: revision, template: recordField(sts, "spec", "template") };
     };
     const condemned = [...byOrdinal.keys()].filter((o) => !wanted.includes(o)).sort((a, b) => b - a);
