@@ -191,8 +191,11 @@ describe("decide with a rollout", () => {
       r.status.gtidExecuted = "0-100-5";
     }
     expect(decide(lagging).rollout).toMatchObject({ partition: 3, phase: "Paused" });
-    const degraded = input({ primary: 0, revisions: [OLD, OLD, OLD] });
-    degraded.instances[2] = { ...degraded.instances[2]!, podReady: false, probe: { ok: false, error: "connect ECONNREFUSED" } };
+    const base = input({ primary: 0, revisions: [OLD, OLD, OLD] });
+    const degraded: DecideInput = {
+      ...base,
+      instances: base.instances.map((o) => (o.ordinal === 2 ? { ...o, podReady: false, probe: { ok: false, error: "connect ECONNREFUSED" } } : o)),
+    };
     const d = decide(degraded);
     expect(d.status.state).toBe("Degraded");
     expect(d.rollout).toMatchObject({ partition: 3, phase: "Paused" });
