@@ -56,7 +56,14 @@ try {
     await w.waitForAcks(50, 30_000);
     const end = Date.now();
     const lost = w.lost(await c.idsOn(c.primary()), end).length;
-    const switchovers = c.t.events.slice(opsBefore).filter((e) => /primary is now/.test(e.message)).length;
+    const moves = c.t.events.slice(opsBefore).filter((e) => /primary is now/.test(e.message));
+    const switchovers = moves.length;
+    // Where the longest pause was, against the primary moves and the pod deletions (ms after the change).
+    const gap = w.gap(at, end);
+    const rel = (t: number) => `+${((t - at) / 1000).toFixed(2)}s`;
+    process.stdout.write(
+      `     longest pause ${rel(gap.from)}..${rel(gap.to)}; primary moved ${moves.map((e) => rel(e.time.getTime())).join(" ")}; deletions ${deletions.map((d) => `${d.pod} ${rel(d.at)}`).join(", ")}\n`,
+    );
     const r: Run = {
       run,
       primaryBefore,
@@ -64,7 +71,7 @@ try {
       order: deletions.map((d) => `${d.pod}${d.pod === d.primary ? "(primary!)" : ""}`),
       notHealthy: deletions.filter((d) => d.state !== "Healthy").map((d) => `${d.pod}@${d.state}`),
       switchovers,
-      gapMs: w.gap(at, end).ms,
+      gapMs: gap.ms,
       lost,
       durationMs: end - at,
     };
