@@ -4,7 +4,7 @@
  * hung server is data (`probe.ok === false`), never an exception.
  */
 import type { Cluster } from "../../src/api/cluster.js";
-import { MYSQL_PORT, OPERATOR_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
+import { LABEL_CONTROLLER_REVISION, MYSQL_PORT, OPERATOR_USER, SERVER_ID_BASE } from "../../src/api/constants.js";
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import { readInstanceStatus } from "../../src/mysql/index.js";
 import { podName } from "../../src/api/names.js";
@@ -55,6 +55,7 @@ export async function observeInstances(
       podReady: pod ? isPodReady(pod) : false,
       terminating: Boolean(pod?.metadata.deletionTimestamp),
       podIP,
+      revision: pod?.metadata.labels?.[LABEL_CONTROLLER_REVISION],
     };
     if (!podIP || opts.operatorPassword === undefined) return { ...base, probe: undefined };
     const read = (password: string) =>

@@ -6,7 +6,7 @@ import type { ClusterBackupsStatus } from "../../src/api/backup.js";
 import type { Cluster, InstanceStatus, MySQLClusterStatus } from "../../src/api/cluster.js";
 import { weightOf } from "../../src/api/cluster.js";
 import { mergeConditions, type ConditionInput } from "../../src/api/conditions.js";
-import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_SPEC_VALID, MYSQL_PORT, REASON } from "../../src/api/constants.js";
+import { CONDITION_AVAILABLE, CONDITION_READY, CONDITION_ROLLOUT_PROGRESSING, CONDITION_SPEC_VALID, MYSQL_PORT, REASON } from "../../src/api/constants.js";
 import { isPodReady, type Pod } from "../../src/api/k8s.js";
 import type { SpecIssue } from "../../src/api/parse.js";
 import { childNames, podName } from "../../src/api/names.js";
@@ -144,6 +144,28 @@ export function initializingStatus(
 }
 
 /**
+ * The RolloutProgressing condition from the decider's rollout plan; while the StatefulSet's
+ * status is not current (phase Unknown) the previous condition is kept (none before: none yet),
+ * so a step's own generation bump does not flip it.
+ */
+function rolloutCondition(cluster: Cluster, decision: Decision): ConditionInput | undefined {
+  const plan = decision.rollout;
+  if (!plan) return undefined;
+  switch (plan.phase) {
+    case "Updating":
+      return { type: CONDITION_ROLLOUT_PROGRESSING, status: "True", reason: REASON.Updating, message: plan.message };
+    case "Paused":
+      return { type: CONDITION_ROLLOUT_PROGRESSING, status: "False", reason: REASON.Paused, message: plan.message };
+    case "UpToDate":
+      return { type: CONDITION_ROLLOUT_PROGRESSING, status: "False", reason: REASON.UpToDate, message: plan.message };
+    case "Unknown": {
+      const prev = cluster.status.conditions?.find((c) => c.type === CONDITION_ROLLOUT_PROGRESSING);
+      return prev ? { type: prev.type, status: prev.status, reason: prev.reason, message: prev.message } : undefined;
+    }
+  }
+}
+
+/**
  * The status of a valid cluster from the decider's answer: its fields, the Service endpoints,
  * ready count and the standard conditions. Contains nothing that churns (no GTIDs except an
  * errant list, no lag, no probe times).
@@ -168,6 +190,7 @@ export function statusFromDecision(cluster: Cluster, decision: Decision, now: Da
         : { type: CONDITION_READY, status: "False", reason: d.state, message: d.message },
       { type: CONDITION_SPEC_VALID, status: "True", reason: REASON.SpecValid, message: "spec is valid" },
       ...(backups?.condition ? [backups.condition] : []),
+      ...[rolloutCondition(cluster, decision)].filter((c): c is ConditionInput => c !== undefined),
     ],
     now,
   );

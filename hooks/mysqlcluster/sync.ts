@@ -33,6 +33,7 @@ import { credentialsOf } from "./credentials.js";
 import { memberOf, nextRecord, operatorPasswords, rotateIfDue, rotationState, type ObservedInstance, type RotationState } from "./rotation.js";
 import { cachedConfig } from "./config-cache.js";
 import { cachedSpecParse } from "./spec-cache.js";
+import { rolloutObservation } from "./rollout.js";
 
 /** Seconds a candidate may take to catch up inside one operation (within the sync budget). */
 export const CATCH_UP_TIMEOUT_SECONDS = 4;
@@ -331,8 +332,9 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   });
   // How long the observation took: an unavailable primary counts it towards the failover delay.
   const observeSeconds = (performance.now() - started) / 1000;
+  const rollout = rolloutObservation(sts);
   const decision = creds.ready
-    ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now, observeSeconds })
+    ? decide({ clusterName: cluster.name, spec: cluster.spec, previous: cluster.status, instances: observed, now, observeSeconds, rollout })
     : undefined;
   let applied = rotation.applied;
   if (decision) {
@@ -357,6 +359,8 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),
+    // Without a decision (no credentials yet) the observed partition is kept.
+    partition: decision ? decision.rollout?.partition : rollout.partition,
     // Scheduled backups dump the instances this sync observed (docs/backups.md "Schedules").
     config: cachedConfig(cluster),
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,

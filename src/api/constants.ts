@@ -31,6 +31,17 @@ export const ENDPOINTSLICE_MANAGER = "metamysql.dev";
 export const ANNOTATION_CONFIG_HASH = "metamysql.dev/config-hash";
 
 /**
+ * StatefulSet annotation: hash of the pod template the hook last sent (after `spec.patches`).
+ * A rendered template whose hash differs is a change the StatefulSet has not seen yet: it goes
+ * out with the partition at `replicas`, so the change alone replaces no pod (docs/clustering.md
+ * "Rolling updates").
+ */
+export const ANNOTATION_TEMPLATE_HASH = "metamysql.dev/template-hash";
+
+/** Pod label the StatefulSet controller sets to the revision (ControllerRevision name) a pod runs. */
+export const LABEL_CONTROLLER_REVISION = "controller-revision-hash";
+
+/**
  * ConfigMap annotation: the normalized spec the children were last rendered from (JSON, sorted
  * keys). An invalid spec keeps failover and the final backup running on it (src/api/last-valid-spec.ts).
  */
@@ -132,6 +143,12 @@ export const CONDITION_AVAILABLE = "Available";
 export const CONDITION_SPEC_VALID = "SpecValid";
 /** Scheduled backups (docs/backups.md): independent of Ready, a failed backup never makes the cluster un-Ready. */
 export const CONDITION_BACKUP_HEALTHY = "BackupHealthy";
+/**
+ * Supervised rolling updates (docs/clustering.md "Rolling updates"): True while pods are being
+ * replaced (reason Updating), False when every pod runs the current template (UpToDate) or when a
+ * due step waits for the cluster to be Healthy again (Paused, the message says why).
+ */
+export const CONDITION_ROLLOUT_PROGRESSING = "RolloutProgressing";
 
 export const REASON = {
   SpecValid: "SpecValid",
@@ -148,6 +165,9 @@ export const REASON = {
   BackupFailed: "BackupFailed",
   BackupsCompleted: "BackupsCompleted",
   NoBackupYet: "NoBackupYet",
+  Updating: "Updating",
+  UpToDate: "UpToDate",
+  Paused: "Paused",
 } as const;
 
 /** Pod termination grace and the part of it the preStop hook may spend waiting for a switchover. */

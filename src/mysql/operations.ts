@@ -262,6 +262,12 @@ export interface SwitchoverPlan {
   to: Member;
   /** Other replicas to repoint at `to` (unreachable ones are skipped with a warning). */
   others: Member[];
+  /**
+   * Leave the old primary fenced (read-only, no replication) instead of demoting it here: the
+   * next sync rejoins it. A rolling update's switchover does so: the demotion is not on the
+   * clients' path, and the sync answers (moving the Service) that much sooner.
+   */
+  leaveOldPrimaryFenced?: boolean;
 }
 
 /**
@@ -314,6 +320,7 @@ export async function switchover(cfg: OperationConfig, plan: SwitchoverPlan): Pr
         rec.mark("promote");
         await repoint(cfg, otherSessions, [...otherSessions.keys()], plan.to, rec);
         rec.mark("repoint replicas");
+        if (plan.leaveOldPrimaryFenced) return rec.result(plan.to.name);
         try {
           await demoteToReplica(from, f, sourceOf(cfg, plan.to));
         } catch (err) {
@@ -486,6 +493,7 @@ export async function runOperation(cfg: OperationConfig, op: Operation, resolve:
         from: need(resolve, op.from),
         to: need(resolve, op.to),
         others: op.others.flatMap((n) => resolve(n) ?? []),
+        ...(op.leaveOldPrimaryFenced ? { leaveOldPrimaryFenced: true } : {}),
       });
     case "failover":
       return failover(cfg, {

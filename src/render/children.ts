@@ -25,6 +25,7 @@ import {
   buildReadWriteService,
   type ReadOnlyEndpoint,
 } from "./services.js";
+import { withRolloutControl } from "./rollout.js";
 import { buildStatefulSet } from "./statefulset.js";
 
 export interface RenderInput {
@@ -51,6 +52,12 @@ export interface RenderInput {
   readOnlyEndpoints: readonly ReadOnlyEndpoint[];
   /** StatefulSet replicas; defaults to spec.instances. */
   replicas?: number;
+  /**
+   * The StatefulSet's rolling-update partition planned by the decider (src/topology/rollout.ts);
+   * undefined holds every pod. A pod template the observed StatefulSet has not been sent yet is
+   * always held (src/render/rollout.ts).
+   */
+  partition?: number;
   /** Instances the scheduled backups (CronJobs, docs/backups.md) may dump; none when omitted. */
   backupSources?: ClusterBackupSources;
   /**
@@ -123,5 +130,7 @@ export function renderChildren(input: RenderInput): RenderResult {
     ...buildNetworkPolicy(cluster, { operatorNamespace: input.operatorNamespace }),
     ...buildScheduleCronJobs(cluster, input.backupSources ?? { sources: [], primary: undefined }),
   );
-  return applyChildPatches(children, cluster.spec.patches);
+  const patched = applyChildPatches(children, cluster.spec.patches);
+  // After the patches: the rollout is the operator's to drive, one supervised step at a time.
+  return patched.ok ? { ok: true, children: withRolloutControl(patched.children, names.statefulSet, sts, input.partition) } : patched;
 }

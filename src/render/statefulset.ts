@@ -211,7 +211,8 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
           ],
         },
       },
-      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      // Replaced after the patches by the supervised rollout's partition (src/render/rollout.ts).
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: opts.replicas } },
       volumeClaimTemplates: opts.observedVolumeClaimTemplates ?? [volumeClaimTemplate(cluster)],
     },
   };

@@ -22,6 +22,7 @@ import {
   SWITCHOVER_MAX_LAG_SECONDS,
   type SemiSyncPlan,
 } from "./rules.js";
+import { pendingUpdate, planRollout, type RolloutGate, type RolloutPlan, type RolloutPod } from "./rollout.js";
 import type { Decision, DecideInput, Endpoint, Operation } from "./types.js";
 
 /** One instance with everything derived that predicates need. */
@@ -152,6 +153,8 @@ function finish(
     failingSince?: string;
     endpoints: Endpoint[];
     resync: number;
+    /** This sync's operation is the switchover that moves the primary off the pod to update next. */
+    rolloutSwitch?: boolean;
   },
 ): Decision {
   const instances = ctx.views
@@ -161,8 +164,99 @@ function finish(
   if (parts.failingSince) status.failingSince = parts.failingSince;
   const last = lastOp(ctx, parts.op);
   if (last) status.lastOperation = last;
-  const resync = parts.op.type === "none" ? parts.resync : RESYNC.afterOperation;
-  return { status, operation: parts.op, semiSync: ctx.plan, readOnlyEndpoints: parts.endpoints, resyncAfterSeconds: resync };
+  let resync = parts.op.type === "none" ? parts.resync : RESYNC.afterOperation;
+  const decision: Decision = { status, operation: parts.op, semiSync: ctx.plan, readOnlyEndpoints: parts.endpoints, resyncAfterSeconds: resync };
+  if (ctx.input.rollout) {
+    const rollout = rolloutPlan(ctx, parts);
+    decision.rollout = rollout;
+    if (rollout.phase === "Paused" || rollout.phase === "Updating") {
+      status.message = `${status.message}; ${rollout.phase === "Updating" ? "rollout: " : ""}${rollout.message}`;
+      resync = Math.min(resync, RESYNC.converging);
+      decision.resyncAfterSeconds = resync;
+    }
+  }
+  return decision;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervised rolling updates (src/topology/rollout.ts, docs/clustering.md "Rolling updates")
+
+function rolloutPods(ctx: Ctx): RolloutPod[] {
+  return ctx.views.filter((v) => v.obs.podExists).map((v) => ({ ordinal: v.ordinal, revision: v.obs.revision }));
+}
+
+/** Whether the instance's pod runs the StatefulSet's update revision. */
+function isUpdated(ctx: Ctx, v: View): boolean {
+  const r = ctx.input.rollout;
+  return r?.updateRevision !== undefined && v.obs.podExists && v.obs.revision === r.updateRevision;
+}
+
+/**
+ * Where a rollout moves the primary before its pod is updated: the most preferred ready,
+ * caught-up replica (weight > 0) that already runs the update revision; when none does yet (the
+ * primary holds the highest ordinal, which a partition always updates first), the most preferred
+ * of the others: the old primary is then updated as a replica first.
+ */
+function rolloutTarget(ctx: Ctx, p: View, roles: Map<string, RoleOf>): View | undefined {
+  const candidates = ctx.views.filter(
+    (v) =>
+      v.name !== p.name && v.inSpec && v.weight > 0 && v.obs.podReady && !v.obs.terminating && roles.get(v.name)?.role === "replica" && isCaughtUp(ctx, p, v),
+  );
+  const updated = candidates.filter((v) => isUpdated(ctx, v));
+  const best = chooseSwitchoverCandidate(updated.length > 0 ? updated : candidates);
+  return candidates.find((v) => v.name === best);
+}
+
+/** Why the next pod may not be replaced now (undefined: it may). */
+function rolloutBlocked(ctx: Ctx, p: View | undefined, state: Decision["status"]["state"]): string | undefined {
+  if (state !== "Healthy" || !p) return `waiting for the cluster to be Healthy (now ${state})`;
+  // Healthy in the status written before, too: Metacontroller applies the children before the
+  // status, so a step decided on this sync's Healthy would replace a pod while the status still
+  // says Degraded; one more sync also confirms the health was not a passing moment.
+  if (ctx.input.previous.state !== "Healthy") return `waiting for the cluster to stay Healthy (was ${ctx.input.previous.state ?? "unknown"})`;
+  const terminating = ctx.views.filter((v) => v.obs.terminating).map((v) => v.name);
+  if (terminating.length > 0) return `${terminating.join(", ")} terminating`;
+  const behind = ctx.views.filter((v) => v.inSpec && v.name !== p.name && !isCaughtUp(ctx, p, v)).map((v) => v.name);
+  if (behind.length > 0) return `${behind.join(", ")} not caught up with ${p.name}`;
+  return undefined;
+}
+
+function rolloutPlan(
+  ctx: Ctx,
+  parts: { state: Decision["status"]["state"]; primary: string; roles: Map<string, RoleOf>; rolloutSwitch?: boolean },
+): RolloutPlan {
+  const p = ctx.views.find((v) => v.name === parts.primary);
+  const alone = ctx.views.filter((v) => v.inSpec).length === 1;
+  const gate: RolloutGate = {
+    blocked: rolloutBlocked(ctx, p, parts.state),
+    primaryOrdinal: p?.ordinal,
+    primaryUpdatable: alone ? "alone" : p && rolloutTarget(ctx, p, parts.roles) ? "switchover" : "no",
+    switching: parts.rolloutSwitch === true,
+  };
+  return planRollout(ctx.input.clusterName, ctx.input.rollout, rolloutPods(ctx), gate);
+}
+
+/**
+ * The rollout's planned switchover: the primary's pod is the next to update, the cluster is
+ * otherwise Healthy and caught up, and another instance can take over.
+ */
+function rolloutSwitchover(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation | undefined {
+  const r = ctx.input.rollout;
+  const pending = pendingUpdate(r, rolloutPods(ctx));
+  if (!r || !pending || pending.next !== p.ordinal || (r.partition ?? r.replicas) <= pending.next) return undefined;
+  if (rolloutBlocked(ctx, p, healthyState(ctx, p, roles, NO_OP(""))) !== undefined) return undefined;
+  const to = rolloutTarget(ctx, p, roles);
+  if (!to) return undefined;
+  const others = ctx.views.filter((v) => v.name !== p.name && v.name !== to.name && v.probe && roles.get(v.name)?.role !== "errant");
+  const which = isUpdated(ctx, to) ? "an updated replica" : "no replica is updated yet";
+  return {
+    type: "switchover",
+    from: p.name,
+    to: to.name,
+    others: others.map((v) => v.name),
+    reason: `rolling update: ${p.name} is the next pod to update; switching to ${to.name} (${which})`,
+    leaveOldPrimaryFenced: true,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,8 +422,13 @@ function decideSwitchover(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operat
   const candidates = ctx.views.filter(
     (v) => v.name !== p.name && v.inSpec && v.obs.podReady && !v.obs.terminating && roles.get(v.name)?.role === "replica" && isCaughtUp(ctx, p, v),
   );
-  const best = chooseSwitchoverCandidate(candidates);
-  const bestView = candidates.find((v) => v.name === best);
+  // During a rollout a preference (weight) never moves the primary to a pod still to be updated:
+  // it would have to move again when that pod's turn comes (docs/clustering.md "Rolling updates").
+  const byPreferenceOnly = !p.obs.terminating && p.ordinal < ctx.input.spec.instances && p.weight > 0;
+  const rolling = pendingUpdate(ctx.input.rollout, rolloutPods(ctx)) !== undefined;
+  const pool = rolling && byPreferenceOnly ? candidates.filter((v) => isUpdated(ctx, v)) : candidates;
+  const best = chooseSwitchoverCandidate(pool);
+  const bestView = pool.find((v) => v.name === best);
   if (!best || !bestView) return undefined;
   const reason = switchoverReason(p, bestView.weight, best, ctx.input.spec.instances);
   if (!reason) return undefined;
@@ -419,12 +518,13 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
     quarantineOp(ctx, p, roles) ??
     decideSwitchover(ctx, p, roles) ??
     nextReplicaOp(ctx, p, roles) ??
+    rolloutSwitchover(ctx, p, roles) ??
     NO_OP("nothing to do");
   let primary = p.name;
   if (op.type === "switchover") {
     primary = op.to;
     roles.set(op.to, { role: "primary" });
-    roles.set(p.name, { role: "replica", message: "demoted by switchover" });
+    roles.set(p.name, { role: "replica", message: op.leaveOldPrimaryFenced ? "fenced by switchover; rejoins next" : "demoted by switchover" });
   }
   if (op.type === "configureReplica") for (const t of op.targets) roles.set(t, { role: "replica", message: "replication being configured" });
   if (op.type === "rejoin") roles.set(op.target, { role: "replica", message: "rejoining" });
@@ -433,7 +533,8 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
   const message = op.type !== "none" ? op.reason : state === "Healthy" ? `primary ${p.name}; all replicas replicating` : issues.join("; ") || "converging";
   const endpoints = healthyEndpoints(p, ctx.views, roles, op);
   const resync = state === "Healthy" ? RESYNC.healthy : RESYNC.converging;
-  return finish(ctx, { primary, roles, state, message, op, endpoints, resync });
+  const rolloutSwitch = op.type === "switchover" && op.reason.startsWith("rolling update:");
+  return finish(ctx, { primary, roles, state, message, op, endpoints, resync, rolloutSwitch });
 }
 
 /**

@@ -7,3 +7,4 @@ export type { InstanceObservation, InstanceProbe, ProbeResult, ReplicaStatus, Se
 export { chooseBootstrapCandidate, chooseFailoverCandidate, chooseSwitchoverCandidate, type RankedInstance, type Choice } from "./candidates.js";
 export * from "./rules.js";
 export * from "./gtid.js";
+export { planRollout, pendingUpdate, type RolloutObservation, type RolloutPlan, type RolloutPod, type RolloutGate, type RolloutPhase } from "./rollout.js";

@@ -73,6 +73,8 @@ export interface InstanceObservation {
   /** The Pod has a deletionTimestamp. */
   terminating: boolean;
   podIP: string | undefined;
+  /** The pod's `controller-revision-hash` label (the StatefulSet revision it runs). */
+  revision?: string | undefined;
   /** Undefined when no probe was attempted (no pod or no IP yet). */
   probe: ProbeResult | undefined;
 }

@@ -4,6 +4,7 @@
 import type { ClusterState, InstanceStatus, LastOperation, MySQLClusterSpec, MySQLClusterStatus } from "../api/cluster.js";
 import type { RankedInstance } from "./candidates.js";
 import type { InstanceObservation } from "./observation.js";
+import type { RolloutObservation, RolloutPlan } from "./rollout.js";
 import type { SemiSyncPlan } from "./rules.js";
 
 /** Everything one decision depends on; identical inputs give identical decisions. */
@@ -23,6 +24,11 @@ export interface DecideInput {
    * (docs/clustering.md "Resync"). A hung primary costs its probe's whole timeout each time.
    */
   observeSeconds?: number;
+  /**
+   * The observed StatefulSet, for supervised rolling updates (src/topology/rollout.ts). Without
+   * it no rollout is planned (`Decision.rollout` undefined), e.g. on an invalid spec.
+   */
+  rollout?: RolloutObservation;
 }
 
 /** The single operation to perform in this sync. Every operation is idempotent. */
@@ -44,7 +50,15 @@ export type Operation =
   /** Rejoin an instance that holds data but no replication (e.g. a returning old primary). */
   | { type: "rejoin"; target: string; source: string; reason: string }
   /** Planned change of primary: fence `from`, wait for `to`, promote, repoint `others`, demote `from`. */
-  | { type: "switchover"; from: string; to: string; others: string[]; reason: string }
+  | {
+      type: "switchover";
+      from: string;
+      to: string;
+      others: string[];
+      reason: string;
+      /** Skip the demotion of `from` (it stays fenced; the next sync rejoins it): rolling updates. */
+      leaveOldPrimaryFenced?: boolean;
+    }
   /**
    * Unplanned change: stop receiving on `replicas`, re-check the choice among `candidates`
    * (constrained by `constraining`), wait for `to` to apply its relay log, promote, repoint.
@@ -85,4 +99,6 @@ export interface Decision {
   semiSync: SemiSyncPlan;
   readOnlyEndpoints: Endpoint[];
   resyncAfterSeconds: number;
+  /** The StatefulSet partition and rollout phase (only with `DecideInput.rollout`). */
+  rollout?: RolloutPlan;
 }

@@ -4,8 +4,10 @@
  * one PersistentVolumeClaim `<claim>-<sts>-<ordinal>` per volumeClaimTemplate (kept on scale
  * down and delete unless persistentVolumeClaimRetentionPolicy says Delete), OrderedReady
  * (create the next pod only when all before it are Running and Ready, scale down from the
- * highest ordinal one at a time) or Parallel, RollingUpdate from the highest ordinal above the
- * partition, and status (replicas, readyReplicas, currentRevision, ...). The immutable fields of
+ * highest ordinal one at a time) or Parallel, RollingUpdate from the highest ordinal at or above
+ * the partition (one pod at a time, only while every pod is Running and Ready), pods below the
+ * partition (re)created at the current revision, whose template is kept in a ControllerRevision
+ * like Kubernetes does, and status (replicas, readyReplicas, currentRevision, ...). The immutable fields of
  * the spec are enforced on update, like the API server. ARCHITECTURE.md section 6.
  */
 import { createHash } from "node:crypto";
@@ -142,6 +144,17 @@ export class StatefulSetController {
       if (ord !== undefined) byOrdinal.set(ord, p);
     }
     const wanted = Array.from({ length: replicas }, (_, i) => start + i);
+    const strategy = stringField(spec, "updateStrategy", "type") ?? "RollingUpdate";
+    const partition = strategy === "RollingUpdate" ? (numberField(spec, "updateStrategy", "rollingUpdate", "partition") ?? 0) : 0;
+    const currentRevision = stringField(sts, "status", "currentRevision") ?? revision;
+    this.ensureRevision(sts, revision);
+    // Kubernetes: a pod below the partition is (re)created at the current revision (OnDelete:
+    // every pod at the update revision); at or above it at the update revision.
+    const revisionFor = (ord: number): { name: string; template: Record<string, unknown> } => {
+      const cur =
+        strategy === "RollingUpdate" && ord - start < partition && currentRevision !== revision ? this.revisionTemplate(sts, currentRevision) : undefined;
+      return cur ? { name: currentRevision, template: cur } : { name: revision, template: recordField(sts, "spec", "template") };
+    };
     const condemned = [...byOrdinal.keys()].filter((o) => !wanted.includes(o)).sort((a, b) => b - a);
     const retention = recordField(spec, "persistentVolumeClaimRetentionPolicy");
 
@@ -150,7 +163,7 @@ export class StatefulSetController {
       const pod = byOrdinal.get(ord);
       if (!pod) {
         this.ensureClaims(sts, ord, retention);
-        this.store.create(this.newPod(sts, ord, revision));
+        this.store.create(this.newPod(sts, ord, revisionFor(ord)));
         this.onEvent({ statefulSet: name, reason: "SuccessfulCreate", message: `create Pod ${name}-${ord}` });
         if (ordered) {
           blocked = true;
@@ -186,9 +199,7 @@ export class StatefulSetController {
     }
     if (stringField(retention, "whenScaled") === "Delete") this.deleteScaledClaims(sts, wanted, byOrdinal);
 
-    const strategy = stringField(spec, "updateStrategy", "type") ?? "RollingUpdate";
     if (strategy === "RollingUpdate" && !blocked && condemned.length === 0) {
-      const partition = numberField(spec, "updateStrategy", "rollingUpdate", "partition") ?? 0;
       const live = wanted.map((o) => byOrdinal.get(o)).filter((p): p is KObject => p !== undefined);
       const allReady = live.length === wanted.length && live.every(podRunningAndReady);
       if (allReady) {
@@ -209,9 +220,44 @@ export class StatefulSetController {
     }
   }
 
-  private newPod(sts: KObject, ordinal: number, revision: string): KObject {
+  /** The ControllerRevision `<revision>` holding the template (created once, owned by the StatefulSet). */
+  private ensureRevision(sts: KObject, revision: string): void {
+    const ns = namespaceOf(sts);
+    if (this.store.get("apps/v1", "ControllerRevision", ns, revision)) return;
+    const existing = this.store.list({ kind: "ControllerRevision", namespace: ns }).filter((r) => controllerOf(r)?.uid === sts.metadata.uid);
+    this.store.create({
+      apiVersion: "apps/v1",
+      kind: "ControllerRevision",
+      metadata: {
+        name: revision,
+        namespace: ns,
+        labels: { ...((recordField(sts, "spec", "selector").matchLabels as Record<string, string> | undefined) ?? {}) },
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata.name, uid: sts.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+        ],
+      },
+      data: { spec: { template: clone(recordField(sts, "spec", "template")) } },
+      revision: Math.max(0, ...existing.map((r) => numberField(r, "revision") ?? 0)) + 1,
+    });
+    // Kubernetes keeps revisionHistoryLimit (10) old revisions besides the current and update ones.
+    const current = stringField(sts, "status", "currentRevision");
+    const old = existing
+      .filter((r) => r.metadata.name !== current && r.metadata.name !== revision)
+      .sort((a, b) => (numberField(a, "revision") ?? 0) - (numberField(b, "revision") ?? 0));
+    for (const r of old.slice(0, Math.max(0, old.length - 10))) this.store.delete("apps/v1", "ControllerRevision", namespaceOf(r), r.metadata.name);
+  }
+
+  private revisionTemplate(sts: KObject, revision: string): Record<string, unknown> | undefined {
+    const rev = this.store.get("apps/v1", "ControllerRevision", namespaceOf(sts), revision);
+    if (!rev || controllerOf(rev)?.uid !== sts.metadata.uid) return undefined;
+    const template = recordField(rev, "data", "spec", "template");
+    return Object.keys(template).length > 0 ? template : undefined;
+  }
+
+  private newPod(sts: KObject, ordinal: number, rev: { name: string; template: Record<string, unknown> }): KObject {
     const name = `${sts.metadata.name}-${ordinal}`;
-    const template = clone(recordField(sts, "spec", "template"));
+    const revision = rev.name;
+    const template = clone(rev.template);
     const meta = recordField(template, "metadata");
     const spec = clone(recordField(template, "spec"));
     const volumes = arrayField(spec, "volumes").filter(isRecord);
