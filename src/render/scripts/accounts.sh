@@ -42,11 +42,12 @@ CREDENTIALS_DIR="${METAMYSQL_CREDENTIALS_DIR:?METAMYSQL_CREDENTIALS_DIR must be 
 # --master-data=2, mysqldump --single-transaction --source-data=2 --set-gtid-purged=ON
 # --no-tablespaces; --all-databases --routines --events --triggers), plus SHOW SLAVE|REPLICA
 # STATUS to choose the source: no replication control (the dump never stops a replica's
-# applier), no SUPER.
+# applier), no SUPER. MariaDB also PROCESS: the agent sidecar's physical copy (mariadb-backup
+# --backup needs RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR; src/agent/server.ts).
 case "$FLAVOR" in
   mariadb)
     OPERATOR_GRANTS=("PROCESS, RELOAD, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN ON *.*")
-    BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR"
+    BACKUP_PRIVILEGES="SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR"
     ;;
   mysql)
     OPERATOR_GRANTS=(
