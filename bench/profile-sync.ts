@@ -65,6 +65,7 @@ for (let i = 0; i < N; i++) {
       credentials: creds.credentials,
       backupPassword: creds.backupPassword,
       backupSigningKey: creds.backupSigningKey,
+      agentToken: creds.agentToken,
       primary: "shop0-0",
       readOnlyEndpoints: [],
       operatorNamespace: ctx.config.OPERATOR_NAMESPACE,

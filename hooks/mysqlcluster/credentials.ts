@@ -6,6 +6,7 @@ import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
 import {
   readSecretPasswords,
+  resolveAgentToken,
   resolveBackupPassword,
   resolveBackupSigningKey,
   resolveGeneratedCredentials,
@@ -23,11 +24,12 @@ export function credentialsOf(
   cluster: Cluster,
   parsed: ParsedSync,
   generate: () => string,
-): { credentials: Credentials; backupPassword: string; backupSigningKey: string; ready: boolean; problem?: string } {
+): { credentials: Credentials; backupPassword: string; backupSigningKey: string; agentToken: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
   const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
   const backupSigningKey = resolveBackupSigningKey(backupSecret?.success ? backupSecret.data : undefined, generate);
+  const agentToken = resolveAgentToken(backupSecret?.success ? backupSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
     const found = readSecretPasswords(findSecret(parsed.secrets, name));
@@ -38,11 +40,18 @@ export function credentialsOf(
       "replication-password": found["replication-password"] ?? "",
     };
     if (missing.length > 0)
-      return { credentials, backupPassword, backupSigningKey, ready: false, problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}` };
-    return { credentials, backupPassword, backupSigningKey, ready: true };
+      return {
+        credentials,
+        backupPassword,
+        backupSigningKey,
+        agentToken,
+        ready: false,
+        problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}`,
+      };
+    return { credentials, backupPassword, backupSigningKey, agentToken, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, ready: observed !== undefined };
+  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, agentToken, ready: observed !== undefined };
 }

@@ -66,6 +66,7 @@ export interface StillRunning {
   credentials: Credentials;
   backupPassword: string;
   backupSigningKey: string;
+  agentToken: string;
   /** Where the hook server runs (EnvConfig OPERATOR_NAMESPACE): the children render needs it. */
   operatorNamespace: string;
 }
@@ -110,6 +111,7 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     credentials: running.credentials,
     backupPassword: running.backupPassword,
     backupSigningKey: running.backupSigningKey,
+    agentToken: running.agentToken,
     operatorNamespace: running.operatorNamespace,
     primary: decision.status.currentPrimary || undefined,
     readOnlyEndpoints: decision.readOnlyEndpoints.map((e) => ({ podName: e.name, ip: e.ip })),
@@ -163,7 +165,7 @@ function stillRunning(
   cluster: Cluster,
   lastValid: Cluster,
   decision: Decision,
-  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string },
+  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string; agentToken: string },
   ctx: HookContext,
 ): StillRunning {
   return {
@@ -173,6 +175,7 @@ function stillRunning(
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
+    agentToken: creds.agentToken,
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
   };
 }
@@ -291,6 +294,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     credentials: creds.credentials,
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
+    agentToken: creds.agentToken,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),

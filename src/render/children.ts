@@ -2,7 +2,8 @@
  * All desired children of a cluster, in a fixed order, with `spec.patches` applied last.
  * Pure and deterministic: the same input gives byte-identical output.
  */
-import type { Cluster } from "../api/cluster.js";
+import { agentEnabled, type Cluster } from "../api/cluster.js";
+import { AGENT_DONORS_FILE } from "../api/constants.js";
 import type { Child, KubeObject } from "../api/k8s.js";
 import { buildScheduleCronJobs, type ClusterBackupSources } from "../backup/cluster-children.js";
 import { buildConfigMap, configFiles, configHash } from "./configmap.js";
@@ -30,9 +31,14 @@ export interface RenderInput {
   backupPassword: string;
   /** Backup signing key (same Secret, key `signing-key`, docs/backups.md "Signed backups"). */
   backupSigningKey: string;
+  /** The agents' token (same Secret, key `agent-token`, src/agent/). */
+  agentToken: string;
   /** Pod name of the current primary, if any. */
   primary: string | undefined;
-  /** Pods served by `<c>-ro`. */
+  /**
+   * Pods served by `<c>-ro`: the caught-up replicas, else the primary alone. Also the donors a
+   * fresh instance clones from (ConfigMap file `agent-donors`, when the agent runs).
+   */
   readOnlyEndpoints: readonly ReadOnlyEndpoint[];
   /** StatefulSet replicas; defaults to spec.instances. */
   replicas?: number;
@@ -74,17 +80,27 @@ export function renderConfig(cluster: Cluster): RenderedConfig {
   return { data: { ...files.database, ...files.backupOnly }, hash: configHash(files.database) };
 }
 
+/**
+ * The donors file of ConfigMap `<c>-config` (src/agent/clone.ts parses it): `<pod> <ip>` per
+ * line, in the order a fresh instance tries them; empty when there is none yet.
+ */
+export function agentDonors(endpoints: readonly ReadOnlyEndpoint[]): string {
+  return endpoints.map((e) => `${e.podName} ${e.ip}\n`).join("");
+}
+
 /** Renders every child of the cluster. */
 export function renderChildren(input: RenderInput): RenderResult {
   const { cluster } = input;
   const names = childNames(cluster.name);
   const config = input.config ?? renderConfig(cluster);
   const data = { ...config.data };
+  // Not part of the hash (pods read it at start only): a changing donor list never rolls the pods.
+  if (agentEnabled(cluster.spec)) data[AGENT_DONORS_FILE] = agentDonors(input.readOnlyEndpoints);
   const hash = config.hash;
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
-  children.push(buildBackupCredentialsSecret(cluster, input.backupPassword, input.backupSigningKey));
+  children.push(buildBackupCredentialsSecret(cluster, input.backupPassword, input.backupSigningKey, input.agentToken));
   children.push(
     buildConfigMap(cluster, data),
     buildHeadlessService(cluster),

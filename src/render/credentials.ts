@@ -4,7 +4,7 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import { createHash } from "node:crypto";
-import { SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
+import { SECRET_AGENT_TOKEN, SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
 import { childNames, standardLabels } from "../api/names.js";
 
@@ -85,8 +85,20 @@ export function resolveBackupSigningKey(observed: Secret | undefined, generate: 
   return createHash("sha256").update(`${generate()}\n${generate()}`).digest("hex");
 }
 
-/** The Secret `<c>-backup-credentials`: the backup account's password and the signing key. */
-export function buildBackupCredentialsSecret(cluster: Cluster, password: string, signingKey: string): Child {
+/**
+ * The agent token (Secret `<c>-backup-credentials`, key `agent-token`): what a pod presents to
+ * another pod's agent for a physical copy (src/agent/). Operator-owned like the backup password
+ * (so also with credentialsSecretName, whose Secret the operator does not write): generated once,
+ * then carried over from the observed Secret.
+ */
+export function resolveAgentToken(observed: Secret | undefined, generate: () => string): string {
+  const encoded = observed?.data?.[SECRET_AGENT_TOKEN];
+  const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_AGENT_TOKEN];
+  return value || generate();
+}
+
+/** The Secret `<c>-backup-credentials`: the backup account's password, the signing key and the agent token. */
+export function buildBackupCredentialsSecret(cluster: Cluster, password: string, signingKey: string, agentToken: string): Child {
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -95,6 +107,7 @@ export function buildBackupCredentialsSecret(cluster: Cluster, password: string,
     data: {
       [SECRET_BACKUP_PASSWORD]: Buffer.from(password, "utf8").toString("base64"),
       [SECRET_BACKUP_SIGNING_KEY]: Buffer.from(signingKey, "utf8").toString("base64"),
+      [SECRET_AGENT_TOKEN]: Buffer.from(agentToken, "utf8").toString("base64"),
     },
   };
 }

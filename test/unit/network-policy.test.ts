@@ -84,6 +84,7 @@ describe("NetworkPolicy <c>", () => {
       credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
       backupPassword: "b",
       backupSigningKey: "a".repeat(64),
+      agentToken: "agent-token",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",

@@ -35,6 +35,7 @@ function input(spec: MySQLClusterSpecInput = {}): RenderInput {
     credentials: { "root-password": "r", "operator-password": "o", "replication-password": "p" },
     backupPassword: "b",
     backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    agentToken: "agent-token",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     backupSources: { sources: [{ pod: "shop-1", ip: "10.0.0.2" }], primary: { pod: "shop-0", ip: "10.0.0.1" } },

@@ -11,6 +11,7 @@ import {
   readSecretPasswords,
   resolveBackupPassword,
   resolveBackupSigningKey,
+  resolveAgentToken,
   SIGNING_KEY_PATTERN,
   resolveGeneratedCredentials,
 } from "../../src/render/credentials.js";
@@ -141,11 +142,18 @@ describe("credentials", () => {
     expect(s["type"]).toBe("Opaque");
   });
   it("the backup account's password lives in its own operator-owned Secret, generated once and then kept", () => {
-    const s = buildBackupCredentialsSecret(cluster(), "bk", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") as AnyObj;
+    const s = buildBackupCredentialsSecret(cluster(), "bk", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tok") as AnyObj;
     expect(s["metadata"].name).toBe("shop-backup-credentials");
-    expect(Object.keys(s["data"])).toEqual(["password", "signing-key"]);
+    expect(Object.keys(s["data"])).toEqual(["password", "signing-key", "agent-token"]);
     expect(resolveBackupPassword(s as never, () => "new")).toBe("bk");
     expect(resolveBackupPassword(undefined, () => "new")).toBe("new");
+  });
+
+  it("the agent token: generated once, then carried over from <c>-backup-credentials (also with credentialsSecretName)", () => {
+    const token = resolveAgentToken(undefined, () => "generated");
+    expect(token).toBe("generated");
+    const secret = buildBackupCredentialsSecret(cluster(), "bk", "a".repeat(64), token) as never;
+    expect(resolveAgentToken(secret, () => "new")).toBe("generated");
   });
 
   it("the backup signing key: 64 hex digits generated once, then carried over (never regenerated), also with credentialsSecretName", () => {
@@ -155,10 +163,10 @@ describe("credentials", () => {
     expect(key).toMatch(SIGNING_KEY_PATTERN);
     expect(n).toBe(2); // two CSPRNG passwords hashed into 32 bytes
     expect(resolveBackupSigningKey(undefined, generate)).not.toBe(key);
-    const secret = buildBackupCredentialsSecret(cluster(), "bk", key) as never;
+    const secret = buildBackupCredentialsSecret(cluster(), "bk", key, "tok") as never;
     expect(resolveBackupSigningKey(secret, () => "new")).toBe(key);
     // Edited by hand to something else: kept (backups then fail saying so), not silently replaced.
-    const edited = buildBackupCredentialsSecret(cluster(), "bk", "not-hex") as never;
+    const edited = buildBackupCredentialsSecret(cluster(), "bk", "not-hex", "tok") as never;
     expect(resolveBackupSigningKey(edited, () => "new")).toBe("not-hex");
     // With the user's own credentials Secret the key still lives in <c>-backup-credentials.
     const r = renderChildren({
@@ -167,6 +175,7 @@ describe("credentials", () => {
       credentials: CREDS,
       backupPassword: "b",
       backupSigningKey: key,
+      agentToken: "agent-token",
       operatorNamespace: "ops",
       primary: undefined,
       readOnlyEndpoints: [],
@@ -413,6 +422,7 @@ describe("config hash", () => {
       credentials: CREDS,
       backupPassword: "b",
       backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      agentToken: "agent-token",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",
@@ -438,6 +448,7 @@ describe("renderChildren", () => {
     credentials: CREDS,
     backupPassword: "backup-pw",
     backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    agentToken: "agent-token",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     operatorNamespace: "ops",
