@@ -110,8 +110,8 @@ describe("backup pods run the scripts from the cluster's ConfigMap", () => {
       observedVolumeClaimTemplates: undefined,
     }) as AnyObj;
     const init = (sts["spec"].template.spec.initContainers as AnyObj[]).find((c) => c.name === "fetch-latest-seed");
-    expect(init.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
-    expect(init.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
+    expect(init?.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
+    expect(init?.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
   });
 });
 
