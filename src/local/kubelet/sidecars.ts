@@ -8,6 +8,7 @@
  * to the pod's log, their starts and exits are pod events. docs/local-runtime.md (kubelet).
  */
 import { arrayField, isRecord, namespaceOf, stringField, type KObject } from "../apiserver/objects.js";
+import { missingAgentToolsMessage } from "../node/binaries.js";
 import type { SupervisedProcess } from "../node/process.js";
 import { abortableSleep, crashLoopDelay, formatBackoff, resolveContainer, spawnContainer, waitingReason, type ContainerHost } from "./containers.js";
 
@@ -37,7 +38,12 @@ export class Sidecars {
 
   /** Starts every sidecar (no-op when there are none). */
   start(): void {
-    this.loops = Sidecars.of(this.pod()).map((c) => this.supervise(c));
+    const sidecars = Sidecars.of(this.pod());
+    // The agent serves copies with the host's mariadb-backup: say so when it cannot.
+    const agent = sidecars.find((c) => arrayField(c, "command")[0] === "metamysql");
+    const missing = agent ? missingAgentToolsMessage() : undefined;
+    if (missing) this.host.emit(this.pod().metadata.name, "AgentToolsMissing", missing);
+    this.loops = sidecars.map((c) => this.supervise(c));
   }
 
   /** Stops them: SIGTERM, SIGKILL after `graceMs`; resolves when all exited. */
