@@ -203,13 +203,17 @@ export class PodWorker {
       }
       this.backoff.restarting();
     }
+    // Every container stops at once, as in Kubernetes; the status says "exited" only when all
+    // have (so the pod's removal follows its last status as before the sidecars existed).
+    const sidecarsStopped = this.sidecars?.stop(Math.min(this.graceSeconds, 30) * 1000);
     if (this.proc) {
       const proc = this.proc;
-      await this.killContainer(proc, !this.shuttingDown);
+      await Promise.all([this.killContainer(proc, !this.shuttingDown), sidecarsStopped]);
       this.recordExit(proc.exit ?? (await proc.exited));
+    } else if (sidecarsStopped) {
+      await sidecarsStopped;
     }
     this.stopProbes();
-    await this.sidecars?.stop(Math.min(this.graceSeconds, 30) * 1000);
     if (!this.shuttingDown) {
       removePodDirs(this.pod, this.k.layout);
       this.k.store.remove(this.pod.apiVersion, this.pod.kind, namespaceOf(this.pod), this.name);
