@@ -36,7 +36,8 @@ const LAYERS = {
   hook: ["api", "render", "topology", "mysql", "backup", "metrics"],
   server: ["api", "metrics", "hook"],
   local: ["api"],
-  cli: ["api", "local", "server", "metrics"],
+  agent: ["api", "mysql"],
+  cli: ["api", "local", "server", "metrics", "agent"],
 };
 
 export default tseslint.config(
@@ -66,6 +67,7 @@ export default tseslint.config(
         { type: "mysql", pattern: "src/mysql" },
         { type: "backup", pattern: "src/backup" },
         { type: "local", pattern: "src/local" },
+        { type: "agent", pattern: "src/agent" },
         { type: "cli", pattern: "src/cli" },
         { type: "server", pattern: "src/server" },
         { type: "metrics", pattern: "src/metrics" },

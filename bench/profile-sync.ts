@@ -66,6 +66,7 @@ for (let i = 0; i < N; i++) {
       backupPassword: creds.backupPassword,
       backupSigningKey: creds.backupSigningKey,
       appsPassword: "apps-pw",
+      agentToken: creds.agentToken,
       primary: "shop0-0",
       readOnlyEndpoints: [],
       operatorNamespace: ctx.config.OPERATOR_NAMESPACE,

@@ -6,6 +6,7 @@ import { SecretSchema } from "../../src/api/k8s.js";
 import { findObserved } from "../../src/render/children.js";
 import {
   readSecretPasswords,
+  resolveAgentToken,
   resolveAppsPassword,
   resolveBackupPassword,
   resolveBackupSigningKey,
@@ -24,7 +25,7 @@ export function credentialsOf(
   cluster: Cluster,
   parsed: ParsedSync,
   generate: () => string,
-): { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string; ready: boolean; problem?: string } {
+): { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string; agentToken: string; ready: boolean; problem?: string } {
   const backupObj = findObserved(parsed.children, "Secret", childNames(cluster.name).backupSecret);
   const backupSecret = backupObj ? SecretSchema.safeParse(backupObj) : undefined;
   const backupPassword = resolveBackupPassword(backupSecret?.success ? backupSecret.data : undefined, generate);
@@ -32,6 +33,9 @@ export function credentialsOf(
   const appsObj = findObserved(parsed.children, "Secret", childNames(cluster.name).appsSecret);
   const appsSecret = appsObj ? SecretSchema.safeParse(appsObj) : undefined;
   const appsPassword = resolveAppsPassword(appsSecret?.success ? appsSecret.data : undefined, generate);
+  const agentObj = findObserved(parsed.children, "Secret", childNames(cluster.name).agentSecret);
+  const agentSecret = agentObj ? SecretSchema.safeParse(agentObj) : undefined;
+  const agentToken = resolveAgentToken(agentSecret?.success ? agentSecret.data : undefined, generate);
   if (cluster.spec.credentialsSecretName) {
     const name = cluster.spec.credentialsSecretName;
     const found = readSecretPasswords(findSecret(parsed.secrets, name));
@@ -47,13 +51,21 @@ export function credentialsOf(
         backupPassword,
         backupSigningKey,
         appsPassword,
+        agentToken,
         ready: false,
         problem: `Secret ${name} is missing or lacks keys: ${missing.join(", ")}`,
       };
-    return { credentials, backupPassword, backupSigningKey, appsPassword, ready: true };
+    return { credentials, backupPassword, backupSigningKey, appsPassword, agentToken, ready: true };
   }
   const obj = findObserved(parsed.children, "Secret", childNames(cluster.name).secret);
   const secret = obj ? SecretSchema.safeParse(obj) : undefined;
   const observed = secret?.success ? secret.data : undefined;
-  return { credentials: resolveGeneratedCredentials(observed, generate), backupPassword, backupSigningKey, appsPassword, ready: observed !== undefined };
+  return {
+    credentials: resolveGeneratedCredentials(observed, generate),
+    backupPassword,
+    backupSigningKey,
+    appsPassword,
+    agentToken,
+    ready: observed !== undefined,
+  };
 }

@@ -69,6 +69,7 @@ export interface StillRunning {
   backupPassword: string;
   backupSigningKey: string;
   appsPassword: string;
+  agentToken: string;
   /** Where the hook server runs (EnvConfig OPERATOR_NAMESPACE): the children render needs it. */
   operatorNamespace: string;
 }
@@ -114,6 +115,7 @@ function childrenFollowingPrimary(parsed: ParsedSync, running: StillRunning): Ch
     backupPassword: running.backupPassword,
     appsPassword: running.appsPassword,
     backupSigningKey: running.backupSigningKey,
+    agentToken: running.agentToken,
     operatorNamespace: running.operatorNamespace,
     primary: decision.status.currentPrimary || undefined,
     readOnlyEndpoints: decision.readOnlyEndpoints.map((e) => ({ podName: e.name, ip: e.ip })),
@@ -171,7 +173,7 @@ function stillRunning(
   cluster: Cluster,
   lastValid: Cluster,
   decision: Decision,
-  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string },
+  creds: { credentials: Credentials; backupPassword: string; backupSigningKey: string; appsPassword: string; agentToken: string },
   ctx: HookContext,
 ): StillRunning {
   return {
@@ -182,6 +184,7 @@ function stillRunning(
     backupPassword: creds.backupPassword,
     backupSigningKey: creds.backupSigningKey,
     appsPassword: creds.appsPassword,
+    agentToken: creds.agentToken,
     operatorNamespace: ctx.config.OPERATOR_NAMESPACE,
   };
 }
@@ -356,6 +359,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
     backupSigningKey: creds.backupSigningKey,
     appsPassword: creds.appsPassword,
     applied,
+    agentToken: creds.agentToken,
     primary: primary || undefined,
     readOnlyEndpoints: (decision?.readOnlyEndpoints ?? []).map((e) => ({ podName: e.name, ip: e.ip })),
     replicas: desiredReplicas(cluster, primary),

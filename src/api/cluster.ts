@@ -266,6 +266,30 @@ const MysqlConfigSchema = z
   })
   .meta({ description: "Extra [mysqld] options; options the operator owns are rejected." });
 
+/** The project's agent image (deploy/images/agent/Dockerfile): the flavor's server image plus node and metamysql. */
+export const AGENT_IMAGE_REPOSITORY = "ghcr.io/metamysql/agent";
+export const AGENT_IMAGE_RELEASE = "0.1.0";
+
+/**
+ * `spec.agent`: the sidecar in every database pod that serves a physical copy of its instance,
+ * and the init step that seeds a fresh data dir from a donor's copy (docs/clustering.md
+ * "Cloning new replicas"). MariaDB only (MySQL clones with the CLONE plugin, not yet wired).
+ */
+export const AgentSpecSchema = z
+  .object({
+    enabled: z.boolean().default(true).meta({ description: "Run the agent sidecar and seed new replicas by physical clone (flavor mariadb)." }),
+    image: z
+      .string()
+      .max(512)
+      .regex(new RegExp(IMAGE_PATTERN), "must be an image reference such as registry.local/metamysql-agent:0.1.0-mariadb-11.4")
+      .optional()
+      .meta({
+        description:
+          "Agent image (metamysql plus the flavor's backup tools, of the server's exact version); defaults to ghcr.io/metamysql/agent:<release>-<flavor>-<version>.",
+      }),
+  })
+  .meta({ description: "The agent sidecar: physical copies for seeding new replicas." });
+
 export const MySQLClusterSpecSchema = z
   .object({
     flavor: FlavorSchema.default("mysql").meta({
@@ -319,6 +343,7 @@ export const MySQLClusterSpecSchema = z
     backups: ClusterBackupsSchema.optional(),
     initDB: InitDBSchema.optional(),
     networkPolicy: NetworkPolicySpecSchema.default({ enabled: true }),
+    agent: AgentSpecSchema.optional(),
     patches: z.array(ChildPatchSchema).default([]).meta({
       description:
         "RFC 6902 patches applied to the rendered children, last; a patched child must keep its namespace, identity, standard labels and owners, Pod Security restricted pods, no Service externalIPs or ExternalName; EndpointSlices are not patchable.",
@@ -351,6 +376,18 @@ export function imageFor(spec: MySQLClusterSpec): string {
   if (spec.image) return spec.image;
   const img = spec.flavor === "mariadb" ? { repository: "docker.io/library/mariadb" } : { repository: "docker.io/library/mysql" };
   return `${img.repository}:${versionFor(spec)}`;
+}
+
+/** Whether the pods run the agent sidecar and its clone step (MariaDB, unless spec.agent.enabled is false). */
+export function agentEnabled(spec: MySQLClusterSpec): boolean {
+  return spec.flavor === "mariadb" && spec.agent?.enabled !== false;
+}
+
+/** The agent image: spec.agent.image, else the project's build for this flavor and server version (tag without digest). */
+export function agentImageFor(spec: MySQLClusterSpec): string {
+  if (spec.agent?.image) return spec.agent.image;
+  const version = versionFor(spec).split("@")[0] ?? versionFor(spec);
+  return `${AGENT_IMAGE_REPOSITORY}:${AGENT_IMAGE_RELEASE}-${spec.flavor}-${version}`;
 }
 
 export function versionFor(spec: MySQLClusterSpec): string {

@@ -128,6 +128,21 @@ export const SECRET_BACKUP_PASSWORD = "password";
  * (docs/backups.md "Signed backups").
  */
 export const SECRET_BACKUP_SIGNING_KEY = "signing-key";
+/**
+ * The agent sidecar (src/agent/, docs/clustering.md "Cloning new replicas"): serves a physical
+ * copy of its instance on the pod IP, port `agent`, to requests bearing the token in
+ * `<c>-agent-credentials` key `agent-token` (operator-owned, also with credentialsSecretName),
+ * mounted as a file into the agent and the seeding init container only.
+ */
+export const AGENT_CONTAINER_NAME = "agent";
+export const AGENT_INIT_CONTAINER_NAME = "clone";
+export const AGENT_PORT_NAME = "agent";
+export const AGENT_PORT = 8081;
+export const SECRET_AGENT_TOKEN = "agent-token";
+export const AGENT_TOKEN_VOLUME = "agent-token";
+export const AGENT_TOKEN_DIR = "/etc/metamysql-agent";
+/** ConfigMap `<c>-config` file listing the donors a fresh instance clones from (`<pod> <ip>` lines). */
+export const AGENT_DONORS_FILE = "agent-donors";
 /** Where backup and seeding containers find signing keys (files, never env or argv). */
 export const SIGNING_KEY_DIR = "/etc/metamysql-signing";
 

@@ -30,6 +30,8 @@ export function childNames(c: string): {
   appliedSecret: string;
   /** The apps account's password (MySQLDatabase/MySQLUser hooks), operator-owned. */
   appsSecret: string;
+  /** The agents' token (src/agent/), operator-owned. */
+  agentSecret: string;
   config: string;
   headless: string;
   readWrite: string;
@@ -43,6 +45,7 @@ export function childNames(c: string): {
     backupSecret: `${c}-backup-credentials`,
     appliedSecret: `${c}-applied-credentials`,
     appsSecret: `${c}-apps-credentials`,
+    agentSecret: `${c}-agent-credentials`,
     config: `${c}-config`,
     headless: `${c}-instances`,
     readWrite: c,

@@ -1,5 +1,5 @@
 /**
- * The `metamysql` command: serve, render, local. ARCHITECTURE.md section 6.
+ * The `metamysql` command: serve, render, local, agent. ARCHITECTURE.md section 6.
  */
 import { runRender } from "./render.js";
 import { runServe } from "./serve.js";
@@ -13,6 +13,7 @@ const USAGE = `usage: metamysql <command>
   local status [--state-dir DIR] [--json]
   local kill POD [--signal KILL|STOP|CONT] [--state-dir DIR]
   local delete [--state-dir DIR]
+  agent serve|clone                           the database pods' agent sidecar / seeding step
 `;
 
 /** Runs the command line; returns the exit code. */
@@ -26,6 +27,10 @@ export async function main(argv: string[]): Promise<number> {
     case "local": {
       const local = await import("./local.js");
       return local.runLocal(rest);
+    }
+    case "agent": {
+      const agent = await import("../agent/cli.js");
+      return agent.runAgent(rest);
     }
     case undefined:
     case "help":

@@ -2,11 +2,13 @@
  * All desired children of a cluster, in a fixed order, with `spec.patches` applied last.
  * Pure and deterministic: the same input gives byte-identical output.
  */
-import type { Cluster } from "../api/cluster.js";
+import { agentEnabled, type Cluster } from "../api/cluster.js";
+import { AGENT_DONORS_FILE } from "../api/constants.js";
 import type { Child, KubeObject } from "../api/k8s.js";
 import { buildScheduleCronJobs, type ClusterBackupSources } from "../backup/cluster-children.js";
 import { buildConfigMap, configFiles, configHash } from "./configmap.js";
 import {
+  buildAgentCredentialsSecret,
   buildAppliedCredentialsSecret,
   buildAppsCredentialsSecret,
   buildBackupCredentialsSecret,
@@ -38,6 +40,8 @@ export interface RenderInput {
   backupPassword: string;
   /** Backup signing key (same Secret, key `signing-key`, docs/backups.md "Signed backups"). */
   backupSigningKey: string;
+  /** The agents' token (same Secret, key `agent-token`, src/agent/). */
+  agentToken: string;
   /** The apps account's password (Secret `<c>-apps-credentials`, MySQLDatabase/MySQLUser hooks). */
   appsPassword: string;
   /**
@@ -48,7 +52,10 @@ export interface RenderInput {
   applied?: AppliedCredentials;
   /** Pod name of the current primary, if any. */
   primary: string | undefined;
-  /** Pods served by `<c>-ro`. */
+  /**
+   * Pods served by `<c>-ro`: the caught-up replicas, else the primary alone. Also the donors a
+   * fresh instance clones from (ConfigMap file `agent-donors`, when the agent runs).
+   */
   readOnlyEndpoints: readonly ReadOnlyEndpoint[];
   /** StatefulSet replicas; defaults to spec.instances. */
   replicas?: number;
@@ -96,18 +103,29 @@ export function renderConfig(cluster: Cluster): RenderedConfig {
   return { data: { ...files.database, ...files.backupOnly }, hash: configHash(files.database) };
 }
 
+/**
+ * The donors file of ConfigMap `<c>-config` (src/agent/clone.ts parses it): `<pod> <ip>` per
+ * line, in the order a fresh instance tries them; empty when there is none yet.
+ */
+export function agentDonors(endpoints: readonly ReadOnlyEndpoint[]): string {
+  return endpoints.map((e) => `${e.podName} ${e.ip}\n`).join("");
+}
+
 /** Renders every child of the cluster. */
 export function renderChildren(input: RenderInput): RenderResult {
   const { cluster } = input;
   const names = childNames(cluster.name);
   const config = input.config ?? renderConfig(cluster);
   const data = { ...config.data };
+  // Not part of the hash (pods read it at start only): a changing donor list never rolls the pods.
+  if (agentEnabled(cluster.spec)) data[AGENT_DONORS_FILE] = agentDonors(input.readOnlyEndpoints);
   const hash = config.hash;
   const sts = findObserved(input.observed, "StatefulSet", names.statefulSet);
   const children: Child[] = [];
   if (!cluster.spec.credentialsSecretName) children.push(buildCredentialsSecret(cluster, input.credentials));
   children.push(buildBackupCredentialsSecret(cluster, input.backupPassword, input.backupSigningKey));
   children.push(buildAppsCredentialsSecret(cluster, input.appsPassword));
+  children.push(buildAgentCredentialsSecret(cluster, input.agentToken));
   const applied = input.applied ?? {
     passwords: { ...input.credentials, "backup-password": input.backupPassword, "apps-password": input.appsPassword },
     rootGeneration: 0,

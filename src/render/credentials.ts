@@ -4,7 +4,7 @@
  */
 import type { Cluster } from "../api/cluster.js";
 import { createHash } from "node:crypto";
-import { SECRET_APPS_PASSWORD, SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
+import { SECRET_AGENT_TOKEN, SECRET_APPS_PASSWORD, SECRET_BACKUP_PASSWORD, SECRET_BACKUP_SIGNING_KEY, SECRET_KEYS } from "../api/constants.js";
 import type { Child, Secret } from "../api/k8s.js";
 import { childNames, standardLabels } from "../api/names.js";
 
@@ -85,6 +85,20 @@ export function resolveBackupSigningKey(observed: Secret | undefined, generate: 
   return createHash("sha256").update(`${generate()}\n${generate()}`).digest("hex");
 }
 
+/**
+ * The agent token (Secret `<c>-agent-credentials`, key `agent-token`): what a pod presents to
+ * another pod's agent for a physical copy (src/agent/). Operator-owned (so also with
+ * credentialsSecretName, whose Secret the operator does not write): generated once, then carried
+ * over from the observed Secret. A Secret of its own, not a key of `<c>-backup-credentials`:
+ * Secrets are children Metacontroller never updates (OnDelete), so a cluster created before the
+ * agent existed would never get the key, and its pods, which mount it, would never start.
+ */
+export function resolveAgentToken(observed: Secret | undefined, generate: () => string): string {
+  const encoded = observed?.data?.[SECRET_AGENT_TOKEN];
+  const value = encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : observed?.stringData?.[SECRET_AGENT_TOKEN];
+  return value || generate();
+}
+
 /** The Secret `<c>-backup-credentials`: the backup account's password and the signing key. */
 export function buildBackupCredentialsSecret(cluster: Cluster, password: string, signingKey: string): Child {
   return {
@@ -96,6 +110,17 @@ export function buildBackupCredentialsSecret(cluster: Cluster, password: string,
       [SECRET_BACKUP_PASSWORD]: Buffer.from(password, "utf8").toString("base64"),
       [SECRET_BACKUP_SIGNING_KEY]: Buffer.from(signingKey, "utf8").toString("base64"),
     },
+  };
+}
+
+/** The Secret `<c>-agent-credentials`: the agents' token. */
+export function buildAgentCredentialsSecret(cluster: Cluster, agentToken: string): Child {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: childNames(cluster.name).agentSecret, labels: standardLabels(cluster) },
+    type: "Opaque",
+    data: { [SECRET_AGENT_TOKEN]: Buffer.from(agentToken, "utf8").toString("base64") },
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * NetworkPolicy `<c>`: who may reach the database pods (ARCHITECTURE.md section 3, README
  * "Security model"). It selects exactly the cluster's database pods and admits, on 3306:
- * - the cluster's own pods (replicas connect to the primary; clones and rebuilds between them);
+ * - the cluster's own pods (replicas connect to the primary), and on the agent port (8081, when
+ *   the agent sidecar runs) for the physical copies a fresh instance clones from a donor;
  * - the hook server's pods, in the operator namespace (probes and orchestration at the pod IPs);
  * - the cluster's backup pods (scheduled, final and MySQLBackup Jobs dump over 3306);
  * - the clients of `spec.networkPolicy.clients`; when that is omitted, every pod of the cluster's
@@ -9,10 +10,12 @@
  *   LoadBalancer). An empty list admits no application client.
  * Ingress only: the database pods' own connections (replication to the primary, S3 downloads of
  * seeding init containers, DNS) are not restricted here. Kubelet probes are exec probes and are
- * not subject to NetworkPolicy. Pure and deterministic.
+ * not subject to NetworkPolicy (the agent's httpGet readiness probe comes from the node, which
+ * NetworkPolicy implementations admit). Pure and deterministic.
  */
-import type { Cluster } from "../api/cluster.js";
+import { agentEnabled, type Cluster } from "../api/cluster.js";
 import {
+  AGENT_PORT,
   COMPONENT_BACKUP,
   HOOK_POD_LABELS,
   LABEL_COMPONENT,
@@ -49,12 +52,11 @@ const tcp = (port: number): PolicyPort => ({ port, protocol: "TCP" });
 const ANY_ADDRESS = [{ ipBlock: { cidr: "0.0.0.0/0" } }, { ipBlock: { cidr: "::/0" } }];
 
 /**
- * Ports the cluster's own pods reach each other on. Extension point: the agent sidecar's port
- * (physical copies for cloning and rebuilds, ARCHITECTURE.md section 3) joins this list when the
- * sidecar is rendered.
+ * Ports the cluster's own pods reach each other on: the server's, and the agent sidecar's when
+ * it runs (physical copies for cloning and rebuilds, src/agent/).
  */
-function peerPorts(_cluster: Cluster): PolicyPort[] {
-  return [tcp(MYSQL_PORT)];
+function peerPorts(cluster: Cluster): PolicyPort[] {
+  return agentEnabled(cluster.spec) ? [tcp(MYSQL_PORT), tcp(AGENT_PORT)] : [tcp(MYSQL_PORT)];
 }
 
 /** The pods of the cluster's backups: CronJob, final-backup and MySQLBackup Jobs (src/backup/). */

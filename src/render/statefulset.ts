@@ -2,8 +2,14 @@
  * StatefulSet `<c>`: ordered pods, one retained PVC each, the entrypoint and probes from the
  * ConfigMap, non-root and read-only root filesystem (ARCHITECTURE.md section 3).
  */
-import { imageFor, type Cluster } from "../api/cluster.js";
+import { agentEnabled, agentImageFor, imageFor, type Cluster } from "../api/cluster.js";
 import {
+  AGENT_CONTAINER_NAME,
+  AGENT_INIT_CONTAINER_NAME,
+  AGENT_PORT,
+  AGENT_PORT_NAME,
+  AGENT_TOKEN_DIR,
+  AGENT_TOKEN_VOLUME,
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_ROOT_GENERATION,
   APPS_CREDENTIALS_DIR,
@@ -21,6 +27,7 @@ import {
   MYSQL_PORT,
   PORT_NAME,
   RUN_DIR,
+  SECRET_AGENT_TOKEN,
   SECRET_BACKUP_PASSWORD,
   SECRET_OPERATOR_PASSWORD,
   SECRET_REPLICATION_PASSWORD,
@@ -104,12 +111,7 @@ function container(cluster: Cluster): Record<string, unknown> {
     livenessProbe: probe("liveness", 10, 6, 5),
     lifecycle: { preStop: { exec: { command: probeScript("prestop") } } },
     resources: canonicalResources,
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"] },
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-    },
+    securityContext: RESTRICTED_CONTAINER,
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: DATA_DIR },
       { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
@@ -118,6 +120,106 @@ function container(cluster: Cluster): Record<string, unknown> {
       { name: APPS_CREDENTIALS_VOLUME, mountPath: APPS_CREDENTIALS_DIR, readOnly: true },
       { name: "run", mountPath: RUN_DIR },
       { name: "tmp", mountPath: TMP_DIR },
+    ],
+  };
+}
+
+const AGENT_TMP_VOLUME = "agent-tmp";
+
+/** Restricted Pod Security, read-only root filesystem: every container of the pod. */
+const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+};
+
+/**
+ * Env of the agent and its clone step (src/agent/cli.ts): paths only; the token and the backup
+ * password are files of the mounted Secrets.
+ */
+function agentEnv(cluster: Cluster): unknown[] {
+  const fromField = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } });
+  return [
+    fromField("POD_NAME", "metadata.name"),
+    fromField("POD_IP", "status.podIP"),
+    { name: "METAMYSQL_FLAVOR", value: cluster.spec.flavor },
+    { name: "METAMYSQL_AGENT_PORT", value: String(AGENT_PORT) },
+    { name: "METAMYSQL_AGENT_TOKEN_DIR", value: AGENT_TOKEN_DIR },
+    { name: "METAMYSQL_DATA_DIR", value: DATA_DIR },
+    { name: "METAMYSQL_CONFIG_DIR", value: CONFIG_DIR },
+    { name: "METAMYSQL_RUN_DIR", value: RUN_DIR },
+    { name: "METAMYSQL_BACKUP_CREDENTIALS_DIR", value: BACKUP_CREDENTIALS_DIR },
+    { name: "TMPDIR", value: TMP_DIR },
+  ];
+}
+
+/**
+ * The agent sidecar (src/agent/server.ts): serves a physical copy of this instance to the
+ * cluster's other pods on the pod IP, port `agent`; shares the data volume and the socket dir
+ * (`run`) with the server. The data volume is mounted writable: a rebuild (issue 12 section 3)
+ * will replace the data dir through the agent.
+ */
+function agentContainer(cluster: Cluster): Record<string, unknown> {
+  return {
+    name: AGENT_CONTAINER_NAME,
+    image: agentImageFor(cluster.spec),
+    imagePullPolicy: "IfNotPresent",
+    command: ["metamysql", "agent", "serve"],
+    env: agentEnv(cluster),
+    ports: [{ name: AGENT_PORT_NAME, containerPort: AGENT_PORT, protocol: "TCP" }],
+    readinessProbe: { httpGet: { path: "/healthz", port: AGENT_PORT_NAME }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    resources: { requests: { cpu: "50m", memory: "64Mi" } },
+    securityContext: RESTRICTED_CONTAINER,
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_DIR },
+      { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
+      { name: BACKUP_CREDENTIALS_VOLUME, mountPath: BACKUP_CREDENTIALS_DIR, readOnly: true },
+      { name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true },
+      { name: "run", mountPath: RUN_DIR },
+      { name: AGENT_TMP_VOLUME, mountPath: TMP_DIR },
+    ],
+  };
+}
+
+/**
+ * The seeding init step (src/agent/clone.ts): a fresh data dir is cloned from a donor's agent
+ * (ConfigMap file `agent-donors`); nothing happens for an initialized one, and any failure
+ * leaves the data dir fresh for the entrypoint's logical path. Runs before the backup seeding
+ * init containers (src/backup/seed.ts), which skip a cloned data dir.
+ */
+function cloneInitContainer(cluster: Cluster): Record<string, unknown> {
+  return {
+    name: AGENT_INIT_CONTAINER_NAME,
+    image: agentImageFor(cluster.spec),
+    imagePullPolicy: "IfNotPresent",
+    command: ["metamysql", "agent", "clone"],
+    env: agentEnv(cluster),
+    securityContext: RESTRICTED_CONTAINER,
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_DIR },
+      { name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true },
+      { name: AGENT_TOKEN_VOLUME, mountPath: AGENT_TOKEN_DIR, readOnly: true },
+      { name: AGENT_TMP_VOLUME, mountPath: TMP_DIR },
+    ],
+  };
+}
+
+/** The pod spec's agent parts, when the agent runs (MariaDB unless spec.agent.enabled is false). */
+function withAgent(cluster: Cluster, podSpec: Record<string, unknown>): Record<string, unknown> {
+  if (!agentEnabled(cluster.spec)) return podSpec;
+  return {
+    ...podSpec,
+    initContainers: [cloneInitContainer(cluster)],
+    containers: [...(podSpec["containers"] as unknown[]), agentContainer(cluster)],
+    volumes: [
+      ...(podSpec["volumes"] as unknown[]),
+      // Only the token: neither the signing key nor the backup password is in this volume.
+      {
+        name: AGENT_TOKEN_VOLUME,
+        secret: { secretName: childNames(cluster.name).agentSecret, defaultMode: 0o440, items: [{ key: SECRET_AGENT_TOKEN, path: SECRET_AGENT_TOKEN }] },
+      },
+      { name: AGENT_TMP_VOLUME, emptyDir: {} },
     ],
   };
 }
@@ -163,7 +265,7 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
           },
           labels: standardLabels(cluster),
         },
-        spec: {
+        spec: withAgent(cluster, {
           affinity: {
             podAntiAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [
@@ -209,7 +311,7 @@ function buildBaseStatefulSet(cluster: Cluster, opts: StatefulSetOptions): Child
             { name: "run", emptyDir: {} },
             { name: "tmp", emptyDir: {} },
           ],
-        },
+        }),
       },
       // Replaced after the patches by the supervised rollout's partition (src/render/rollout.ts).
       updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: opts.replicas } },

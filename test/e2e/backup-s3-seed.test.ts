@@ -78,6 +78,8 @@ function dstSpec(instances: number): Obj {
     metadata: { name: "dst" },
     spec: {
       flavor: "mariadb",
+      // The logical seeding paths under test; cloning from a donor would take precedence (test/e2e/clone.test.ts).
+      agent: { enabled: false },
       instances,
       storage: { size: "1Gi" },
       initDB: { fromBackup: { storage: s3Storage(), path: "src/full", signingKeySecretName: "src-signing-key" } },

@@ -25,6 +25,8 @@ function clusterSpec(instances: number): Record<string, unknown> {
     metadata: { name: "sch" },
     spec: {
       flavor: "mariadb",
+      // Seeding from the newest backup is under test; cloning from a donor would take precedence (test/e2e/clone.test.ts).
+      agent: { enabled: false },
       instances,
       storage: { size: "1Gi" },
       backups: {

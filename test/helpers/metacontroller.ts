@@ -27,6 +27,7 @@ export function newClusterChildren(c: string): string[] {
     `Secret/${c}-credentials`,
     `Secret/${c}-backup-credentials`,
     `Secret/${c}-apps-credentials`,
+    `Secret/${c}-agent-credentials`,
     `Secret/${c}-applied-credentials-0`,
     `ConfigMap/${c}-config`,
     `Service/${c}-instances`,

@@ -71,7 +71,7 @@ describe("accounts.sh", () => {
   });
   it.each([
     ["mysql", "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT"],
-    ["mariadb", "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, SLAVE MONITOR"],
+    ["mariadb", "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR"],
   ] as const)("%s: the backup account can read and lock, not write or control replication", (flavor, privileges) => {
     const sql = statements(accountsSql("service", flavor, PW));
     expect(sql).toContain("CREATE USER IF NOT EXISTS 'metamysql_backup'@'%' IDENTIFIED BY 'b\\'k'");

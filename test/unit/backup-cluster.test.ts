@@ -65,6 +65,7 @@ describe("schedule CronJobs", () => {
       backupPassword: "b",
       backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       appsPassword: "apps-pw",
+      agentToken: "agent-token",
       primary: "shop-0",
       readOnlyEndpoints: [],
       backupSources: SRC,
@@ -109,9 +110,9 @@ describe("backup pods run the scripts from the cluster's ConfigMap", () => {
       configHash: "h",
       observedVolumeClaimTemplates: undefined,
     }) as AnyObj;
-    const init = sts["spec"].template.spec.initContainers[0];
-    expect(init.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
-    expect(init.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
+    const init = (sts["spec"].template.spec.initContainers as AnyObj[]).find((c) => c.name === "fetch-latest-seed");
+    expect(init?.command).toEqual(["bash", "/etc/metamysql/seed.sh", "fetch-latest"]);
+    expect(init?.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/metamysql", readOnly: true });
   });
 });
 
@@ -188,14 +189,16 @@ describe("seeding fresh instances from the newest scheduled backup", () => {
       METAMYSQL_CLUSTER_UID: "uid-1",
       METAMYSQL_CLUSTER: "shop",
     });
-    expect(ps.initContainers).toBeUndefined();
+    // Only the agent's clone step (src/agent/clone.ts): a PVC needs no download.
+    expect(ps.initContainers.map((c: AnyObj) => c.name)).toEqual(["clone"]);
     expect(configData(cluster({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: PVC }] } }))["seed.sh"]).toBeDefined();
   });
   it("S3 schedule: an init container fetches the newest backup's meta.json and dump", () => {
     const ps = podSpec({ backups: { schedules: [{ name: "n", schedule: "@daily", storage: S3 }] } });
-    expect(ps.initContainers.map((c: AnyObj) => c.name)).toEqual(["fetch-latest-seed"]);
-    expect(ps.initContainers[0].command.slice(-1)).toEqual(["fetch-latest"]);
-    expect(env(ps.initContainers[0])).toMatchObject({ METAMYSQL_SEED_S3_PATH: "shop/scheduled", METAMYSQL_SEED_SCAN: "/backup-latest" });
+    // The agent's clone step first: a cloned data dir makes fetch-latest-seed skip the download.
+    expect(ps.initContainers.map((c: AnyObj) => c.name)).toEqual(["clone", "fetch-latest-seed"]);
+    expect(ps.initContainers[1].command.slice(-1)).toEqual(["fetch-latest"]);
+    expect(env(ps.initContainers[1])).toMatchObject({ METAMYSQL_SEED_S3_PATH: "shop/scheduled", METAMYSQL_SEED_SCAN: "/backup-latest" });
   });
   it("no schedule, no initDB: the StatefulSet and the database pods' files are unchanged", () => {
     const ps = podSpec({});

@@ -85,6 +85,7 @@ describe("NetworkPolicy <c>", () => {
       backupPassword: "b",
       backupSigningKey: "a".repeat(64),
       appsPassword: "apps-pw",
+      agentToken: "agent-token",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",

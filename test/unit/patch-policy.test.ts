@@ -36,6 +36,7 @@ function input(spec: MySQLClusterSpecInput = {}): RenderInput {
     backupPassword: "b",
     backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     appsPassword: "apps-pw",
+    agentToken: "agent-token",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     backupSources: { sources: [{ pod: "shop-1", ip: "10.0.0.2" }], primary: { pod: "shop-0", ip: "10.0.0.1" } },

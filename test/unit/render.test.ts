@@ -6,11 +6,13 @@ import { MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from
 import { renderChildren, renderConfig } from "../../src/render/children.js";
 import { buildConfigMap, configData, configFiles, configHash } from "../../src/render/configmap.js";
 import {
+  buildAgentCredentialsSecret,
   buildBackupCredentialsSecret,
   buildCredentialsSecret,
   readSecretPasswords,
   resolveBackupPassword,
   resolveBackupSigningKey,
+  resolveAgentToken,
   SIGNING_KEY_PATTERN,
   resolveGeneratedCredentials,
 } from "../../src/render/credentials.js";
@@ -148,6 +150,14 @@ describe("credentials", () => {
     expect(resolveBackupPassword(undefined, () => "new")).toBe("new");
   });
 
+  it("the agent token: generated once, then carried over from its own <c>-agent-credentials (also with credentialsSecretName)", () => {
+    const token = resolveAgentToken(undefined, () => "generated");
+    expect(token).toBe("generated");
+    const secret = buildAgentCredentialsSecret(cluster(), token) as never;
+    expect((secret as AnyObj)["metadata"].name).toBe("shop-agent-credentials");
+    expect(resolveAgentToken(secret, () => "new")).toBe("generated");
+  });
+
   it("the backup signing key: 64 hex digits generated once, then carried over (never regenerated), also with credentialsSecretName", () => {
     let n = 0;
     const generate = () => `pw-${String(++n)}`;
@@ -168,6 +178,7 @@ describe("credentials", () => {
       backupPassword: "b",
       backupSigningKey: key,
       appsPassword: "apps-pw",
+      agentToken: "agent-token",
       operatorNamespace: "ops",
       primary: undefined,
       readOnlyEndpoints: [],
@@ -418,6 +429,7 @@ describe("config hash", () => {
       backupPassword: "b",
       backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       appsPassword: "apps-pw",
+      agentToken: "agent-token",
       primary: undefined,
       readOnlyEndpoints: [],
       operatorNamespace: "ops",
@@ -444,6 +456,7 @@ describe("renderChildren", () => {
     backupPassword: "backup-pw",
     backupSigningKey: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     appsPassword: "apps-pw",
+    agentToken: "agent-token",
     primary: "shop-0",
     readOnlyEndpoints: [{ podName: "shop-1", ip: "10.0.0.2" }],
     operatorNamespace: "ops",
@@ -507,6 +520,7 @@ describe("renderChildren", () => {
     expect(r.ok && r.children.filter((c) => c.kind === "Secret").map((c) => c.metadata.name)).toEqual([
       "shop-backup-credentials",
       "shop-apps-credentials",
+      "shop-agent-credentials",
       "shop-applied-credentials-0",
     ]);
   });

@@ -22,6 +22,7 @@ meta_field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p" "$SEED_DIR/meta.json
 fetch() {
   # Init container: download the backup when the data dir still has to be initialized.
   if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
+  if [ -f "$DATA_DIR/.metamysql-cloned" ]; then echo "data dir cloned from a donor (agent); nothing to fetch" >&2; exit 0; fi
   [ "$STORAGE" = s3 ] || exit 0
   local src="$S3_ROOT/${METAMYSQL_SEED_PATH:?}" err="$SEED_DIR/.fetch.err"
   mkdir -p "$SEED_DIR"
@@ -89,6 +90,7 @@ fetch_latest() {
   # Init container (S3 schedules): download every meta.json of the cluster's scheduled backups,
   # then the dump of the newest one of this cluster, into the scan dir. The entrypoint checks it.
   if [ -f "$DATA_DIR/.metamysql-initialized" ]; then echo "data dir initialized; nothing to fetch" >&2; exit 0; fi
+  if [ -f "$DATA_DIR/.metamysql-cloned" ]; then echo "data dir cloned from a donor (agent); nothing to fetch" >&2; exit 0; fi
   local src="$S3_ROOT/${METAMYSQL_SEED_S3_PATH:?}" dst="${METAMYSQL_SEED_SCAN:?}" err at d file
   mkdir -p "$dst"
   find "$dst" -mindepth 1 -delete

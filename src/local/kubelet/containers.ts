@@ -16,6 +16,7 @@ import type { ExitInfo, ProcessSupervisor, SupervisedProcess } from "../node/pro
 import type { StateLayout } from "../node/statedir.js";
 import type { ObjectStore } from "../apiserver/store.js";
 import { containerMounts, prepareVolumes, rewritePath, type Mount, VolumeNotReadyError } from "./volumes.js";
+import { metamysqlCommand } from "../node/binaries.js";
 
 /** What running a container needs: the store (Secrets, ConfigMaps, claims), the state dir, the supervisor. */
 export interface ContainerHost {
@@ -91,8 +92,14 @@ export function resolveContainer(
     env.TMPDIR = mounted === "/tmp" ? own : mounted;
     mkdirSync(env.TMPDIR, { recursive: true });
   }
-  const [command, ...args] = resolveArgv([...arrayField(container, "command"), ...arrayField(container, "args")], env, mounts);
+  let [command, ...args] = resolveArgv([...arrayField(container, "command"), ...arrayField(container, "args")], env, mounts);
   if (!command) throw new ContainerCreateError("the container has no command (images' entrypoints are not known locally)");
+  // The agent image's `metamysql` (its sidecar and clone step): this checkout's CLI.
+  if (command === "metamysql") {
+    const own = metamysqlCommand();
+    args = [...own.args, ...args];
+    command = own.command;
+  }
   const workingDir = stringField(container, "workingDir");
   return { command, args, env, mounts, cwd: (workingDir ? resolveArgv([workingDir], env, mounts)[0] : undefined) ?? podDir };
 }

@@ -4,8 +4,9 @@
  * are shared by its containers, survive container restarts and go with the pod), its init
  * containers run in order, each to completion (a failing one is restarted with CrashLoopBackOff
  * delays, the pod stays Pending and not Ready meanwhile; they do not run again when the main
- * container restarts), then its (single supported) container runs as a process in its own
- * process group, with the container's env and command rewritten to host paths. Readiness,
+ * container restarts), then its first container runs as a process in its own process group
+ * (its other containers, the agent sidecar, run next to it: sidecars.ts, not in the status),
+ * with the container's env and command rewritten to host paths. Readiness,
  * liveness and startup probes run as Kubernetes runs them; a container that exits is restarted
  * with CrashLoopBackOff delays (immediately, then 10 s doubling to 300 s, reset after 10
  * minutes of running); a liveness failure restarts it. Deletion runs the preStop hook, then

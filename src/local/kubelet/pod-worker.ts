@@ -1,6 +1,7 @@
 /**
  * Runs one pod for the kubelet (kubelet.ts): its init containers in order, then its container
- * as a supervised process, restarted with CrashLoopBackOff (restart-backoff.ts) when it exits or
+ * as a supervised process (and its other containers, the agent sidecar, as processes of their
+ * own: sidecars.ts), restarted with CrashLoopBackOff (restart-backoff.ts) when it exits or
  * a startup/liveness probe fails (container-probes.ts); deletion runs the preStop hook, SIGTERM,
  * then SIGKILL at the end of the grace period, and removes the Pod. Every change of what it
  * knows is published as the Pod's status, computed by the pure podStatus (pod-status.ts).
@@ -27,6 +28,7 @@ import { runHandler, type HandlerContext } from "./probes.js";
 import type { ExitInfo, SupervisedProcess } from "../node/process.js";
 import { RestartBackoff } from "./restart-backoff.js";
 import { removePodDirs, type Mount } from "./volumes.js";
+import { Sidecars } from "./sidecars.js";
 
 /** What a pod worker needs from its kubelet. */
 export interface PodWorkerHost extends ContainerHost {
@@ -85,6 +87,8 @@ export class PodWorker {
   private readonly abort = new AbortController();
   /** Ends the current sleep or wait early (deletion, probe failure). */
   private wake: (() => void) | undefined;
+  /** The pod's other containers (the agent sidecar), once the init containers succeeded. */
+  private sidecars: Sidecars | undefined;
 
   constructor(
     pod: KObject,
@@ -167,6 +171,14 @@ export class PodWorker {
     if (!this.facts.initialized) await this.runInitContainers();
     // A failed pod stays until it is deleted (its controller replaces it).
     while (this.facts.failed && !this.terminating) await this.sleep(3_600_000);
+    if (this.facts.initialized && !this.terminating) {
+      this.sidecars = new Sidecars(
+        this.k,
+        () => this.pod,
+        () => this.extraEnv,
+      );
+      this.sidecars.start();
+    }
     while (!this.terminating) {
       const proc = await this.startContainer();
       if (!proc) {
@@ -191,10 +203,15 @@ export class PodWorker {
       }
       this.backoff.restarting();
     }
+    // Every container stops at once, as in Kubernetes; the status says "exited" only when all
+    // have (so the pod's removal follows its last status as before the sidecars existed).
+    const sidecarsStopped = this.sidecars?.stop(Math.min(this.graceSeconds, 30) * 1000);
     if (this.proc) {
       const proc = this.proc;
-      await this.killContainer(proc, !this.shuttingDown);
+      await Promise.all([this.killContainer(proc, !this.shuttingDown), sidecarsStopped]);
       this.recordExit(proc.exit ?? (await proc.exited));
+    } else if (sidecarsStopped) {
+      await sidecarsStopped;
     }
     this.stopProbes();
     if (!this.shuttingDown) {

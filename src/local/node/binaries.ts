@@ -2,10 +2,13 @@
  * Which database server a container image needs on this machine, and whether it is installed:
  * images named mariadb need `mariadbd`, images named mysql need a real MySQL `mysqld` (on Debian
  * `mysqld` is often MariaDB's alias, which does not count). ARCHITECTURE.md section 6.
+ * Also the agent's tools (mariadb-backup, mbstream: the physical copies of src/agent/) and the
+ * `metamysql` command of the agent image, which here is this checkout's bin/metamysql.js.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
@@ -73,4 +76,28 @@ export function missingServerMessage(flavor: "mysql" | "mariadb"): string | unde
     "flavor mysql needs MySQL Server 8.x (mysqld) on this machine, and it is not installed. " +
     'Install MySQL Server 8.4, or set "flavor: mariadb" to run MariaDB (scripts/setup-mariadb.sh installs it).'
   );
+}
+
+/**
+ * The `metamysql` command of the agent image (deploy/images/agent/Dockerfile) on this machine:
+ * this checkout's bin/metamysql.js run by this node (the built CLI: `npm run build`).
+ */
+export function metamysqlCommand(): { command: string; args: string[] } {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const bin = join(dir, "bin", "metamysql.js");
+    if (existsSync(bin)) return { command: process.execPath, args: [bin] };
+    dir = dirname(dir);
+  }
+  throw new Error("bin/metamysql.js not found above " + dirname(fileURLToPath(import.meta.url)));
+}
+
+/**
+ * Undefined when the MariaDB agent's tools (mariadb-backup, mbstream) are installed; otherwise
+ * what is missing (then the agent cannot serve copies and fresh instances take the logical path).
+ */
+export function missingAgentToolsMessage(pathEnv?: string): string | undefined {
+  const missing = ["mariadb-backup", "mbstream"].filter((t) => !findExecutable(t, pathEnv));
+  if (missing.length === 0) return undefined;
+  return `the agent needs ${missing.join(" and ")} (Debian package mariadb-backup; scripts/setup-mariadb.sh installs it): new replicas are seeded by the logical path`;
 }

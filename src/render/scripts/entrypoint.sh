@@ -14,6 +14,10 @@
 # METAMYSQL_SEED_SCAN / METAMYSQL_SEED_DIR are set) seeds from the newest complete backup of the
 # cluster (scale-up, re-seed: the primary's binary logs may no longer hold everything), else from
 # initDB.fromBackup, else initializes empty.
+# A data dir cloned by the agent's init step (`metamysql agent clone`, src/agent/clone.ts: a
+# prepared physical copy of a donor and the marker .metamysql-cloned holding its GTID position)
+# is finished here: accounts converged to the Secret, the binlog state and gtid_slave_pos set to
+# the copy's position (the binary logs are not part of the copy), then it starts as a replica-to-be.
 # shellcheck source=SCRIPTDIR/instance.sh
 . "$(dirname "${BASH_SOURCE[0]}")/instance.sh"
 
@@ -181,11 +185,50 @@ initialize() {
   log "initialized: accounts root, $OPERATOR_USER, ${METAMYSQL_REPLICATION_USER:-}, ${METAMYSQL_BACKUP_USER:-} created without binary logging"
 }
 
+# A prepared physical copy from a donor (the clone init step): the same accounts and position
+# statements as a logical seed (seed.sh position), on the copy's own data.
+finish_clone() {
+  local gtid donor init_socket pid
+  gtid="$(sed -n 1p "$DATA_DIR/.metamysql-cloned")"
+  donor="$(sed -n 2p "$DATA_DIR/.metamysql-cloned")"
+  # This goes into SQL: a MariaDB GTID list or nothing.
+  if ! [[ "$gtid" =~ ^([0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*)?$ ]]; then
+    log "the cloned data dir's GTID position is malformed; initializing again"
+    rm -f "$DATA_DIR/.metamysql-cloned"
+    touch "$DATA_DIR/.metamysql-initializing"
+    initialize
+    return
+  fi
+  log "finishing the physical copy cloned from $donor (gtid $gtid)"
+  start_private_server
+  if ! {
+    accounts converge
+    echo "SET SESSION sql_log_bin=0;"
+    if [ "$FLAVOR" = mariadb ] && [ -n "$gtid" ]; then
+      echo "RESET MASTER;"
+      echo "SET GLOBAL gtid_binlog_state='$gtid';"
+      echo "SET GLOBAL gtid_slave_pos='$gtid';"
+    fi
+  } | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
+    log "could not finish the cloned data dir; it will be initialized again"
+    stop_private_server
+    rm -f "$DATA_DIR/.metamysql-cloned"
+    touch "$DATA_DIR/.metamysql-initializing"
+    exit 1
+  fi
+  stop_private_server
+  rm -f "$DATA_DIR/.metamysql-cloned"
+  touch "$DATA_DIR/.metamysql-initialized"
+  log "cloned from $donor: accounts converged, replication position $gtid"
+}
+
 snapshot_credentials
 unset METAMYSQL_ROOT_PASSWORD METAMYSQL_OPERATOR_PASSWORD METAMYSQL_REPLICATION_PASSWORD METAMYSQL_BACKUP_PASSWORD MYSQL_PWD
 if [ -f "$DATA_DIR/.metamysql-initialized" ]; then
   log "data directory already initialized"
   converge_accounts
+elif [ -f "$DATA_DIR/.metamysql-cloned" ]; then
+  finish_clone
 elif [ -f "$DATA_DIR/.metamysql-initializing" ] || [ -z "$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
   initialize
 else
