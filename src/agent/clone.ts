@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { request } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { COMPLETE_TRAILER } from "./server.js";
+import { BINLOG_STATE_HEADER, COMPLETE_TRAILER } from "./server.js";
 import type { Log } from "./log.js";
 
 /** Markers in the data dir (the entrypoint's, src/render/scripts/entrypoint.sh). */
@@ -46,6 +46,37 @@ export function parseDonors(text: string, port: number): Donor[] {
 }
 
 const GTID_SET = /^(\d+-\d+-\d+(,\d+-\d+-\d+)*)?$/;
+
+/**
+ * The binary log state a clone starts with: the donor's state read before the copy (every
+ * (domain, server_id) the cluster's history holds) merged with the copy's position, keeping no
+ * entry past the position's sequence number of its domain. Without the earlier server_ids, the
+ * clone, once primary, would see every other instance as errant. Listed per domain by sequence
+ * number, the position last.
+ */
+export function cloneBinlogState(donorState: string, position: string): string {
+  const parse = (list: string) =>
+    list
+      .split(",")
+      .filter((e) => e !== "")
+      .map((e) => e.split("-").map(Number) as [number, number, number]);
+  const top = new Map<number, number>();
+  for (const [d, , n] of parse(position)) top.set(d, Math.max(top.get(d) ?? -1, n));
+  const state = new Map<string, [number, number, number]>();
+  for (const [d, srv, n] of [...parse(donorState), ...parse(position)]) {
+    const limit = top.get(d);
+    if (limit === undefined || n > limit) continue;
+    const key = `${d}-${srv}`;
+    const cur = state.get(key);
+    if (!cur || n > cur[2]) state.set(key, [d, srv, n]);
+  }
+  // Within a domain by sequence number: MariaDB takes the last entry listed for a domain as its
+  // current position (gtid_binlog_pos), which must be the copy's.
+  return [...state.values()]
+    .sort((a, b) => a[0] - b[0] || a[2] - b[2])
+    .map((g) => g.join("-"))
+    .join(",");
+}
 
 /** The GTID position of a prepared MariaDB copy, from its binlog info file ("" when none). */
 export function backupGtid(dir: string): string {
@@ -108,7 +139,7 @@ export async function cloneInto(opts: CloneOptions): Promise<CloneResult | undef
       // A crash from here on leaves INITIALIZING: the entrypoint re-initializes, the next clone starts over.
       writeFileSync(join(opts.dataDir, INITIALIZING_MARKER), "");
       opts.log("info", "cloning from a donor", { donor: donor.pod, host: donor.host });
-      const bytes = await fetchInto(donor, opts, staging);
+      const { bytes, binlogState } = await fetchInto(donor, opts, staging);
       await run(opts.mariadbBackup, ["--prepare", `--target-dir=${staging}`, `--use-memory=${opts.prepareMemory ?? "256M"}`]);
       const gtid = backupGtid(staging);
       for (const name of readdirSync(staging)) {
@@ -117,7 +148,7 @@ export async function cloneInto(opts: CloneOptions): Promise<CloneResult | undef
       }
       rmSync(staging, { recursive: true, force: true });
       const marker = join(opts.dataDir, CLONED_MARKER);
-      writeFileSync(`${marker}.tmp`, `${gtid}\n${donor.pod}\n`);
+      writeFileSync(`${marker}.tmp`, `${gtid}\n${donor.pod}\n${cloneBinlogState(binlogState, gtid)}\n`);
       renameSync(`${marker}.tmp`, marker);
       rmSync(join(opts.dataDir, INITIALIZING_MARKER), { force: true });
       const result = { donor: donor.pod, gtid, bytes, seconds: Math.round((Date.now() - started) / 100) / 10 };
@@ -137,7 +168,7 @@ function clearDataDir(dataDir: string): void {
 }
 
 /** GET /backup of the donor into `mbstream -x -C staging`; the bytes received. */
-async function fetchInto(donor: Donor, opts: CloneOptions, staging: string): Promise<number> {
+async function fetchInto(donor: Donor, opts: CloneOptions, staging: string): Promise<{ bytes: number; binlogState: string }> {
   const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
     const req = request({ host: donor.host, port: donor.port, path: "/backup", method: "GET", headers: { Authorization: `Bearer ${opts.token}` } }, resolve);
     req.setTimeout(opts.idleTimeoutMs ?? 120_000, () => req.destroy(new Error("no progress from the donor")));
@@ -169,7 +200,9 @@ async function fetchInto(donor: Donor, opts: CloneOptions, staging: string): Pro
   const code = await exited;
   if (aborted || res.trailers[COMPLETE_TRAILER] !== "complete") throw new Error(`the copy is incomplete (${bytes} bytes, no completion trailer)`);
   if (code !== 0) throw new Error(`mbstream failed (exit ${code}): ${stderr.trim().split("\n").slice(-2).join(" ")}`);
-  return bytes;
+  const header = res.headers[BINLOG_STATE_HEADER];
+  const binlogState = typeof header === "string" && GTID_SET.test(header) ? header : "";
+  return { bytes, binlogState };
 }
 
 /** Runs a tool to completion; rejects with its last output lines on failure. */

@@ -24,6 +24,30 @@ import type { Log } from "./log.js";
 
 /** Trailer that marks a complete copy. */
 export const COMPLETE_TRAILER = "x-metamysql-backup";
+/**
+ * Response header: the donor's `@@gtid_binlog_state` read just before the copy starts (MariaDB).
+ * The copy's position names only the last GTID of each domain; a clone that became primary with
+ * only that as its binary log state would make every other instance look errant (their entries
+ * of earlier server_ids would be unknown to it). Read before the copy, every entry is at or
+ * before the copy's position (GTID sequence numbers only grow within a domain).
+ */
+export const BINLOG_STATE_HEADER = "x-metamysql-gtid-binlog-state";
+
+/** `SELECT @@GLOBAL.gtid_binlog_state` through the client with the option file; "" when it fails. */
+function readBinlogState(defaultsFile: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn("mariadb", [`--defaults-file=${defaultsFile}`, "-N", "-B", "-e", "SELECT @@GLOBAL.gtid_binlog_state"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.on("error", () => resolve(""));
+    child.on("close", (code) => {
+      const state = out.trim();
+      resolve(code === 0 && /^(\d+-\d+-\d+(,\d+-\d+-\d+)*)?$/.test(state) ? state : "");
+    });
+  });
+}
 
 export interface AgentServerOptions {
   address: string;
@@ -92,6 +116,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<Server
     const started = Date.now();
     opts.log("info", "streaming a physical copy", { to: req.socket.remoteAddress });
     try {
+      const binlogState = await readBinlogState(cnf.path);
       // --defaults-file must come first; nothing secret on this command line.
       const child = spawn(
         opts.mariadbBackup,
@@ -102,7 +127,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<Server
       child.stderr.on("data", (d: Buffer) => {
         stderrTail = (stderrTail + d.toString("utf8")).slice(-4096);
       });
-      res.writeHead(200, { "Content-Type": "application/octet-stream", Trailer: COMPLETE_TRAILER, "Cache-Control": "no-store" });
+      res.writeHead(200, {
+        "Content-Type": "application/octet-stream",
+        Trailer: COMPLETE_TRAILER,
+        "Cache-Control": "no-store",
+        ...(binlogState ? { [BINLOG_STATE_HEADER]: binlogState } : {}),
+      });
       let bytes = 0;
       child.stdout.on("data", (d: Buffer) => {
         bytes += d.length;

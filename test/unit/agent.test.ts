@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearerToken, tokenMatches } from "../../src/agent/auth.js";
-import { backupGtid, parseDonors } from "../../src/agent/clone.js";
+import { backupGtid, cloneBinlogState, parseDonors } from "../../src/agent/clone.js";
 import { optionValue, writeDefaultsFile } from "../../src/agent/defaults-file.js";
 import { mysqlCloneDonorGrants, mysqlCloneStatements } from "../../src/agent/mysql-clone.js";
 import { agentImageFor, MySQLClusterSpecSchema, type Cluster, type MySQLClusterSpecInput } from "../../src/api/cluster.js";
@@ -180,5 +180,15 @@ describe("MySQL CLONE at the SQL-text level (MySQL 8 is not available here: text
   it("refuses a donor host that could break out of the statement", () => {
     expect(() => mysqlCloneStatements({ host: "x':1; DROP", port: 3306 }, "u", "p")).toThrow(/invalid donor host/);
     expect(() => mysqlCloneStatements({ host: "h", port: -1 }, "u", "p")).toThrow();
+  });
+});
+
+describe("cloneBinlogState", () => {
+  it("keeps the donor's earlier server_ids up to the copy's position, the position last in its domain", () => {
+    // A cluster whose primary moved 100 -> 101 -> 102; the copy is at 0-102-900.
+    expect(cloneBinlogState("0-100-500,0-101-800,0-102-905,1-100-7", "0-102-900")).toBe("0-100-500,0-101-800,0-102-900");
+    expect(cloneBinlogState("", "0-102-900")).toBe("0-102-900");
+    expect(cloneBinlogState("0-100-5", "")).toBe("");
+    expect(cloneBinlogState("0-100-5,1-100-9", "0-101-6,1-100-9")).toBe("0-100-5,0-101-6,1-100-9");
   });
 });

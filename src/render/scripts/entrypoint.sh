@@ -188,9 +188,13 @@ initialize() {
 # A prepared physical copy from a donor (the clone init step): the same accounts and position
 # statements as a logical seed (seed.sh position), on the copy's own data.
 finish_clone() {
-  local gtid donor init_socket pid
+  local gtid donor state init_socket pid
   gtid="$(sed -n 1p "$DATA_DIR/.metamysql-cloned")"
   donor="$(sed -n 2p "$DATA_DIR/.metamysql-cloned")"
+  # The binary log state: the donor's history up to the copy's position (src/agent/clone.ts
+  # cloneBinlogState); the position alone when the marker has none.
+  state="$(sed -n 3p "$DATA_DIR/.metamysql-cloned")"
+  if ! [[ "$state" =~ ^[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*$ ]]; then state="$gtid"; fi
   # This goes into SQL: a MariaDB GTID list or nothing.
   if ! [[ "$gtid" =~ ^([0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*)?$ ]]; then
     log "the cloned data dir's GTID position is malformed; initializing again"
@@ -206,7 +210,7 @@ finish_clone() {
     echo "SET SESSION sql_log_bin=0;"
     if [ "$FLAVOR" = mariadb ] && [ -n "$gtid" ]; then
       echo "RESET MASTER;"
-      echo "SET GLOBAL gtid_binlog_state='$gtid';"
+      echo "SET GLOBAL gtid_binlog_state='$state';"
       echo "SET GLOBAL gtid_slave_pos='$gtid';"
     fi
   } | "$CLIENT" --protocol=socket --socket="$init_socket" -uroot; then
