@@ -61,8 +61,11 @@ function podColumns(): PrinterColumn[] {
   const statuses = (o: KObject): Record<string, unknown>[] => arrayField(o, "status", "containerStatuses").filter(isRecord);
   return [
     {
+      // Out of the containers the kubelet reports: the local kubelet runs sidecars (the agent)
+      // without reporting them in the Pod status (docs/local-runtime.md), so counting the spec's
+      // containers would show a ready pod as 1/2.
       name: "READY",
-      value: (o) => `${statuses(o).filter((s) => s.ready === true).length}/${arrayField(o, "spec", "containers").length}`,
+      value: (o) => `${statuses(o).filter((s) => s.ready === true).length}/${statuses(o).length || arrayField(o, "spec", "containers").length}`,
     },
     {
       name: "STATUS",
