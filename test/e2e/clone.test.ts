@@ -91,6 +91,17 @@ describe("scale-up by physical clone", () => {
 
       await rt().rt.apply(cluster(3));
       // The primary may move meanwhile (a rollout of the scaled StatefulSet switches over first).
+      // 1 -> 3 turns lossless semi-sync on in my.cnf: the pods roll once; wait for the rollout's end
+      // (every pod of the StatefulSet at its update revision).
+      await eventually(
+        () => {
+          const sts = rt().rt.store.get("apps/v1", "StatefulSet", "default", "cl");
+          const st = (sts?.status ?? {}) as { updatedReplicas?: number; readyReplicas?: number; currentRevision?: string; updateRevision?: string };
+          return (st.updatedReplicas === 3 && st.readyReplicas === 3 && st.currentRevision === st.updateRevision) || undefined;
+        },
+        300_000,
+        "the rollout after the scale-up done",
+      );
       const current = await healthyCluster(rt(), 3, 300_000);
       const added = ["cl-1", "cl-2"];
       for (const r of added) {
