@@ -7,7 +7,9 @@
  * tail with mariadb-binlog into the instance's volume, and the instance is rebuilt by clone.
  * Asserted: Healthy with 3 ready instances, the old primary a read-only replica again without the
  * tail, its saved file named in status and holding the tail's GTID and statement, no acknowledged
- * write lost.
+ * write lost. Then a replica whose source purged the binary logs it needs (receiver stopped, the
+ * operator's syncs held, the primary's logs flushed and purged) is rebuilt by clone with nothing
+ * to save, and replicates again.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +26,12 @@ let c: HaCluster;
 let writer: Writer | undefined;
 let failed = false;
 beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
+
+/** How many times the instance's log says the entrypoint rebuilt it by clone. */
+function rebuildsLogged(name: string): number {
+  const file = join(c.t.stateDir, "logs", `${name}.log`);
+  return existsSync(file) ? readFileSync(file, "utf8").split("rebuilt by clone").length - 1 : 0;
+}
 
 const binlogPos = async (name: string) => String((await query<{ p: string } & RowDataPacket>(c.pod(name), "SELECT @@gtid_binlog_pos AS p"))[0]?.p);
 
@@ -116,5 +124,48 @@ describe("automatic rebuild (MariaDB, local runtime)", () => {
     expect(await c.idsOn(old)).not.toContain(tailId);
     const ro = await query<{ ro: number } & RowDataPacket>(c.pod(old), "SELECT @@read_only AS ro", 5000);
     expect(Number(ro[0]?.ro)).toBe(1);
+  }, 420_000);
+  it("a replica whose source purged the binary logs it needs is rebuilt by clone (nothing to save); Healthy, nothing acknowledged lost", async () => {
+    await c.waitHealthy(120_000, 3);
+    const w = writer ?? new Writer(() => c.service()).start();
+    writer = w;
+    const primary = c.primary();
+    const replica = (c.status().instances ?? []).find((i) => i.name !== primary && i.role === "replica")?.name ?? "";
+    expect(replica).not.toBe("");
+    const savedBefore = (c.status().instances ?? []).find((i) => i.name === replica)?.savedTransactions;
+    const rebuildsBefore = rebuildsLogged(replica);
+    // The operator's syncs are held while the replica stops and the primary purges what it needs.
+    interposer.mode = "hang";
+    try {
+      await query(c.pod(replica), "STOP SLAVE");
+      const before = w.acks.length;
+      await eventually(() => w.acks.length >= before + 20, 30_000, "writes the stopped replica misses");
+      await query(c.pod(primary), "FLUSH BINARY LOGS");
+      await query(c.pod(primary), "FLUSH BINARY LOGS");
+      const logs = await query<{ Log_name: string } & RowDataPacket>(c.pod(primary), "SHOW BINARY LOGS");
+      const last = logs[logs.length - 1]?.Log_name ?? "";
+      await query(c.pod(primary), `PURGE BINARY LOGS TO '${last}'`);
+    } finally {
+      interposer.mode = "pass";
+    }
+    // Restarted by the operator, its receiver fails with 1236; it is rebuilt and replicates again.
+    await eventually(
+      async () => {
+        const s = c.status();
+        const inst = (s.instances ?? []).find((i) => i.name === replica);
+        if (s.state !== "Healthy" || inst?.role !== "replica" || !c.rt.status().pods.every((p) => p.ready)) return undefined;
+        const st = await query<{ Slave_IO_Running: string } & RowDataPacket>(c.pod(replica), "SHOW SLAVE STATUS").catch(() => []);
+        return st[0]?.Slave_IO_Running === "Yes" ? true : undefined;
+      },
+      240_000,
+      `${replica} rebuilt and replicating`,
+    );
+    await c.waitHealthy(60_000, 3);
+    expect((c.status().instances ?? []).find((i) => i.name === replica)?.savedTransactions).toBe(savedBefore);
+    expect(rebuildsLogged(replica)).toBe(rebuildsBefore + 1);
+    await w.waitForAcks(20, 30_000);
+    const upTo = Date.now();
+    expect(w.lost(await c.idsOn(c.primary()), upTo)).toEqual([]);
+    await eventually(async () => (await c.idsOn(replica)).size >= (await c.idsOn(c.primary())).size - 50, 30_000, `${replica} caught up`);
   }, 420_000);
 });
