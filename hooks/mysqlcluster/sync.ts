@@ -9,7 +9,7 @@
  *   status assumed success. The next sync decides again from a fresh observation.
  */
 import { MySQLClusterStatusSchema, type Cluster, type MySQLClusterStatus } from "../../src/api/cluster.js";
-import { OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
+import { AGENT_PORT, OPERATOR_USER, REPLICATION_USER } from "../../src/api/constants.js";
 import { redactSecrets } from "../../src/api/redact.js";
 import { ordinalOf, type Child } from "../../src/api/k8s.js";
 import type { SyncResponse } from "../../src/api/metacontroller.js";
@@ -160,7 +160,7 @@ async function invalidSync(parsed: ParsedSync, issues: SpecIssue[], now: Date, c
   });
   const observeSeconds = (performance.now() - started) / 1000;
   const decision = decide({ clusterName: lastValid.name, spec: lastValid.spec, previous: lastValid.status, instances: observed, now, observeSeconds });
-  const done = await act(lastValid, decision, observed, rotation, ctx, started + budget - RESPOND_RESERVE_MS);
+  const done = await act(lastValid, decision, observed, rotation, ctx, started + budget - RESPOND_RESERVE_MS, creds.agentToken);
   // Deferred (lock held elsewhere, budget spent): nothing was done, nothing moves.
   if (done === "deferred") return invalidResponse(parsed, issues, now);
   const response = runningInvalidResponse(parsed, issues, now, stillRunning(lastValid, lastValid, decision, creds, ctx));
@@ -215,6 +215,7 @@ async function act(
   rotation: RotationState,
   ctx: HookContext,
   deadline: number,
+  agentToken: string,
 ): Promise<"done" | "deferred"> {
   const op = decision.operation;
   if (op.type === "none") return "done";
@@ -229,6 +230,7 @@ async function act(
     catchUpTimeoutSeconds: CATCH_UP_TIMEOUT_SECONDS,
     semiSync: { enabled: decision.semiSync.enabled, waitCount: decision.semiSync.waitCount, timeoutMs: decision.semiSync.timeoutMs },
     deadline,
+    ...(agentToken ? { agent: { token: agentToken, port: AGENT_PORT } } : {}),
   };
   const resolve = (name: string) => memberOf(observed, name);
   const started = performance.now();
@@ -342,7 +344,7 @@ export async function syncMySQLCluster(body: unknown, ctx: HookContext): Promise
   let applied = rotation.applied;
   if (decision) {
     const deadline = started + budget - RESPOND_RESERVE_MS;
-    const done = await act(cluster, decision, observed, rotation, ctx, deadline);
+    const done = await act(cluster, decision, observed, rotation, ctx, deadline, creds.agentToken);
     if (done === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);
     const rotated = await rotate(cluster, decision, observed, rotation, ctx, deadline);
     if (rotated === "deferred") return deferredResponse(cluster, parsed, ctx.config.RESYNC_CONVERGING_SECONDS);

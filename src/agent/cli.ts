@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { AGENT_DONORS_FILE, AGENT_PORT, BACKUP_USER, SECRET_AGENT_TOKEN, SECRET_BACKUP_PASSWORD } from "../api/constants.js";
 import { readToken } from "./auth.js";
-import { cloneInto, isFreshDataDir, parseDonors } from "./clone.js";
+import { cloneInto, isFreshDataDir, parseDonors, type Donor } from "./clone.js";
+import { watchRebuild } from "./rebuild.js";
 import { jsonLog } from "./log.js";
 import { startAgentServer } from "./server.js";
 
@@ -26,6 +27,7 @@ const EnvSchema = z.object({
   METAMYSQL_BACKUP_CREDENTIALS_DIR: z.string().default("/etc/metamysql-backup-credentials"),
   METAMYSQL_MARIADB_BACKUP: z.string().default("mariadb-backup"),
   METAMYSQL_MBSTREAM: z.string().default("mbstream"),
+  METAMYSQL_MARIADB_BINLOG: z.string().default("mariadb-binlog"),
   METAMYSQL_CLONE_PREPARE_MEMORY: z
     .string()
     .regex(/^\d+[KMG]?$/)
@@ -34,6 +36,17 @@ const EnvSchema = z.object({
 });
 
 const USAGE = "usage: metamysql agent serve|clone (settings from the environment: see src/agent/cli.ts)\n";
+
+/** The donors the hook listed (ConfigMap file agent-donors), this pod excluded. */
+function readDonors(configDir: string, port: number, self: string): Donor[] {
+  let text = "";
+  try {
+    text = readFileSync(join(configDir, AGENT_DONORS_FILE), "utf8");
+  } catch {
+    // no donors file: a first start
+  }
+  return parseDonors(text, port).filter((d) => d.pod !== self);
+}
 
 /** Runs `metamysql agent <verb>`; returns the exit code (serve runs until SIGTERM). */
 export async function runAgent(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -63,10 +76,26 @@ export async function runAgent(argv: string[], env: NodeJS.ProcessEnv = process.
       backupPasswordFile: join(e.METAMYSQL_BACKUP_CREDENTIALS_DIR, SECRET_BACKUP_PASSWORD),
       tmpDir: e.TMPDIR || tmpdir(),
       mariadbBackup: e.METAMYSQL_MARIADB_BACKUP,
+      mariadbBinlog: e.METAMYSQL_MARIADB_BINLOG,
       log,
     });
+    const stopWatching =
+      e.METAMYSQL_FLAVOR === "mariadb"
+        ? watchRebuild({
+            dataDir: e.METAMYSQL_DATA_DIR,
+            donors: () => readDonors(e.METAMYSQL_CONFIG_DIR, e.METAMYSQL_AGENT_PORT, e.POD_NAME),
+            token: () => readToken(tokenFile),
+            mbstream: e.METAMYSQL_MBSTREAM,
+            mariadbBackup: e.METAMYSQL_MARIADB_BACKUP,
+            prepareMemory: e.METAMYSQL_CLONE_PREPARE_MEMORY,
+            log,
+          })
+        : () => undefined;
     await new Promise<void>((resolve) => {
-      const stop = () => server.close(() => resolve());
+      const stop = () => {
+        stopWatching();
+        server.close(() => resolve());
+      };
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
     });
@@ -81,13 +110,7 @@ export async function runAgent(argv: string[], env: NodeJS.ProcessEnv = process.
     log("info", "the data dir is not fresh: nothing to clone");
     return 0;
   }
-  let donorsText = "";
-  try {
-    donorsText = readFileSync(join(e.METAMYSQL_CONFIG_DIR, AGENT_DONORS_FILE), "utf8");
-  } catch {
-    // no donors file: a first start
-  }
-  const donors = parseDonors(donorsText, e.METAMYSQL_AGENT_PORT).filter((d) => d.pod !== e.POD_NAME);
+  const donors = readDonors(e.METAMYSQL_CONFIG_DIR, e.METAMYSQL_AGENT_PORT, e.POD_NAME);
   if (donors.length === 0) {
     log("info", "no donor to clone from: the entrypoint initializes (from a backup, or empty)");
     return 0;

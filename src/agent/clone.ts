@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { request } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { REBUILD_MARKER, REBUILD_OLD_DIR, REBUILD_READY_MARKER, SAVED_DIR } from "../api/constants.js";
 import { BINLOG_STATE_HEADER, COMPLETE_TRAILER } from "./server.js";
 import type { Log } from "./log.js";
 
@@ -93,7 +94,7 @@ export function backupGtid(dir: string): string {
 
 /** What must not be copied into the new data dir (the donor's own markers). */
 function isMarker(name: string): boolean {
-  return name.startsWith(".metamysql-");
+  return name.startsWith(".metamysql-") || name === SAVED_DIR;
 }
 
 /** Whether the data dir is fresh: nothing but lost+found, the initializing marker, an old staging dir. */
@@ -162,9 +163,12 @@ export async function cloneInto(opts: CloneOptions): Promise<CloneResult | undef
   return undefined;
 }
 
-/** Back to a fresh data dir (what a failed attempt wrote is removed; lost+found stays). */
+/** What a failed attempt never removes: lost+found, saved transactions, a rebuild's old data and markers. */
+const KEEP = new Set(["lost+found", SAVED_DIR, REBUILD_MARKER, REBUILD_READY_MARKER, REBUILD_OLD_DIR]);
+
+/** Back to a fresh data dir (what a failed attempt wrote is removed; KEEP stays). */
 function clearDataDir(dataDir: string): void {
-  for (const name of readdirSync(dataDir)) if (name !== "lost+found") rmSync(join(dataDir, name), { recursive: true, force: true });
+  for (const name of readdirSync(dataDir)) if (!KEEP.has(name)) rmSync(join(dataDir, name), { recursive: true, force: true });
 }
 
 /** GET /backup of the donor into `mbstream -x -C staging`; the bytes received. */

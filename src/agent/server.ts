@@ -12,15 +12,20 @@
  *                  One copy at a time (503 + Retry-After while one runs). MySQL: 501 (the
  *                  recipient clones with the CLONE plugin, src/agent/mysql-clone.ts).
  *
- * Extension point (issue 12 section 3, automatic rebuild): `POST /rebuild?donor=<pod>` on the
- * agent of the instance to rebuild moves its data dir aside and runs cloneInto (clone.ts), the
- * same path the seeding init container (`metamysql agent clone`) takes for a fresh data dir.
+ *   POST /rebuild  MariaDB: the operator's request to rebuild this instance (rebuild.ts, body
+ *                  `{save?: {start, stop, serverId}, savedFile?}`): saves the errant range with
+ *                  mariadb-binlog to `savedFile` in the data volume, then writes the rebuild
+ *                  marker (the liveness probe stops the server, the entrypoint moves the data
+ *                  dir aside, watchRebuild clones). 202 `{state, savedFile}`; repeated requests
+ *                  find the marker and answer the same. 500 when the tail could not be saved:
+ *                  nothing is rebuilt then.
  */
 import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { bearerToken, readToken, tokenMatches } from "./auth.js";
 import { writeDefaultsFile } from "./defaults-file.js";
 import type { Log } from "./log.js";
+import { rebuildRequested, RebuildRequestSchema, requestRebuildMarker, saveTail, type RebuildRequest } from "./rebuild.js";
 
 /** Trailer that marks a complete copy. */
 export const COMPLETE_TRAILER = "x-metamysql-backup";
@@ -66,6 +71,8 @@ export interface AgentServerOptions {
   tmpDir: string;
   /** mariadb-backup (absolute path or name in PATH). */
   mariadbBackup: string;
+  /** mariadb-binlog (absolute path or name in PATH): saving a rebuilt instance's tail. */
+  mariadbBinlog: string;
   log: Log;
 }
 
@@ -94,6 +101,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<Server
       res.setHeader("WWW-Authenticate", 'Bearer realm="metamysql-agent"');
       return send(res, 401, "unauthorized\n");
     }
+    if (url.pathname === "/rebuild") return rebuild(req, res);
     if (url.pathname !== "/backup") return send(res, 404, "not found\n");
     if (req.method !== "GET") return send(res, 405, "method not allowed\n");
     if (opts.flavor !== "mariadb") return send(res, 501, "MySQL instances are cloned with the CLONE plugin, not streamed by the agent\n");
@@ -106,6 +114,46 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<Server
       await streamBackup(req, res);
     } finally {
       busy = false;
+    }
+  }
+
+  let saving = false;
+  async function rebuild(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return send(res, 405, "method not allowed\n");
+    if (opts.flavor !== "mariadb") return send(res, 501, "automatic rebuild needs flavor mariadb\n");
+    let body = "";
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      body += chunk.toString("utf8");
+      if (body.length > 16384) return send(res, 413, "request too large\n");
+    }
+    let parsed: RebuildRequest;
+    try {
+      parsed = RebuildRequestSchema.parse(JSON.parse(body || "{}"));
+    } catch (err) {
+      return send(res, 400, `bad rebuild request: ${err instanceof Error ? err.message.slice(0, 300) : "invalid"}\n`);
+    }
+    const already = rebuildRequested(opts.dataDir);
+    if (already !== undefined) return json(res, 202, { state: "rebuilding", ...(already ? { savedFile: already } : {}) });
+    if (saving) {
+      res.setHeader("Retry-After", "2");
+      return send(res, 503, "saving the extra transactions\n");
+    }
+    saving = true;
+    try {
+      if (parsed.save && parsed.savedFile) {
+        const { bytes } = await saveTail(opts.dataDir, { save: parsed.save, savedFile: parsed.savedFile }, opts.mariadbBinlog);
+        opts.log("info", "rebuild: saved the extra transactions", { gtids: parsed.save.stop, file: parsed.savedFile, bytes });
+      }
+      requestRebuildMarker(opts.dataDir, parsed.savedFile);
+      opts.log("info", "rebuild requested: the server stops at its next liveness probe and its data dir is replaced by a clone", {
+        savedFile: parsed.savedFile ?? "",
+      });
+      return json(res, 202, { state: "rebuilding", ...(parsed.savedFile ? { savedFile: parsed.savedFile } : {}) });
+    } catch (err) {
+      opts.log("error", "rebuild refused: the extra transactions could not be saved", { error: err instanceof Error ? err.message : String(err) });
+      return send(res, 500, `could not save the extra transactions: ${err instanceof Error ? err.message : String(err)}\n`);
+    } finally {
+      saving = false;
     }
   }
 
@@ -173,6 +221,11 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<Server
   });
   opts.log("info", "agent listening", { address: opts.address, port: opts.port, flavor: opts.flavor });
   return server;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify(body));
 }
 
 function send(res: ServerResponse, status: number, body: string): void {

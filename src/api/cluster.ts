@@ -67,6 +67,15 @@ export const FailoverSchema = z.object({
   delaySeconds: z.number().int().min(0).max(3600).default(5).meta({ description: "How long the primary must be unavailable before failover." }),
 });
 
+export const RepairSpecSchema = z
+  .object({
+    errant: z.enum(["Manual", "Rebuild"]).default("Rebuild").meta({
+      description:
+        "Rebuild: an instance errant only by the unacknowledged tail of the old primary it was before a failover (lossless durability, no other instance received any of it), or a replica that needs purged binary logs, is rebuilt by clone through the agent after its extra transactions are saved to a file in its volume (status.instances[].savedTransactions); anything else stays quarantined. Manual: never rebuilt automatically.",
+    }),
+  })
+  .meta({ description: 'Automatic repair of diverged instances (docs/clustering.md "Automatic rebuild").' });
+
 export const ServiceSpecSchema = z.object({
   type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
   annotations: z.record(z.string(), z.string()).optional(),
@@ -344,6 +353,7 @@ export const MySQLClusterSpecSchema = z
     initDB: InitDBSchema.optional(),
     networkPolicy: NetworkPolicySpecSchema.default({ enabled: true }),
     agent: AgentSpecSchema.optional(),
+    repair: RepairSpecSchema.default({ errant: "Rebuild" }),
     patches: z.array(ChildPatchSchema).default([]).meta({
       description:
         "RFC 6902 patches applied to the rendered children, last; a patched child must keep its namespace, identity, standard labels and owners, Pod Security restricted pods, no Service externalIPs or ExternalName; EndpointSlices are not patchable.",
@@ -423,6 +433,10 @@ export const InstanceStatusSchema = z.object({
   weight: z.number().int(),
   message: z.string().optional().meta({ description: "Why the instance is errant, unavailable or pending." }),
   errantTransactions: z.string().optional().meta({ description: "GTIDs the instance holds that the primary lacks." }),
+  savedTransactions: z
+    .string()
+    .optional()
+    .meta({ description: "File in the instance's volume holding the extra transactions saved before its automatic rebuild (mariadb-binlog output)." }),
 });
 export type InstanceStatus = z.infer<typeof InstanceStatusSchema>;
 

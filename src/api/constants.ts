@@ -188,3 +188,18 @@ export const REASON = {
 /** Pod termination grace and the part of it the preStop hook may spend waiting for a switchover. */
 export const TERMINATION_GRACE_SECONDS = 90;
 export const PRESTOP_WAIT_SECONDS = 60;
+
+/**
+ * Automatic rebuild (docs/clustering.md "Automatic rebuild"): the directory of the data volume
+ * where an instance's extra transactions are saved before it is rebuilt, and the markers the
+ * agent (src/agent/rebuild.ts), the entrypoint and the liveness probe share.
+ */
+export const SAVED_DIR = ".metamysql-saved";
+/** Written by the agent once the tail is saved: the server is stopped and its data dir replaced. */
+export const REBUILD_MARKER = ".metamysql-rebuild";
+/** Written by the entrypoint once the old data dir is moved aside: the agent clones now. */
+export const REBUILD_READY_MARKER = ".metamysql-rebuild-ready";
+/** Written by the agent when no donor could be cloned: the entrypoint puts the old data back. */
+export const REBUILD_FAILED_MARKER = ".metamysql-rebuild-failed";
+/** The old data dir, kept until the clone succeeded. */
+export const REBUILD_OLD_DIR = ".metamysql-rebuild-old";

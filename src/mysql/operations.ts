@@ -31,6 +31,7 @@ import {
   waitForGtid,
   type SourceOptions,
 } from "./act.js";
+import { requestRebuild } from "./agent-client.js";
 import { connect, wrapError, type Session } from "./connection.js";
 import { z } from "zod";
 import { probe } from "./observe.js";
@@ -64,6 +65,8 @@ export interface OperationConfig {
    * and statements are cut to it, catch-up waits leave PROMOTE_RESERVE_MS for what follows.
    */
   deadline?: number;
+  /** The pods' agents (token, port): the `rebuild` operation. */
+  agent?: { token: string; port: number };
 }
 
 /** Name of the advisory lock every operation holds on each instance it touches. */
@@ -495,6 +498,17 @@ export async function runOperation(cfg: OperationConfig, op: Operation, resolve:
         others: op.others.flatMap((n) => resolve(n) ?? []),
         ...(op.leaveOldPrimaryFenced ? { leaveOldPrimaryFenced: true } : {}),
       });
+    case "rebuild": {
+      const m = need(resolve, op.target);
+      if (!cfg.agent) throw new OperationAborted(`cannot rebuild ${op.target}: no agent token`);
+      const left = cfg.deadline === undefined ? 30_000 : Math.max(1000, cfg.deadline - performance.now());
+      const answer = await requestRebuild(
+        { host: m.host, port: cfg.agent.port, token: cfg.agent.token, timeoutMs: Math.min(left, 60_000) },
+        { ...(op.save ? { save: op.save } : {}), ...(op.savedFile ? { savedFile: op.savedFile } : {}) },
+      );
+      rec.mark(`rebuild requested (${answer.state}${answer.savedFile ? `, saved ${answer.savedFile}` : ""})`);
+      return rec.result(undefined);
+    }
     case "failover":
       return failover(cfg, {
         failed: resolve(op.from),

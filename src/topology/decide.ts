@@ -4,7 +4,7 @@
  * file: "Decision order" lists the predicates below in the order they are tried.
  */
 import type { InstanceRole, InstanceStatus, LastOperation } from "../api/cluster.js";
-import { weightOf } from "../api/cluster.js";
+import { agentEnabled, weightOf } from "../api/cluster.js";
 import { chooseBootstrapCandidate, chooseFailoverCandidate, chooseSwitchoverCandidate } from "./candidates.js";
 import { errantTransactions, gtidCovers } from "./gtid.js";
 import type { InstanceObservation, InstanceProbe } from "./observation.js";
@@ -22,6 +22,7 @@ import {
   SWITCHOVER_MAX_LAG_SECONDS,
   type SemiSyncPlan,
 } from "./rules.js";
+import { ER_SOURCE_FATAL_READING_BINLOG, repairVerdict } from "./repair.js";
 import { pendingUpdate, planRollout, type RolloutGate, type RolloutPlan, type RolloutPod } from "./rollout.js";
 import type { Decision, DecideInput, Endpoint, Operation } from "./types.js";
 
@@ -36,6 +37,7 @@ interface View {
   error: string | undefined;
   prevRole: InstanceRole | undefined;
   prevErrant: string | undefined;
+  prevSaved: string | undefined;
 }
 
 interface Ctx {
@@ -53,6 +55,8 @@ interface RoleOf {
   role: InstanceRole;
   message?: string;
   errant?: string;
+  /** The file its extra transactions were saved to before an automatic rebuild. */
+  saved?: string;
 }
 
 const NO_OP = (reason: string): Operation => ({ type: "none", reason });
@@ -88,6 +92,7 @@ function buildViews(input: DecideInput): View[] {
       error: obs.probe?.ok === false ? obs.probe.error : undefined,
       prevRole: prev.get(obs.name)?.role,
       prevErrant: prev.get(obs.name)?.errantTransactions,
+      prevSaved: prev.get(obs.name)?.savedTransactions,
     }));
 }
 
@@ -114,6 +119,8 @@ function toStatus(v: View, r: RoleOf): InstanceStatus {
   const s: InstanceStatus = { name: v.name, ordinal: v.ordinal, role: r.role, ready: v.obs.podReady && v.probe !== undefined, weight: v.weight };
   if (r.message) s.message = r.message;
   if (r.errant) s.errantTransactions = r.errant;
+  const saved = r.saved ?? v.prevSaved;
+  if (saved) s.savedTransactions = saved;
   return s;
 }
 
@@ -473,6 +480,47 @@ function quarantineOp(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation 
   return { type: "quarantine", targets: names, reason: `${names.join(", ")} errant; stopping its receiver so that it cannot acknowledge commits` };
 }
 
+/**
+ * Automatic rebuild (src/topology/repair.ts, docs/clustering.md "Automatic rebuild"): an errant
+ * instance whose extra transactions are provably unacknowledged, or a replica whose source purged
+ * the binary logs it needs. Instances that may not be rebuilt keep their role; their message says
+ * why.
+ */
+function rebuildOp(ctx: Ctx, p: View, pp: InstanceProbe, roles: Map<string, RoleOf>): Operation | undefined {
+  const { spec } = ctx.input;
+  for (const v of ctx.views) {
+    const role = roles.get(v.name);
+    const probe = v.probe;
+    if (v.name === p.name || !v.inSpec || !probe || v.obs.terminating || !role) continue;
+    const purged = probe.replica?.lastIoErrno === ER_SOURCE_FATAL_READING_BINLOG;
+    if (role.role !== "errant" && !(role.role === "unavailable" && purged)) continue;
+    const verdict = repairVerdict({
+      mode: spec.repair.errant,
+      flavor: spec.flavor,
+      durability: spec.durability,
+      agentEnabled: agentEnabled(spec),
+      lastOperation: ctx.input.previous.lastOperation,
+      primaryState: pp.gtidState,
+      candidate: { name: v.name, serverId: probe.serverId, gtidState: probe.gtidState, ioErrno: probe.replica?.lastIoErrno },
+      peers: ctx.views
+        .filter((o) => o.inSpec && o.name !== p.name && o.name !== v.name)
+        .map((o) => ({ name: o.name, gtidState: o.probe?.gtidState, receivedGtids: o.probe?.replica?.receivedGtids ?? "" })),
+    });
+    if (!verdict.rebuild) {
+      roles.set(v.name, { ...role, message: `${role.message ?? role.role}; not rebuilt automatically: ${verdict.reason}` });
+      continue;
+    }
+    return {
+      type: "rebuild",
+      target: v.name,
+      ...(verdict.save ? { save: verdict.save } : {}),
+      ...(verdict.savedFile ? { savedFile: verdict.savedFile } : {}),
+      reason: verdict.reason,
+    };
+  }
+  return undefined;
+}
+
 function nextReplicaOp(ctx: Ctx, p: View, roles: Map<string, RoleOf>): Operation | undefined {
   const fixable = ctx.views.filter((v) => v.name !== p.name && roles.get(v.name)?.role !== "errant" && roles.get(v.name)?.role !== "unavailable");
   const todo = fixable.filter((v) => replicaNeedsConfiguring(ctx, p, v));
@@ -518,6 +566,7 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
     quarantineOp(ctx, p, roles) ??
     decideSwitchover(ctx, p, roles) ??
     nextReplicaOp(ctx, p, roles) ??
+    rebuildOp(ctx, p, pp, roles) ??
     rolloutSwitchover(ctx, p, roles) ??
     NO_OP("nothing to do");
   let primary = p.name;
@@ -528,6 +577,10 @@ function decidePrimaryAvailable(ctx: Ctx, p: View, pp: InstanceProbe): Decision 
   }
   if (op.type === "configureReplica") for (const t of op.targets) roles.set(t, { role: "replica", message: "replication being configured" });
   if (op.type === "rejoin") roles.set(op.target, { role: "replica", message: "rejoining" });
+  if (op.type === "rebuild") {
+    const r = roles.get(op.target);
+    roles.set(op.target, { ...(r ?? { role: "unavailable" }), message: op.reason, ...(op.savedFile ? { saved: op.savedFile } : {}) });
+  }
   const state = healthyState(ctx, p, roles, op);
   const issues = problems(ctx, p, roles);
   const message = op.type !== "none" ? op.reason : state === "Healthy" ? `primary ${p.name}; all replicas replicating` : issues.join("; ") || "converging";

@@ -5,6 +5,7 @@ import type { ClusterState, InstanceStatus, LastOperation, MySQLClusterSpec, MyS
 import type { RankedInstance } from "./candidates.js";
 import type { InstanceObservation } from "./observation.js";
 import type { RolloutObservation, RolloutPlan } from "./rollout.js";
+import type { SaveRange } from "./repair.js";
 import type { SemiSyncPlan } from "./rules.js";
 
 /** Everything one decision depends on; identical inputs give identical decisions. */
@@ -45,6 +46,11 @@ export type Operation =
    * candidate must not acknowledge commits either (docs/clustering.md, invariant 3).
    */
   | { type: "quarantine"; targets: string[]; reason: string }
+  /**
+   * Rebuild a diverged instance through its agent (src/topology/repair.ts): save `save` (its
+   * unacknowledged tail) to `savedFile` in its volume, then replace its data dir by a clone.
+   */
+  | { type: "rebuild"; target: string; save?: SaveRange; savedFile?: string; reason: string }
   /** Point replicas at the primary's pod IP and start replication. */
   | { type: "configureReplica"; targets: string[]; source: string; reason: string }
   /** Rejoin an instance that holds data but no replication (e.g. a returning old primary). */

@@ -155,7 +155,7 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     await c.applySpec({ memberWeights: {} });
   }, 60_000);
 
-  it("on SIGKILL of the primary, 10 times in a row: fails over after the delay (or reopens a primary back first), losing no acknowledged write; each old primary rejoins read-only or, holding only its unacknowledged tail, stays out until re-seeded", async () => {
+  it("on SIGKILL of the primary, 10 times in a row: fails over after the delay (or reopens a primary back first), losing no acknowledged write; each old primary rejoins read-only or, holding only its unacknowledged tail, is rebuilt after that tail is saved", async () => {
     const w = writer as Writer;
     const delayMs = 2000;
     const gaps: number[] = [];
@@ -274,7 +274,7 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     await eventually(async () => (await writable()).length === 1, 5_000, "still one writable instance");
   }, 150_000);
 
-  it("a killed primary holding a commit no replica received comes back errant by that tail alone: never reopened or rejoined, nothing acknowledged lost, Healthy again once re-seeded (issue 16)", async () => {
+  it("a killed primary holding a commit no replica received comes back errant by that tail alone: never reopened or rejoined, nothing acknowledged lost, its tail saved and the instance rebuilt automatically, Healthy again (issues 16, 12)", async () => {
     const w = writer as Writer;
     await c.waitHealthy(60_000, 3);
     await w.waitForAcks(50, 20_000);
@@ -306,7 +306,7 @@ describe("high availability: failover (MariaDB, local runtime)", () => {
     await eventually(() => c.primary() !== old, 60_000, `failover away from ${old}`);
     expect(w.acks.some((a) => a.id === tailId)).toBe(false);
     // Crash recovery commits the binlogged transaction: errant by its own server_id only, checked
-    // and re-seeded (delete PVC and Pod) by settleOldPrimary; the cluster is Healthy again.
+    // by settleOldPrimary, then saved and rebuilt by the operator; the cluster is Healthy again.
     expect(await settleOldPrimary(c, old, w)).toBe("errant-tail");
     await w.waitForAcks(50, 20_000);
     await expectNothingLost(c.primary(), w);

@@ -90,8 +90,8 @@ describe("a hung (SIGSTOP) primary", () => {
     expect(fast.lost(ids)).toEqual([]);
     expect(client.lost(ids)).toEqual([]);
 
-    // An errant old primary holds only its own unacknowledged tail and stays read-only; it is
-    // re-seeded here by hand (settleOldPrimary checks both) until automatic rebuild exists.
+    // An errant old primary holds only its own unacknowledged tail and stays read-only; the
+    // operator saves that tail and rebuilds it by clone (settleOldPrimary checks all of it).
     await settleOldPrimary(c, old, [fast, client]);
     await c.waitHealthy(120_000, 3);
     await Promise.all([fast.waitForAcks(50, 30_000), client.waitForAcks(20, 30_000)]);

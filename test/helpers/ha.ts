@@ -4,7 +4,7 @@
  * reconnects on every error and records which writes were acknowledged (a COMMIT that returned
  * OK), so that gaps and losses can be measured across failovers and switchovers.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
@@ -34,7 +34,7 @@ export interface ClusterStatusView {
   currentPrimary?: string;
   failingSince?: string;
   lastOperation?: { type: string; from?: string; to?: string; reason?: string; time?: string };
-  instances?: Array<{ name: string; role: string; ready: boolean; message?: string; errantTransactions?: string }>;
+  instances?: Array<{ name: string; role: string; ready: boolean; message?: string; errantTransactions?: string; savedTransactions?: string }>;
 }
 
 /** A runtime running one cluster, with helpers to reach its pods and Services. */
@@ -173,44 +173,62 @@ export async function startHaCluster(opts: {
 export type OldPrimaryOutcome = "replica" | "errant-tail";
 
 /**
- * Waits until a crashed old primary is settled (`timeoutMs`): a replica again, or errant. Errant
- * is a correct outcome only for the unacknowledged tail of the old primary (docs/clustering.md,
- * "Crash recovery of a killed primary"): a commit it binlogged and the client never heard OK for,
- * which its crash recovery then committed. That is asserted here (its extra GTIDs all carry its
- * own server_id; every row it has that the primary lacks is one the writer never saw acknowledged;
- * it is read-only), then it is re-seeded the way docs/clustering.md tells a user to (delete its
- * PersistentVolumeClaim and its Pod: it comes back empty and replicates everything) and the cluster
- * must be Healthy again. Until automatic rebuild exists (issue 12), this is the user's repair.
+ * Waits until a crashed old primary is settled (`timeoutMs`): a replica again, or errant and then
+ * rebuilt automatically. Errant is a correct outcome only for the unacknowledged tail of the old
+ * primary (docs/clustering.md, "Crash recovery of a killed primary"): a commit it binlogged and
+ * the client never heard OK for, which its crash recovery then committed. That is asserted here
+ * while it can still be seen (its extra GTIDs all carry its own server_id; every row it has that
+ * the primary lacks is one the writer never saw acknowledged; it is read-only). Then the operator
+ * rebuilds it (spec.repair.errant Rebuild, docs/clustering.md "Automatic rebuild"): its saved
+ * tail must be in its volume holding those GTIDs, and the cluster must be Healthy again.
  */
 export async function settleOldPrimary(c: HaCluster, old: string, w: Writer | readonly Writer[], timeoutMs = 90_000): Promise<OldPrimaryOutcome> {
+  const savedBefore = (c.status().instances ?? []).find((i) => i.name === old)?.savedTransactions;
+  const rebuilt = (saved: string | undefined) => saved !== undefined && saved !== savedBefore;
   const role = await eventually(
     () => {
       const s = c.status();
       const inst = (s.instances ?? []).find((i) => i.name === old);
-      if (inst?.role === "errant" && inst.errantTransactions) return "errant" as const;
+      if ((inst?.role === "errant" && inst.errantTransactions) || rebuilt(inst?.savedTransactions)) return "errant" as const;
       return inst?.role === "replica" && s.state === "Healthy" && c.rt.status().pods.every((p) => p.ready) ? ("replica" as const) : undefined;
     },
     timeoutMs,
     `${old} back as a replica (or errant), cluster Healthy`,
   );
   if (role === "replica") return "replica";
-  const inst = (c.status().instances ?? []).find((i) => i.name === old);
   const serverId = SERVER_ID_BASE + (ordinalOf(c.name, old) ?? -1);
-  const gtids = (inst?.errantTransactions ?? "").split(",").map((g) => g.trim());
+  const first = (c.status().instances ?? []).find((i) => i.name === old);
+  const gtids = first?.errantTransactions
+    ? first.errantTransactions.split(",").map((g) => g.trim())
+    : (/errant-([0-9_-]+)\.sql$/.exec(first?.savedTransactions ?? "")?.[1] ?? "").split("_");
   for (const g of gtids)
     if (!g.startsWith(`0-${serverId}-`)) throw new Error(`${old} errant by ${g}, not by its own unacknowledged tail (server_id ${serverId})`);
-  const onOld = await c.idsOn(old);
-  const onPrimary = await c.idsOn(c.primary());
-  const extra = [...onOld].filter((id) => !onPrimary.has(id));
-  const acked = new Set((Array.isArray(w) ? w : [w]).flatMap((x: Writer) => x.acks.map((a) => a.id)));
-  const ackedExtra = extra.filter((id) => acked.has(id));
-  if (ackedExtra.length > 0) throw new Error(`${old} holds acknowledged rows the primary lacks: ${ackedExtra.join(", ")}`);
-  const ro = await query<{ ro: number } & RowDataPacket>(c.pod(old), "SELECT @@read_only AS ro", 5000);
-  if (Number(ro[0]?.ro) !== 1) throw new Error(`${old} is errant and writable`);
-  process.stderr.write(`${old} came back errant by its unacknowledged tail ${gtids.join(",")} (rows ${extra.join(", ") || "none"}); re-seeding it by hand\n`);
-  c.rt.deleteObject("v1", "PersistentVolumeClaim", `data-${old}`);
-  c.rt.deletePod(old);
+  // While it is still errant (the rebuild may already be under way: then it does not answer).
+  if (first?.role === "errant") {
+    const seen = await Promise.all([c.idsOn(old), query<{ ro: number } & RowDataPacket>(c.pod(old), "SELECT @@read_only AS ro", 5000)]).catch(() => undefined);
+    if (seen) {
+      const [onOld, ro] = seen;
+      const onPrimary = await c.idsOn(c.primary());
+      const acked = new Set((Array.isArray(w) ? w : [w]).flatMap((x: Writer) => x.acks.map((a) => a.id)));
+      const ackedExtra = [...onOld].filter((id) => !onPrimary.has(id) && acked.has(id));
+      if (ackedExtra.length > 0) throw new Error(`${old} holds acknowledged rows the primary lacks: ${ackedExtra.join(", ")}`);
+      if (Number(ro[0]?.ro) !== 1) throw new Error(`${old} is errant and writable`);
+    }
+  }
+  process.stderr.write(`${old} came back errant by its unacknowledged tail ${gtids.join(",")}; waiting for its automatic rebuild\n`);
+  const saved = await eventually(
+    () => {
+      const v = (c.status().instances ?? []).find((i) => i.name === old)?.savedTransactions;
+      return rebuilt(v) ? v : undefined;
+    },
+    timeoutMs,
+    `${old} rebuilt automatically (its tail saved)`,
+  );
   await c.waitHealthy(180_000, Number(c.spec()["instances"] ?? 3));
+  const file = join(c.t.stateDir, "volumes", "default", `data-${old}`, saved);
+  if (!existsSync(file)) throw new Error(`${old}'s saved tail ${saved} is not in its volume`);
+  const text = readFileSync(file, "utf8");
+  for (const g of gtids) if (!text.includes(`GTID ${g}`)) throw new Error(`${old}'s saved tail ${saved} lacks ${g}`);
   return "errant-tail";
 }
 

@@ -68,6 +68,7 @@ describe("spec defaults", () => {
       failover: { enabled: true, delaySeconds: 5 },
       service: { type: "ClusterIP" },
       networkPolicy: { enabled: true },
+      repair: { errant: "Rebuild" },
       remoteRoot: false,
       patches: [],
     });

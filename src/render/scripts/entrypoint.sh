@@ -173,7 +173,7 @@ init_data() {
 initialize() {
   log "initializing an empty data directory"
   touch "$DATA_DIR/.metamysql-initializing"
-  find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .metamysql-initializing -exec rm -rf {} +
+  find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .metamysql-initializing ! -name .metamysql-saved -exec rm -rf {} +
   install_db
   local init_socket pid
   start_private_server
@@ -226,8 +226,47 @@ finish_clone() {
   log "cloned from $donor: accounts converged, replication position $gtid"
 }
 
+# Automatic rebuild (docs/clustering.md "Automatic rebuild"; src/agent/rebuild.ts): the agent saved
+# this instance's extra transactions to .metamysql-saved/ and wrote .metamysql-rebuild; the liveness
+# probe stopped the server. The data dir is moved aside (kept until the clone succeeded), the
+# agent sidecar clones into the emptied data dir (it has the tools and Node.js; this container may
+# not), then finish_clone runs as for any clone. When no donor works the old data is put back and
+# the instance starts as it was (still errant; the operator asks again later).
+REBUILD_MARKER="$DATA_DIR/.metamysql-rebuild"
+REBUILD_READY="$DATA_DIR/.metamysql-rebuild-ready"
+REBUILD_FAILED="$DATA_DIR/.metamysql-rebuild-failed"
+REBUILD_OLD="$DATA_DIR/.metamysql-rebuild-old"
+rebuild_keep() { find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .metamysql-saved ! -name .metamysql-rebuild ! -name .metamysql-rebuild-ready ! -name .metamysql-rebuild-failed ! -name .metamysql-rebuild-old "$@"; }
+rebuild() {
+  local waited=0
+  if [ ! -f "$REBUILD_READY" ] && [ ! -f "$DATA_DIR/.metamysql-cloned" ]; then
+    log "rebuilding: moving the data directory aside (saved transactions: $(cat "$REBUILD_MARKER"))"
+    mkdir -p "$REBUILD_OLD"
+    rebuild_keep -exec mv -t "$REBUILD_OLD" {} +
+    touch "$REBUILD_READY"
+  fi
+  log "rebuilding: waiting for the agent to clone a donor"
+  while [ -f "$REBUILD_READY" ]; do
+    sleep 1
+    waited=$((waited + 1))
+    if [ $((waited % 60)) -eq 0 ]; then log "rebuilding: still waiting for the agent's clone (${waited}s)"; fi
+  done
+  if [ -f "$DATA_DIR/.metamysql-cloned" ] && [ ! -f "$REBUILD_FAILED" ]; then
+    rm -rf "$REBUILD_OLD"
+    rm -f "$REBUILD_MARKER"
+    log "rebuilt by clone; the old data directory is removed, the saved transactions kept in $DATA_DIR/.metamysql-saved"
+    return 0
+  fi
+  log "rebuilding failed (no donor could be cloned): putting the old data directory back"
+  rebuild_keep -exec rm -rf {} +
+  find "$REBUILD_OLD" -mindepth 1 -maxdepth 1 -exec mv -t "$DATA_DIR" {} +
+  rmdir "$REBUILD_OLD"
+  rm -f "$REBUILD_FAILED" "$REBUILD_MARKER"
+}
+
 snapshot_credentials
 unset METAMYSQL_ROOT_PASSWORD METAMYSQL_OPERATOR_PASSWORD METAMYSQL_REPLICATION_PASSWORD METAMYSQL_BACKUP_PASSWORD MYSQL_PWD
+if [ -f "$REBUILD_MARKER" ]; then rebuild; fi
 if [ -f "$DATA_DIR/.metamysql-initialized" ]; then
   log "data directory already initialized"
   converge_accounts

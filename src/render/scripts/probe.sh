@@ -37,6 +37,17 @@ case "${1:-}" in
     [ "$id" = "$SERVER_ID" ] || { echo "server_id is $id, expected $SERVER_ID" >&2; exit 1; }
     ;;
   liveness)
+    # A rebuild was requested (src/agent/rebuild.ts: the extra transactions are saved): stop the
+    # server so that the container restarts into the entrypoint's rebuild. While the entrypoint
+    # waits for the clone (no server running) the container is alive.
+    if [ -f "$DATA_DIR/.metamysql-rebuild" ]; then
+      if [ -s "$RUN_DIR/mysqld.pid" ] && kill -0 "$(cat "$RUN_DIR/mysqld.pid")" 2>/dev/null && [ ! -f "$DATA_DIR/.metamysql-rebuild-ready" ]; then
+        echo "rebuild requested: stopping the server" >&2
+        kill -TERM "$(cat "$RUN_DIR/mysqld.pid")" 2>/dev/null || true
+        exit 1
+      fi
+      exit 0
+    fi
     # Alive = the server process answers at all (even "access denied" proves that).
     "$ADMIN" --protocol=socket --socket="$SOCKET" --connect-timeout=2 ping >/dev/null 2>&1 || exit 1
     ;;
