@@ -19,7 +19,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { REBUILD_MARKER, REBUILD_OLD_DIR, REBUILD_READY_MARKER, SAVED_DIR } from "../api/constants.js";
-import { BINLOG_STATE_HEADER, COMPLETE_TRAILER } from "./server.js";
+import { BINLOG_STATE_HEADER, COMPLETE_TRAILER } from "./protocol.js";
 import type { Log } from "./log.js";
 
 /** Markers in the data dir (the entrypoint's, src/render/scripts/entrypoint.sh). */

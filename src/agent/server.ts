@@ -25,18 +25,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { bearerToken, readToken, tokenMatches } from "./auth.js";
 import { writeDefaultsFile } from "./defaults-file.js";
 import type { Log } from "./log.js";
+import { BINLOG_STATE_HEADER, COMPLETE_TRAILER } from "./protocol.js";
 import { rebuildRequested, RebuildRequestSchema, requestRebuildMarker, saveTail, type RebuildRequest } from "./rebuild.js";
-
-/** Trailer that marks a complete copy. */
-export const COMPLETE_TRAILER = "x-metamysql-backup";
-/**
- * Response header: the donor's `@@gtid_binlog_state` read just before the copy starts (MariaDB).
- * The copy's position names only the last GTID of each domain; a clone that became primary with
- * only that as its binary log state would make every other instance look errant (their entries
- * of earlier server_ids would be unknown to it). Read before the copy, every entry is at or
- * before the copy's position (GTID sequence numbers only grow within a domain).
- */
-export const BINLOG_STATE_HEADER = "x-metamysql-gtid-binlog-state";
 
 /** `SELECT @@GLOBAL.gtid_binlog_state` through the client with the option file; "" when it fails. */
 function readBinlogState(defaultsFile: string): Promise<string> {
