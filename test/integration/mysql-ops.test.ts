@@ -19,7 +19,9 @@ const h = new MariaDBHarness({ subnet: SUBNET });
 const insts: MariaDBInstance[] = [];
 const timings: Record<string, unknown> = {};
 
-let spec: MySQLClusterSpec = MySQLClusterSpecSchema.parse({ flavor: "mariadb", instances: 3, failover: { delaySeconds: 1 } });
+// repair.errant Manual: these servers run without agents, and the quarantine of errant instances
+// is what this file checks (the automatic rebuild is test/e2e/rebuild.test.ts's).
+let spec: MySQLClusterSpec = MySQLClusterSpecSchema.parse({ flavor: "mariadb", instances: 3, failover: { delaySeconds: 1 }, repair: { errant: "Manual" } });
 let status: MySQLClusterStatus = {};
 let clock = Date.parse("2030-01-01T00:00:00Z");
 
